@@ -1,0 +1,3 @@
+//! One handler per kind of validate rule.
+pub mod pss;
+pub mod resource;

@@ -1,0 +1,19 @@
+//! Kyverno-compatible `validate` engine, in-process, without the Kyverno binary.
+//! Split by concern as Kyverno's `pkg/engine` is.
+
+pub mod anchor;
+pub mod autogen;
+pub mod conditions;
+pub mod engine;
+pub mod functions;
+pub mod handlers;
+pub mod images;
+pub mod matching;
+pub mod operator;
+pub mod pattern;
+pub mod policy;
+pub mod quantity;
+pub mod rule;
+pub mod validate;
+pub mod variables;
+pub mod wildcards;

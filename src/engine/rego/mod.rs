@@ -1,0 +1,1 @@
+//! Plain Rego rules (conftest conventions) on regorus.

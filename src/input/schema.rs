@@ -1,0 +1,1 @@
+//! Kubernetes JSON Schema validation of fixture manifests.

@@ -1,0 +1,1 @@
+//! Runs rules over cases and emits events.

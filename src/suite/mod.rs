@@ -1,0 +1,2 @@
+//! External suite formats: gator `suite.yaml`, `kyverno-test.yaml`, Rego `test_` rules.
+pub mod kyverno_test;

@@ -1,0 +1,116 @@
+//! The [`Verdict`] type and fail-closed aggregation.
+//!
+//! Build verdicts with the constructors on [`Outcome`]; "not applicable" is its
+//! own variant and never inferred from a message.
+
+use serde::{Deserialize, Serialize};
+
+/// Whether a failing rule blocks (enforce) or only reports (audit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Audit,
+    Enforce,
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Audit => "audit",
+            Mode::Enforce => "enforce",
+        })
+    }
+}
+
+/// What one rule said about one input document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    Pass,
+    Fail { messages: Vec<String> },
+    /// The rule could not be evaluated. Never counts as a pass.
+    Error { reason: String },
+    Skip { reason: String },
+    NotApplicable,
+}
+
+impl Outcome {
+    pub fn pass() -> Self {
+        Outcome::Pass
+    }
+    pub fn fail(messages: Vec<String>) -> Self {
+        Outcome::Fail { messages }
+    }
+    pub fn error(reason: impl Into<String>) -> Self {
+        Outcome::Error { reason: reason.into() }
+    }
+    pub fn skip(reason: impl Into<String>) -> Self {
+        Outcome::Skip { reason: reason.into() }
+    }
+    pub fn not_applicable() -> Self {
+        Outcome::NotApplicable
+    }
+
+    /// Short lowercase name used in reports and JSON (`pass`, `fail`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail { .. } => "fail",
+            Outcome::Error { .. } => "error",
+            Outcome::Skip { .. } => "skip",
+            Outcome::NotApplicable => "not-applicable",
+        }
+    }
+
+    /// Messages of a failure, or the reason of an error or skip.
+    pub fn messages(&self) -> Vec<String> {
+        match self {
+            Outcome::Fail { messages } => messages.clone(),
+            Outcome::Error { reason } | Outcome::Skip { reason } => vec![reason.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Fail-closed: an error blocks exactly like a failure.
+    pub fn blocks(&self) -> bool {
+        matches!(self, Outcome::Fail { .. } | Outcome::Error { .. })
+    }
+}
+
+/// One rule's judgement of one input document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub rule: String,
+    /// Input id: the file path (relative where possible) plus `#n` for the n-th document.
+    pub input: String,
+    /// `kind/namespace/name` for Kubernetes objects, a short description otherwise.
+    pub resource: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub mode: Mode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<String>,
+}
+
+impl Verdict {
+    pub fn new(rule: &str, input: &crate::input::Input, outcome: Outcome, mode: Mode) -> Self {
+        Verdict {
+            rule: rule.to_string(),
+            input: input.id.clone(),
+            resource: input.resource.clone(),
+            outcome,
+            mode,
+            waiver: None,
+        }
+    }
+
+    /// Fail-closed: a failing or erroring enforce rule blocks; audit never does.
+    pub fn blocks(&self) -> bool {
+        self.mode == Mode::Enforce && self.waiver.is_none() && self.outcome.blocks()
+    }
+}
+
+/// True when any verdict blocks.
+pub fn any_blocks<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> bool {
+    verdicts.into_iter().any(Verdict::blocks)
+}
