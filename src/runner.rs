@@ -1,1 +1,46 @@
-//! Runs rules over cases and emits events.
+//! Runs rules over cases and suites and emits events; never prints.
+
+use serde::Serialize;
+
+/// One checked expectation: a library case, or one resource of one row of an
+/// external suite. Serialised as one element of `results` in `--format json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestResult {
+    /// The suite file or rule directory the expectation comes from.
+    pub suite: String,
+    /// The case file or suite row name.
+    pub test: String,
+    pub rule: String,
+    pub resource: String,
+    pub expected: String,
+    pub actual: String,
+    pub ok: bool,
+    /// Why the expectation could not be checked; a skipped result is neither passed nor failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    pub messages: Vec<String>,
+}
+
+impl TestResult {
+    pub fn status(&self) -> TestStatus {
+        if self.skipped.is_some() {
+            TestStatus::Skipped
+        } else if self.actual == "error" && self.expected != "error" {
+            TestStatus::Error
+        } else if self.ok {
+            TestStatus::Passed
+        } else {
+            TestStatus::Failed
+        }
+    }
+}
+
+/// How a [`TestResult`] counts in the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestStatus {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+}

@@ -30,6 +30,8 @@ pub enum Outcome {
     Fail { messages: Vec<String> },
     /// The rule could not be evaluated. Never counts as a pass.
     Error { reason: String },
+    /// The rule reported but asked not to block (conftest `warn`, Kyverno `warn`).
+    Warn { messages: Vec<String> },
     Skip { reason: String },
     NotApplicable,
 }
@@ -40,6 +42,9 @@ impl Outcome {
     }
     pub fn fail(messages: Vec<String>) -> Self {
         Outcome::Fail { messages }
+    }
+    pub fn warn(messages: Vec<String>) -> Self {
+        Outcome::Warn { messages }
     }
     pub fn error(reason: impl Into<String>) -> Self {
         Outcome::Error { reason: reason.into() }
@@ -57,6 +62,7 @@ impl Outcome {
             Outcome::Pass => "pass",
             Outcome::Fail { .. } => "fail",
             Outcome::Error { .. } => "error",
+            Outcome::Warn { .. } => "warn",
             Outcome::Skip { .. } => "skip",
             Outcome::NotApplicable => "not-applicable",
         }
@@ -65,7 +71,7 @@ impl Outcome {
     /// Messages of a failure, or the reason of an error or skip.
     pub fn messages(&self) -> Vec<String> {
         match self {
-            Outcome::Fail { messages } => messages.clone(),
+            Outcome::Fail { messages } | Outcome::Warn { messages } => messages.clone(),
             Outcome::Error { reason } | Outcome::Skip { reason } => vec![reason.clone()],
             _ => Vec::new(),
         }
