@@ -3,7 +3,7 @@
 
 mod discover;
 
-pub use discover::{load_library, Library};
+pub use discover::{compile, detect_language, find_project_root, load_library, read_text, Library};
 
 use crate::engine::Engine;
 use crate::input::Input;

@@ -1,4 +1,4 @@
-//! Runs rules over cases and suites and emits events; never prints.
+//! The result rows every run produces.
 
 use serde::Serialize;
 

@@ -1,0 +1,90 @@
+//! `verdict test`: the library's cases, plus external suites found under PATH.
+
+use crate::limits::Limits;
+use crate::report::{HumanProgress, OutputFormat};
+use crate::runner::{self, CaseRunOptions};
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Project roots or directories holding suites; default: the project around the working directory.
+    paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "human")]
+    format: OutputFormat,
+    /// Write the formatted results to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Also write FORMAT to FILE (repeatable), e.g. `--report junit:target/junit.xml`.
+    #[arg(long, value_name = "FORMAT:FILE", value_parser = parse_report)]
+    report: Vec<(OutputFormat, PathBuf)>,
+    /// Run only rules whose id matches this glob.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Worker threads; default: one per core.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run a stable slice of the rules, `hash:N/M` (1-based N).
+    #[arg(long, value_parser = parse_partition)]
+    partition: Option<(u64, u64)>,
+    /// Largest input file accepted, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_file_bytes)]
+    max_file_size: u64,
+}
+
+fn parse_report(s: &str) -> Result<(OutputFormat, PathBuf), String> {
+    let (format, file) = s.split_once(':').ok_or("expected FORMAT:FILE")?;
+    let format = <OutputFormat as clap::ValueEnum>::from_str(format, true)?;
+    Ok((format, PathBuf::from(file)))
+}
+
+fn parse_partition(s: &str) -> Result<(u64, u64), String> {
+    let spec = s.strip_prefix("hash:").ok_or("expected hash:N/M")?;
+    let (n, m) = spec.split_once('/').ok_or("expected hash:N/M")?;
+    let n: u64 = n.parse().map_err(|_| "N is not a number")?;
+    let m: u64 = m.parse().map_err(|_| "M is not a number")?;
+    if n == 0 || m == 0 || n > m {
+        return Err("need 1 <= N <= M".into());
+    }
+    Ok((n, m))
+}
+
+pub fn run(args: TestArgs) -> Result<u8> {
+    let limits = Limits { max_file_bytes: args.max_file_size, ..Limits::default() };
+    let filter = match &args.filter {
+        Some(g) => Some(globset::Glob::new(g).context("--filter")?.compile_matcher()),
+        None => None,
+    };
+    let options = CaseRunOptions {
+        limits,
+        filter,
+        partition: args.partition,
+        jobs: args.jobs.unwrap_or_else(runner::default_jobs),
+    };
+    let paths = if args.paths.is_empty() {
+        let cwd = std::env::current_dir()?;
+        match crate::library::find_project_root(&cwd) {
+            Some(root) => vec![root],
+            None => bail!("no policies/ directory at or above {}; pass a PATH", cwd.display()),
+        }
+    } else {
+        args.paths.clone()
+    };
+    for p in &paths {
+        if !p.exists() {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    let mut progress = HumanProgress::new(std::io::stderr());
+    let summary = runner::run_paths(&paths, &options, |e| progress.on_event(e));
+
+    match &args.output {
+        Some(file) => crate::report::write_to_file(args.format, &summary, file)
+            .with_context(|| format!("writing {}", file.display()))?,
+        None => args.format.formatter().write(&summary, &mut std::io::stdout().lock())?,
+    }
+    for (format, file) in &args.report {
+        crate::report::write_to_file(*format, &summary, file).with_context(|| format!("writing {}", file.display()))?;
+    }
+    Ok(summary.exit_code())
+}

@@ -1,0 +1,76 @@
+//! Human output: a line per rule or suite as it finishes, then failures and one summary line.
+
+use super::Format;
+use crate::runner::{RunEvent, RunSummary, TestStatus};
+use std::io::{self, Write};
+
+pub struct HumanReport;
+
+impl Format for HumanReport {
+    fn write(&self, summary: &RunSummary, out: &mut dyn Write) -> io::Result<()> {
+        let bad: Vec<_> = summary
+            .results
+            .iter()
+            .filter(|r| matches!(r.status(), TestStatus::Failed | TestStatus::Error))
+            .collect();
+        if !summary.load_errors.is_empty() {
+            writeln!(out, "\nload errors:")?;
+            for e in &summary.load_errors {
+                writeln!(out, "  {e}")?;
+            }
+        }
+        if !bad.is_empty() {
+            writeln!(out, "\nfailures:")?;
+            for r in &bad {
+                writeln!(out, "  {} {} [{}]: expected {}, got {}", r.suite, r.test, r.rule, r.expected, r.actual)?;
+                for m in &r.messages {
+                    writeln!(out, "      {m}")?;
+                }
+            }
+        }
+        for w in &summary.warnings {
+            writeln!(out, "warning: {w}")?;
+        }
+        let s = summary.stats();
+        let verdict = if summary.exit_code() == crate::exit::OK { "ok" } else { "FAILED" };
+        writeln!(
+            out,
+            "\nverdict: {verdict}. {} passed, {} failed, {} errors, {} skipped",
+            s.passed, s.failed, s.errors, s.skipped
+        )
+    }
+}
+
+/// Live progress on stderr while a run goes: one line per finished rule or suite.
+pub struct HumanProgress<W: Write> {
+    out: W,
+}
+
+impl<W: Write> HumanProgress<W> {
+    pub fn new(out: W) -> Self {
+        HumanProgress { out }
+    }
+
+    pub fn on_event(&mut self, event: RunEvent<'_>) {
+        // Progress is best effort: a closed stderr must not stop the run.
+        let _ = match event {
+            RunEvent::LoadFailed(e) => writeln!(self.out, "  LOAD ERROR {e}"),
+            RunEvent::GroupFinished { group, results } => {
+                let count = |s| results.iter().filter(|r| r.status() == s).count();
+                let (bad, errors, skipped) = (count(TestStatus::Failed), count(TestStatus::Error), count(TestStatus::Skipped));
+                let mark = if bad + errors > 0 { "FAIL" } else { "  ok" };
+                let mut extra = String::new();
+                if bad > 0 {
+                    extra.push_str(&format!(", {bad} failed"));
+                }
+                if errors > 0 {
+                    extra.push_str(&format!(", {errors} errors"));
+                }
+                if skipped > 0 {
+                    extra.push_str(&format!(", {skipped} skipped"));
+                }
+                writeln!(self.out, "  {mark} {group} ({} checks{extra})", results.len())
+            }
+        };
+    }
+}

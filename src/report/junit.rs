@@ -1,0 +1,52 @@
+//! `--format junit`: one test suite per rule or external suite, one test case per expectation.
+
+use super::Format;
+use crate::runner::{RunSummary, TestStatus};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+pub struct JunitReport;
+
+impl Format for JunitReport {
+    fn write(&self, summary: &RunSummary, out: &mut dyn Write) -> io::Result<()> {
+        let mut report = Report::new("verdict");
+        let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
+        if !summary.load_errors.is_empty() {
+            let mut suite = TestSuite::new("load");
+            for e in &summary.load_errors {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+                status.set_message(e.to_string());
+                suite.add_test_case(TestCase::new(e.path.display().to_string(), status));
+            }
+            report.add_test_suite(suite);
+        }
+        for r in &summary.results {
+            let suite = suites.entry(&r.suite).or_insert_with(|| TestSuite::new(r.suite.clone()));
+            let status = match r.status() {
+                TestStatus::Passed => TestCaseStatus::success(),
+                TestStatus::Skipped => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(r.skipped.clone().unwrap_or_default());
+                    s
+                }
+                kind @ (TestStatus::Failed | TestStatus::Error) => {
+                    let mut s = TestCaseStatus::non_success(if kind == TestStatus::Failed {
+                        NonSuccessKind::Failure
+                    } else {
+                        NonSuccessKind::Error
+                    });
+                    s.set_message(format!("expected {}, got {}", r.expected, r.actual));
+                    s.set_description(r.messages.join("\n"));
+                    s
+                }
+            };
+            let mut case = TestCase::new(format!("{} {}", r.test, r.resource).trim().to_string(), status);
+            case.set_classname(r.rule.clone());
+            suite.add_test_case(case);
+        }
+        report.add_test_suites(suites.into_values());
+        let xml = report.to_string().map_err(io::Error::other)?;
+        out.write_all(xml.as_bytes())
+    }
+}

@@ -1,0 +1,113 @@
+//! `verdict eval`: every policy over every input document, no expectations.
+
+use crate::error::LoadError;
+use crate::input::Input;
+use crate::library::{compile, detect_language, read_text, LoadContext};
+use crate::limits::Limits;
+use crate::verdict::{Mode, Outcome, Verdict};
+use std::path::{Path, PathBuf};
+use walkdir::WalkDir;
+
+#[derive(Debug, Clone, Default)]
+pub struct EvalOptions {
+    pub limits: Limits,
+}
+
+/// A compiled policy given on the command line.
+#[derive(Debug, Clone)]
+pub struct EvalRule {
+    pub id: String,
+    pub mode: Mode,
+    pub path: PathBuf,
+    pub engine: std::sync::Arc<dyn crate::engine::Engine>,
+}
+
+#[derive(Debug, Default)]
+pub struct EvalResult {
+    pub rules: Vec<EvalRule>,
+    pub verdicts: Vec<Verdict>,
+    pub load_errors: Vec<LoadError>,
+}
+
+impl EvalResult {
+    /// 2 when anything could not be loaded, else 1 when an enforce rule fails or errors.
+    pub fn exit_code(&self) -> u8 {
+        if !self.load_errors.is_empty() {
+            crate::exit::USAGE_OR_LOAD
+        } else if crate::verdict::any_blocks(&self.verdicts) {
+            crate::exit::EXPECTATION_FAILED
+        } else {
+            crate::exit::OK
+        }
+    }
+}
+
+/// Files under each path (or the path itself), sorted, filtered by `keep`.
+fn expand(paths: &[PathBuf], keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = WalkDir::new(p)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .map(|e| e.into_path())
+                .filter(|f| keep(f))
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+fn is_policy(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    (name.ends_with(".rego") && !name.ends_with("_test.rego"))
+        || ((name.ends_with(".yaml") || name.ends_with(".yml")) && !name.contains(".data."))
+}
+
+fn is_input(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+}
+
+/// Compile one policy file given to `eval`; no metadata means an enforce rule named after its package.
+pub fn load_policy(path: &Path, ctx: &LoadContext) -> Result<EvalRule, LoadError> {
+    let text = read_text(path, &ctx.limits)?;
+    let language = detect_language(path, &text)?;
+    let loaded = compile(language, path, &text, ctx)?;
+    Ok(EvalRule {
+        id: loaded.header.id,
+        mode: loaded.header.mode.unwrap_or(Mode::Enforce),
+        path: path.to_path_buf(),
+        engine: loaded.engine,
+    })
+}
+
+/// Evaluate every policy over every input; whatever loads is evaluated even when something else did not.
+pub fn evaluate(policies: &[PathBuf], inputs: &[PathBuf], options: &EvalOptions) -> EvalResult {
+    let mut result = EvalResult::default();
+    let ctx = LoadContext { limits: options.limits, rego_libs: Vec::new() };
+    for path in expand(policies, is_policy) {
+        match load_policy(&path, &ctx) {
+            Ok(rule) => result.rules.push(rule),
+            Err(e) => result.load_errors.push(e),
+        }
+    }
+    let mut documents: Vec<Input> = Vec::new();
+    for path in expand(inputs, is_input) {
+        match crate::input::load_file(&path, &options.limits) {
+            Ok(docs) => documents.extend(docs),
+            Err(e) => result.load_errors.push(e),
+        }
+    }
+    for rule in &result.rules {
+        for input in &documents {
+            let outcome: Outcome = rule.engine.evaluate(input);
+            result.verdicts.push(Verdict::new(&rule.id, input, outcome, rule.mode));
+        }
+    }
+    result
+}

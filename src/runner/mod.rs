@@ -1,0 +1,17 @@
+//! Running rules over cases, inputs and external suites. The main types here are
+//! [`TestResult`] (one checked expectation) and [`RunSummary`]. The runner emits
+//! [`RunEvent`]s to a callback and never prints.
+
+mod cases;
+pub mod eval;
+mod paths;
+mod result;
+mod summary;
+
+pub use cases::{
+    case_files, corpus_files, default_jobs, in_partition, load_fixture, run_corpus, run_library, run_rule_cases,
+    CaseRunOptions, Expectation, RuleCases,
+};
+pub use paths::run_paths;
+pub use result::{TestResult, TestStatus};
+pub use summary::{RunEvent, RunStats, RunSummary};

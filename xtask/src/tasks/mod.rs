@@ -1,0 +1,1 @@
+pub mod policy_test;
