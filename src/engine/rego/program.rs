@@ -1,0 +1,437 @@
+//! A compiled set of Rego modules plus data, evaluated many times.
+
+use crate::limits::Limits;
+use regorus::utils::limits::ExecutionTimerConfig;
+use serde_json::Value;
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+use super::null_safety::{self, Rewrite};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Work units between two clock reads: small enough that a runaway rule is
+/// stopped close to its deadline, large enough that reading the clock is noise.
+const TIMER_CHECK_INTERVAL: u32 = 64;
+
+/// Why a [`Program`] could not be built or evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProgramError {
+    /// A module does not parse or does not compile (unsafe variable, recursion, ...).
+    #[error("{file}{}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default(), column.map(|c| format!(":{c}")).unwrap_or_default())]
+    Compile {
+        file: String,
+        line: Option<usize>,
+        column: Option<usize>,
+        message: String,
+    },
+    /// The data document could not be added.
+    #[error("data: {0}")]
+    Data(String),
+    /// Evaluation ran past [`Limits::eval_timeout`].
+    #[error("evaluation exceeded the time limit of {}ms", .0.as_millis())]
+    Timeout(Duration),
+    /// Evaluation failed (a builtin type error, a conflict between rule values, ...).
+    #[error("{0}")]
+    Eval(String),
+}
+
+/// Rego modules and data compiled once, evaluated against many inputs.
+///
+/// Each evaluation runs on a clone of the prepared engine, as regorus
+/// recommends, so a `Program` can be shared between threads.
+///
+/// ```
+/// use verdict::engine::rego::Program;
+/// use verdict::limits::Limits;
+///
+/// let modules = vec![(
+///     "tags.rego".to_string(),
+///     "package tags\nmissing contains k if { some k in input.required; not input.tags[k] }".to_string(),
+/// )];
+/// let program = Program::new(&modules, None, &Limits::default()).unwrap();
+/// let input = serde_json::json!({"required": ["owner"], "tags": {}});
+/// let missing = program.eval_rule("data.tags.missing", &input).unwrap();
+/// assert_eq!(missing, Some(serde_json::json!(["owner"])));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Program {
+    engine: regorus::Engine,
+    timeout: Duration,
+    locations: Arc<Locations>,
+}
+
+/// Maps error columns in rewritten modules back to what the author wrote.
+#[derive(Debug, Default)]
+struct Locations {
+    rewrites: HashMap<String, Rewrite>,
+}
+
+impl Locations {
+    fn column(&self, file: &str, line: usize, column: usize) -> usize {
+        self.rewrites
+            .get(file)
+            .map_or(column, |r| r.original_column(line, column))
+    }
+}
+
+/// The Rego dialect a module was parsed as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegoVersion {
+    V0,
+    V1,
+}
+
+impl Program {
+    /// Compile `modules` (file name, source) with optional `data`.
+    ///
+    /// Each module is parsed as Rego v1 and, if that fails, as v0; a module
+    /// importing `rego.v1` is v1 either way. Compile errors name the file and line.
+    pub fn new(
+        modules: &[(String, String)],
+        data: Option<Value>,
+        limits: &Limits,
+    ) -> Result<Program, ProgramError> {
+        let mut engine = regorus::Engine::new();
+        null_safety::install(&mut engine).map_err(|err| ProgramError::Eval(err.to_string()))?;
+        let mut locations = Locations::default();
+        for (file, source) in modules {
+            if let Some(rewrite) = add_module(&mut engine, file, source)? {
+                locations.rewrites.insert(file.clone(), rewrite);
+            }
+        }
+        if let Some(data) = data {
+            if !data.is_object() {
+                return Err(ProgramError::Data(
+                    "the data document must be an object".to_string(),
+                ));
+            }
+            engine
+                .add_data(regorus::Value::from(data))
+                .map_err(|err| ProgramError::Data(one_line(&err.to_string())))?;
+        }
+        // Preparation (scheduling, safety and recursion checks) happens on the
+        // first evaluation; do it now so that compile errors are load errors and
+        // every clone starts prepared.
+        engine
+            .eval_query("true".to_string(), false)
+            .map_err(|err| compile_error(&err, modules, &locations))?;
+        Ok(Program {
+            engine,
+            timeout: limits.eval_timeout,
+            locations: Arc::new(locations),
+        })
+    }
+
+    /// Evaluate the rule at `path` (`data.pkg.rule`); `None` when it is undefined.
+    pub fn eval_rule(&self, path: &str, input: &Value) -> Result<Option<Value>, ProgramError> {
+        self.session(input).eval_rule(path)
+    }
+
+    /// Evaluate a query; one binding object per result (OPA's result set).
+    pub fn eval_query(&self, query: &str, input: &Value) -> Result<Vec<Value>, ProgramError> {
+        self.session(input).eval_query(query)
+    }
+
+    /// Start evaluating several rules against one input within one time budget.
+    pub fn session(&self, input: &Value) -> Session {
+        let mut engine = self.engine.clone();
+        engine.set_input(regorus::Value::from(input.clone()));
+        Session {
+            engine,
+            deadline: Instant::now() + self.timeout,
+            timeout: self.timeout,
+            locations: Arc::clone(&self.locations),
+        }
+    }
+
+    /// Packages of the loaded modules, per file, as `data.` paths ready for rule lookups.
+    pub fn packages(&self) -> Vec<(String, String)> {
+        self.engine
+            .get_policy_package_components()
+            .map(|packages| {
+                packages
+                    .into_iter()
+                    .map(|p| (p.source_file, package_path(&p.components)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether module `file` declares a rule named `name` (or rules below it).
+    pub fn declares_rule(&self, file: &str, name: &str) -> bool {
+        self.engine
+            .has_declared_rule_rooted_at(file, name)
+            .unwrap_or(false)
+    }
+}
+
+/// Evaluations of one input sharing one deadline (conftest evaluates every
+/// `deny`/`warn` rule of a file against the same document).
+#[derive(Debug)]
+pub struct Session {
+    engine: regorus::Engine,
+    deadline: Instant,
+    timeout: Duration,
+    locations: Arc<Locations>,
+}
+
+impl Session {
+    /// Evaluate the rule at `path`; `None` when it is undefined.
+    pub fn eval_rule(&mut self, path: &str) -> Result<Option<Value>, ProgramError> {
+        self.arm_timer()?;
+        let value = self
+            .engine
+            .eval_rule(path.to_string())
+            .map_err(|err| self.eval_error(&err))?;
+        to_json(value)
+    }
+
+    /// Evaluate a query; one binding object per result.
+    pub fn eval_query(&mut self, query: &str) -> Result<Vec<Value>, ProgramError> {
+        self.arm_timer()?;
+        let results = self
+            .engine
+            .eval_query(query.to_string(), false)
+            .map_err(|err| self.eval_error(&err))?;
+        results
+            .result
+            .into_iter()
+            .map(|r| {
+                if r.bindings.as_object().map(|b| b.is_empty()).unwrap_or(true)
+                    && r.expressions.len() == 1
+                {
+                    to_json(
+                        r.expressions
+                            .into_iter()
+                            .next()
+                            .map(|e| e.value)
+                            .unwrap_or(regorus::Value::Undefined),
+                    )
+                    .map(|v| v.unwrap_or(Value::Null))
+                } else {
+                    to_json(r.bindings).map(|v| v.unwrap_or(Value::Null))
+                }
+            })
+            .collect()
+    }
+
+    /// Give the next evaluation what is left of the budget.
+    fn arm_timer(&mut self) -> Result<(), ProgramError> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ProgramError::Timeout(self.timeout));
+        }
+        self.engine
+            .set_execution_timer_config(ExecutionTimerConfig {
+                limit: left,
+                check_interval: NonZeroU32::new(TIMER_CHECK_INTERVAL).expect("non-zero"),
+            });
+        Ok(())
+    }
+
+    fn eval_error(&self, err: &anyhow::Error) -> ProgramError {
+        let timed_out = err.chain().any(|cause| {
+            matches!(
+                cause.downcast_ref::<regorus::LimitError>(),
+                Some(regorus::LimitError::TimeLimitExceeded { .. })
+            )
+        }) || err.to_string().contains("execution exceeded time limit");
+        if timed_out {
+            ProgramError::Timeout(self.timeout)
+        } else {
+            ProgramError::Eval(located_message(err, &self.locations))
+        }
+    }
+}
+
+/// Add one module, rewritten for OPA's `some .. in` semantics; errors are
+/// reported against the text the author wrote.
+fn add_module(
+    engine: &mut regorus::Engine,
+    file: &str,
+    source: &str,
+) -> Result<Option<Rewrite>, ProgramError> {
+    let rewrite = null_safety::rewrite(source);
+    if rewrite.source == source {
+        return add_any_version(engine, file, source).map(|_| None);
+    }
+    match add_any_version(engine, file, &rewrite.source) {
+        Ok(_) => Ok(Some(rewrite)),
+        // Either the original is broken too (its error is the one to show), or
+        // the rewrite misread it: then keep the author's text unchanged.
+        Err(_) => add_any_version(engine, file, source).map(|_| None),
+    }
+}
+
+fn add_any_version(
+    engine: &mut regorus::Engine,
+    file: &str,
+    source: &str,
+) -> Result<RegoVersion, ProgramError> {
+    let attempt = |engine: &mut regorus::Engine, version: RegoVersion| {
+        engine.set_rego_v0(version == RegoVersion::V0);
+        engine.add_policy(file.to_string(), source.to_string())
+    };
+    // A failed add_policy leaves the engine untouched, so trying both is safe.
+    let v1_err = match attempt(engine, RegoVersion::V1) {
+        Ok(_) => return Ok(RegoVersion::V1),
+        Err(err) => err,
+    };
+    let v0_err = match attempt(engine, RegoVersion::V0) {
+        Ok(_) => return Ok(RegoVersion::V0),
+        Err(err) => err,
+    };
+    // Report the dialect the author most likely meant: the one whose parser got further.
+    let v1_line = parse_location(&v1_err.to_string()).map(|(_, line, _)| line);
+    let v0_line = parse_location(&v0_err.to_string()).map(|(_, line, _)| line);
+    let err = if declares_v1(source) || v1_line >= v0_line {
+        v1_err
+    } else {
+        v0_err
+    };
+    Err(to_compile_error(&err, file))
+}
+
+/// `import rego.v1` makes a module v1 whatever the parser default.
+fn declares_v1(source: &str) -> bool {
+    source.lines().any(|line| line.trim() == "import rego.v1")
+}
+
+fn compile_error(
+    err: &anyhow::Error,
+    modules: &[(String, String)],
+    locations: &Locations,
+) -> ProgramError {
+    let text = err.to_string();
+    match parse_location(&text) {
+        Some((file, line, column)) => ProgramError::Compile {
+            column: Some(locations.column(&file, line, column)),
+            file,
+            line: Some(line),
+            message: error_text(&text),
+        },
+        None => ProgramError::Compile {
+            file: if modules.len() == 1 {
+                modules[0].0.clone()
+            } else {
+                "<policy>".to_string()
+            },
+            line: None,
+            column: None,
+            message: error_text(&text),
+        },
+    }
+}
+
+fn to_compile_error(err: &anyhow::Error, file: &str) -> ProgramError {
+    let text = err.to_string();
+    let location = parse_location(&text);
+    ProgramError::Compile {
+        file: file.to_string(),
+        line: location.as_ref().map(|(_, line, _)| *line),
+        column: location.as_ref().map(|(_, _, column)| *column),
+        message: error_text(&text),
+    }
+}
+
+/// regorus renders errors as a caret diagram (`--> file:line:col`, the source
+/// line, `error: message`); reports want one line: `file:line:col: message`.
+fn located_message(err: &anyhow::Error, locations: &Locations) -> String {
+    let text = err.to_string();
+    match parse_location(&text) {
+        Some((file, line, col)) => {
+            format!(
+                "{file}:{line}:{}: {}",
+                locations.column(&file, line, col),
+                error_text(&text)
+            )
+        }
+        None => one_line(&text),
+    }
+}
+
+fn parse_location(text: &str) -> Option<(String, usize, usize)> {
+    let rest = text
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("--> "))?;
+    let mut parts = rest.rsplitn(3, ':');
+    let col = parts.next()?.trim().parse().ok()?;
+    let line = parts.next()?.trim().parse().ok()?;
+    let file = parts.next()?.to_string();
+    Some((file, line, col))
+}
+
+fn error_text(text: &str) -> String {
+    match text.lines().rev().find_map(|l| l.strip_prefix("error: ")) {
+        Some(message) => message.trim().to_string(),
+        None => one_line(text),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn to_json(value: regorus::Value) -> Result<Option<Value>, ProgramError> {
+    if value == regorus::Value::Undefined {
+        return Ok(None);
+    }
+    serde_json::to_value(&value)
+        .map(Some)
+        .map_err(|err| ProgramError::Eval(format!("result is not JSON: {err}")))
+}
+
+/// `data.a.b` for plain identifiers, `data.a["b-c"]` otherwise.
+fn package_path(components: &[String]) -> String {
+    let mut path = String::from("data");
+    for component in components {
+        let plain = component
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && component
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if plain {
+            path.push('.');
+            path.push_str(component);
+        } else {
+            path.push_str(&format!(
+                "[{}]",
+                serde_json::Value::String(component.clone())
+            ));
+        }
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn program_is_shareable_between_threads() {
+        assert_send_sync::<Program>();
+    }
+
+    #[test]
+    fn parse_location_reads_regorus_diagram() {
+        let text = "\n--> policies/a.rego:3:5\n  |\n3 | deny {\n  |     ^\nerror: unexpected token";
+        assert_eq!(
+            parse_location(text),
+            Some(("policies/a.rego".to_string(), 3, 5))
+        );
+        assert_eq!(error_text(text), "unexpected token");
+    }
+
+    #[test]
+    fn package_path_quotes_non_identifiers() {
+        assert_eq!(
+            package_path(&["a".into(), "b-c".into()]),
+            r#"data.a["b-c"]"#
+        );
+    }
+}
