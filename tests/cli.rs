@@ -1,0 +1,177 @@
+//! Drives the `verdict` binary the way CI does: exit codes, the JSON contract, and
+//! hostile input that must become clear errors while everything else still runs.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn verdict(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_verdict")).args(args).current_dir(cwd).output().expect("run verdict")
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from).into_iter().filter_map(Result::ok) {
+        let rel = entry.path().strip_prefix(from).unwrap();
+        let target = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn result<'a>(doc: &'a Value, rule: &str, test: &str) -> &'a Value {
+    doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == rule && r["test"] == test)
+        .unwrap_or_else(|| panic!("no result for {rule} {test} in {doc:#}"))
+}
+
+/// The fixture library next to generated hostile files too big to commit.
+fn bad_library() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/fixtures/bad-library"), dir.path());
+    let cases = dir.path().join("cases/good-rule");
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    std::fs::write(cases.join("fail-deep.json"), deep).unwrap();
+    let deep_yaml = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  x: {}{}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    std::fs::write(cases.join("fail-deep-yaml.yaml"), deep_yaml).unwrap();
+    // 100 MiB, sparse: the size limit must refuse it without reading it.
+    let huge = std::fs::File::create(cases.join("fail-huge.yaml")).unwrap();
+    huge.set_len(100 * 1024 * 1024).unwrap();
+    dir
+}
+
+#[test]
+fn hostile_inputs_are_errors_naming_the_file_and_the_rest_still_runs() {
+    let dir = bad_library();
+    let out = verdict(&["test", ".", "--format", "json"], dir.path());
+    let doc = json_of(&out);
+    assert_eq!(out.status.code(), Some(2), "load errors exit 2: {doc:#}");
+
+    let load_errors: Vec<String> =
+        doc["load_errors"].as_array().unwrap().iter().map(|e| format!("{} {}", e["path"], e["message"])).collect();
+    assert!(load_errors.iter().any(|e| e.contains("broken-template.yaml")), "{load_errors:?}");
+    assert!(load_errors.iter().any(|e| e.contains("orphan-constraint.yaml")), "{load_errors:?}");
+
+    // The good rule still runs and its good cases still hold.
+    assert_eq!(result(&doc, "good-rule", "pass-labelled.yaml")["ok"], true);
+    assert_eq!(result(&doc, "good-rule", "fail-unlabelled.yaml")["ok"], true);
+
+    for (case, needle) in [
+        ("fail-malformed.yaml", "fail-malformed.yaml"),
+        ("fail-alias-bomb.yaml", "fail-alias-bomb.yaml"),
+        ("fail-invalid-utf8.yaml", "fail-invalid-utf8.yaml"),
+        ("fail-deep.json", "fail-deep.json"),
+        ("fail-deep-yaml.yaml", "fail-deep-yaml.yaml"),
+        ("fail-huge.yaml", "fail-huge.yaml"),
+    ] {
+        let r = result(&doc, "good-rule", case);
+        assert_eq!(r["actual"], "error", "{case} must be an error, never a pass: {r:#}");
+        assert_eq!(r["ok"], false, "{case}: {r:#}");
+        let text = r["messages"].to_string();
+        assert!(text.contains(needle), "{case}: the error names the file: {text}");
+    }
+    let malformed = result(&doc, "good-rule", "fail-malformed.yaml")["messages"].to_string();
+    assert!(malformed.contains("fail-malformed.yaml:"), "names the line too: {malformed}");
+
+    for case in ["pass-anything.yaml", "fail-anything.yaml"] {
+        let r = result(&doc, "looping-rule", case);
+        assert_eq!(r["actual"], "error", "a runaway rule is an error verdict: {r:#}");
+    }
+}
+
+#[test]
+fn eval_exit_codes_follow_the_contract() {
+    let lib = repo().join("tests/fixtures/bad-library");
+    let policy = lib.join("policies/gate/good-rule.rego");
+    let pass = lib.join("cases/good-rule/pass-labelled.yaml");
+    let fail = lib.join("cases/good-rule/fail-unlabelled.yaml");
+    let run = |args: &[&Path]| {
+        let mut argv: Vec<String> = vec!["eval".into(), "--policy".into(), args[0].display().to_string(), "--input".into()];
+        argv.extend(args[1..].iter().map(|p| p.display().to_string()));
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        verdict(&argv, &repo())
+    };
+    assert_eq!(run(&[&policy, &pass]).status.code(), Some(0));
+    let failed = run(&[&policy, &fail]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stdout).contains("has no owner label"));
+    assert_eq!(run(&[&lib.join("policies/gate/broken-template.yaml"), &pass]).status.code(), Some(2));
+    assert_eq!(run(&[&policy, &lib.join("cases/good-rule/fail-malformed.yaml")]).status.code(), Some(2));
+    assert_eq!(run(&[&lib.join("policies/gate/looping-rule.rego"), &pass]).status.code(), Some(1), "an error in an enforce rule blocks");
+    let usage = verdict(&["eval", "--policy"], &repo());
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn the_project_library_passes_with_the_json_contract() {
+    let out = verdict(&["test", "--format", "json"], &repo().join("cases"));
+    let doc = json_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    for key in ["passed", "failed", "errors", "skipped"] {
+        assert!(doc["summary"][key].is_u64(), "summary.{key}");
+    }
+    let results = doc["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for key in ["suite", "test", "rule", "resource", "expected", "actual", "ok", "messages"] {
+        assert!(results[0].get(key).is_some(), "result field {key}");
+    }
+}
+
+/// Turning every rule's first fail case into a pass case must make the run fail,
+/// once per rule: the cases really discriminate.
+#[test]
+fn a_fail_case_renamed_to_pass_fails_the_run_for_every_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    for part in ["policies", "cases"] {
+        copy_tree(&repo().join(part), &dir.path().join(part));
+    }
+    let mut renamed = Vec::new();
+    for rule_dir in std::fs::read_dir(dir.path().join("cases")).unwrap().filter_map(Result::ok) {
+        let name = rule_dir.file_name().to_string_lossy().into_owned();
+        if name.starts_with('_') {
+            continue;
+        }
+        let mut fails: Vec<PathBuf> = std::fs::read_dir(rule_dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("fail-"))
+            .collect();
+        fails.sort();
+        let first = &fails[0];
+        let new_name = first.file_name().unwrap().to_string_lossy().replacen("fail-", "pass-mutated-", 1);
+        std::fs::rename(first, first.with_file_name(&new_name)).unwrap();
+        renamed.push((name, new_name));
+    }
+    assert!(!renamed.is_empty());
+    let out = verdict(&["test", ".", "--format", "json"], dir.path());
+    let doc = json_of(&out);
+    assert_eq!(out.status.code(), Some(1));
+    for (rule, case) in &renamed {
+        let r = result(&doc, rule, case);
+        assert_eq!(r["ok"], false, "{rule}/{case} must now fail: {r:#}");
+    }
+}
