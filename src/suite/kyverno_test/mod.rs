@@ -1,1 +1,8 @@
-//! TODO
+//! Runs Kyverno CLI test suites (`kyverno-test.yaml`) with verdict's own
+//! Kyverno engine. The main entry points are [`discover`] and `run_suite`.
+
+mod load;
+mod model;
+
+pub use load::{discover, TEST_FILE_NAME};
+pub use model::{ResultRow, TestFile, ValuesSpec};
