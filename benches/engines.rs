@@ -1,0 +1,130 @@
+//! `cargo bench --bench engines`: rule evaluations per second over 1 000 generated
+//! manifests for each engine, and the harness's overhead against calling regorus
+//! directly on the same policy and inputs, measured in the same run.
+//!
+//! A plain `main` (no criterion): each measurement is the median of several timed
+//! passes after a warm-up, printed as one table.
+
+use serde_json::json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use verdict::input::Input;
+use verdict::library::{compile, load_library, Language, LoadContext, Rule};
+use verdict::limits::Limits;
+
+const MANIFESTS: usize = 1_000;
+const PASSES: usize = 7;
+
+fn manifests() -> Vec<Input> {
+    let kinds = ["Deployment", "StatefulSet", "DaemonSet"];
+    (0..MANIFESTS)
+        .map(|i| {
+            let image = match i % 4 {
+                0 => format!("registry.internal.example:5000/team/app-{i}:1.{i}"),
+                1 => format!("ghcr.io/example/app-{i}:latest"),
+                2 => format!("docker.io/library/nginx@sha256:{:064x}", i),
+                _ => format!("quay.io/example/app-{i}"),
+            };
+            let value = json!({
+                "apiVersion": "apps/v1",
+                "kind": kinds[i % kinds.len()],
+                "metadata": {"name": format!("app-{i}"), "namespace": format!("team-{}", i % 7),
+                             "labels": {"app.kubernetes.io/name": format!("app-{i}"), "owner": "team"}},
+                "spec": {"selector": {"matchLabels": {"app": format!("app-{i}")}},
+                         "template": {"metadata": {"labels": {"app": format!("app-{i}")}},
+                                      "spec": {"containers": [{"name": "app", "image": image,
+                                                "securityContext": {"privileged": i % 5 == 0, "readOnlyRootFilesystem": true},
+                                                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}},
+                                               {"name": "sidecar", "image": "registry.internal.example:5000/proxy:2.1"}],
+                                               "initContainers": [{"name": "init", "image": "busybox:1.36"}]}}}
+            });
+            Input::from_value(format!("bench-{i}.yaml").into(), 0, None, value)
+        })
+        .collect()
+}
+
+/// Median wall time of `PASSES` runs of `f` after one warm-up run.
+fn median(mut f: impl FnMut()) -> Duration {
+    f();
+    let mut times: Vec<Duration> = (0..PASSES)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[PASSES / 2]
+}
+
+fn per_second(evaluations: usize, d: Duration) -> f64 {
+    evaluations as f64 / d.as_secs_f64()
+}
+
+fn rules_of(rules: &[Rule], language: Language) -> Vec<&Rule> {
+    rules.iter().filter(|r| r.language == language).collect()
+}
+
+fn bench_library(label: &str, rules: &[&Rule], inputs: &[Input]) {
+    if rules.is_empty() {
+        println!("{label:<42} (no rules of this language in the library)");
+        return;
+    }
+    let d = median(|| {
+        for rule in rules {
+            for input in inputs {
+                std::hint::black_box(rule.evaluate(input));
+            }
+        }
+    });
+    let n = rules.len() * inputs.len();
+    println!("{label:<42} {:>3} rules x {} manifests: {:>10.0} evaluations/s ({:.2?} per pass)", rules.len(), inputs.len(), per_second(n, d), d);
+}
+
+/// The same policy and inputs through verdict's Rego engine and through regorus alone.
+fn bench_rego_overhead(root: &Path, inputs: &[Input]) {
+    let path = root.join("benches/fixtures/bench-no-latest.rego");
+    let source = std::fs::read_to_string(&path).expect("bench policy");
+    let ctx = LoadContext::default();
+    let loaded = compile(Language::Rego, &path, &source, &ctx).expect("bench policy compiles");
+
+    let harness = median(|| {
+        for input in inputs {
+            std::hint::black_box(loaded.engine.evaluate(input));
+        }
+    });
+
+    let mut direct_engine = regorus::Engine::new();
+    direct_engine.add_policy("bench-no-latest.rego".into(), source.clone()).expect("regorus compiles");
+    let json_inputs: Vec<regorus::Value> =
+        inputs.iter().map(|i| regorus::Value::from_json_str(&i.value.to_string()).expect("input")).collect();
+    let direct = median(|| {
+        for input in &json_inputs {
+            let mut engine = direct_engine.clone();
+            engine.set_input(input.clone());
+            std::hint::black_box(engine.eval_rule("data.bench.deny".into()).expect("eval"));
+        }
+    });
+    println!("{:<42} {:>10.0} evaluations/s", "rego: regorus directly (pre-parsed input)", per_second(inputs.len(), direct));
+    println!("{:<42} {:>10.0} evaluations/s", "rego: verdict engine (same policy)", per_second(inputs.len(), harness));
+    println!(
+        "{:<42} {:>10.2}x (target <= 1.2x)",
+        "rego: harness overhead ratio",
+        harness.as_secs_f64() / direct.as_secs_f64()
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing to parse.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let inputs = manifests();
+    let library = load_library(root, &Limits::default());
+    for e in &library.errors {
+        eprintln!("library load error: {e}");
+    }
+    println!("verdict engine benchmarks ({} cores available)", std::thread::available_parallelism().map(usize::from).unwrap_or(1));
+    bench_library("gatekeeper: gate-4 library rules", &rules_of(&library.rules, Language::Gatekeeper), &inputs);
+    bench_library("kyverno: gate-5 library rules", &rules_of(&library.rules, Language::Kyverno), &inputs);
+    bench_library("rego: terraform rules (on manifests)", &rules_of(&library.rules, Language::Rego), &inputs);
+    bench_rego_overhead(root, &inputs);
+}
