@@ -1,0 +1,48 @@
+//! Kyverno's `wildcard.Match` (`*` any run, `?` one character), used by
+//! `pattern_match` and by the In/AnyIn/Equals condition operators.
+
+/// True when `name` matches `pattern` entirely; linear-time, no backtracking blow-up.
+pub(crate) fn matches(pattern: &str, name: &str) -> bool {
+    if pattern.is_empty() {
+        return name.is_empty();
+    }
+    if pattern == "*" {
+        return true;
+    }
+    let pattern: Vec<char> = pattern.chars().collect();
+    let name: Vec<char> = name.chars().collect();
+    let (mut p, mut n) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == name[n]) {
+            p += 1;
+            n += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some((p, n));
+            p += 1;
+        } else if let Some((star_p, star_n)) = star {
+            p = star_p + 1;
+            n = star_n + 1;
+            star = Some((star_p, star_n + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn globs() {
+        assert!(matches("*", ""));
+        assert!(matches("ngin?", "nginx"));
+        assert!(matches("*.io/*", "ghcr.io/app"));
+        assert!(!matches("a*b", "acbd"));
+        assert!(matches("a*b*", "acbd"));
+        assert!(!matches("", "x"));
+        assert!(matches(&"a*".repeat(50), &"a".repeat(200)));
+    }
+}
