@@ -1,7 +1,14 @@
 //! Plain Rego rules (conftest conventions) on regorus. The main type here is
-//! [`Program`]: Rego modules and data compiled once, evaluated many times.
+//! [`Program`]: Rego modules and data compiled once, evaluated many times;
+//! [`load`] turns one policy file into a library rule.
 
+mod conftest;
+mod loader;
+mod metadata;
 mod null_safety;
 mod program;
 
+pub use conftest::{is_conftest_rule, ConftestRule, JudgingRule, RuleKind};
+pub use loader::load;
+pub use metadata::{annotations, header, Annotation, Block, Custom, MetadataError, Target};
 pub use program::{Program, ProgramError, RegoVersion, Session};

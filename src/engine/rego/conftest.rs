@@ -1,0 +1,232 @@
+//! conftest's conventions: which rules of a policy judge, and how their
+//! values become an [`Outcome`].
+//!
+//! Rules named `deny`, `violation` or `warn`, optionally with `_<suffix>`
+//! (`deny_public_acl`), in the policy file's own package. Their value is a set
+//! (or array) of strings or of objects with a string `msg`. Any `deny` /
+//! `violation` message fails; only `warn` messages warn; nothing passes.
+//!
+//! Two deliberate differences from conftest, both fail-closed: a rule whose
+//! value is `true` (v1 `deny if { ... }`) fails with the rule name as message
+//! where conftest would ignore it, and a result object without `msg` is an
+//! error (as in conftest) rather than being dropped.
+
+use super::program::{Program, ProgramError};
+use crate::engine::Engine;
+use crate::input::Input;
+use crate::verdict::Outcome;
+use serde_json::Value;
+
+/// Whether a rule name follows conftest's naming (`deny`, `violation_x`, `warn_y_z`).
+pub fn is_conftest_rule(name: &str) -> bool {
+    kind_of(name).is_some()
+}
+
+/// Whether a conftest rule blocks or only warns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    Failure,
+    Warning,
+}
+
+fn kind_of(name: &str) -> Option<RuleKind> {
+    let (kind, rest) = if let Some(rest) = name.strip_prefix("deny") {
+        (RuleKind::Failure, rest)
+    } else if let Some(rest) = name.strip_prefix("violation") {
+        (RuleKind::Failure, rest)
+    } else if let Some(rest) = name.strip_prefix("warn") {
+        (RuleKind::Warning, rest)
+    } else {
+        return None;
+    };
+    // conftest: ^(deny|violation|warn)(_[a-zA-Z0-9]+)*$
+    let suffix_ok = rest.is_empty()
+        || rest.strip_prefix('_').is_some_and(|s| {
+            s.split('_')
+                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()))
+        });
+    suffix_ok.then_some(kind)
+}
+
+/// One judging rule of a policy file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JudgingRule {
+    pub name: String,
+    /// Full rule path, `data.<package>.<name>`.
+    pub path: String,
+    pub kind: RuleKind,
+}
+
+/// The `deny`/`violation`/`warn` rules that `file` (already in `program`) declares.
+///
+/// Candidates come from a scan of the source for rule heads; the compiler
+/// then confirms each one is a rule of the file, so a local variable or a
+/// string that merely looks like `deny_x` is never taken for a rule.
+pub fn judging_rules(program: &Program, file: &str, source: &str) -> Vec<JudgingRule> {
+    let packages: Vec<String> = program
+        .packages()
+        .into_iter()
+        .filter(|(f, _)| f == file)
+        .map(|(_, package)| package)
+        .collect();
+    let Some(package) = packages.first() else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = source
+        .lines()
+        .filter_map(|line| {
+            let name: String = line
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            // Rule heads start a line; `default deny := ...` declares one too.
+            let name = if name == "default" {
+                line["default".len()..]
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect()
+            } else {
+                name
+            };
+            is_conftest_rule(&name).then_some(name)
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| program.declares_rule(file, name))
+        .filter_map(|name| {
+            let kind = kind_of(&name)?;
+            Some(JudgingRule {
+                path: format!("{package}.{name}"),
+                name,
+                kind,
+            })
+        })
+        .collect()
+}
+
+/// A compiled policy file judged by conftest's conventions.
+#[derive(Debug)]
+pub struct ConftestRule {
+    pub(super) program: Program,
+    /// The policy file, for error messages.
+    pub(super) file: String,
+    pub(super) rules: Vec<JudgingRule>,
+}
+
+impl ConftestRule {
+    /// Judge one document (the Rego `input`).
+    pub fn judge(&self, input: &Value) -> Outcome {
+        let mut session = self.program.session(input);
+        let mut failures = Vec::new();
+        let mut warnings = Vec::new();
+        for rule in &self.rules {
+            let value = match session.eval_rule(&rule.path) {
+                Ok(value) => value,
+                Err(err) => return Outcome::error(self.error_reason(rule, &err)),
+            };
+            let messages = match messages(&rule.name, value) {
+                Ok(messages) => messages,
+                Err(reason) => {
+                    return Outcome::error(format!("{}: {}: {reason}", self.file, rule.path))
+                }
+            };
+            match rule.kind {
+                RuleKind::Failure => failures.extend(messages),
+                RuleKind::Warning => warnings.extend(messages),
+            }
+        }
+        if !failures.is_empty() {
+            Outcome::fail(failures)
+        } else if !warnings.is_empty() {
+            Outcome::warn(warnings)
+        } else {
+            Outcome::pass()
+        }
+    }
+
+    fn error_reason(&self, rule: &JudgingRule, err: &ProgramError) -> String {
+        let text = err.to_string();
+        if text.contains(&self.file) {
+            format!("{}: {text}", rule.path)
+        } else {
+            format!("{}: {}: {text}", self.file, rule.path)
+        }
+    }
+}
+
+impl Engine for ConftestRule {
+    fn evaluate(&self, input: &Input) -> Outcome {
+        self.judge(&input.value)
+    }
+}
+
+/// The messages a rule's value stands for; an `Err` is a result conftest cannot read.
+fn messages(rule: &str, value: Option<Value>) -> Result<Vec<String>, String> {
+    match value {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(Vec::new()),
+        Some(Value::Bool(true)) => Ok(vec![rule.to_string()]),
+        Some(Value::Array(items)) => items.into_iter().map(message).collect(),
+        Some(other) => message(other).map(|m| vec![m]),
+    }
+}
+
+fn message(item: Value) -> Result<String, String> {
+    match item {
+        Value::String(s) => Ok(s),
+        Value::Object(mut fields) => match fields.remove("msg") {
+            Some(Value::String(msg)) => Ok(msg),
+            Some(other) => Err(format!("result `msg` must be a string, got {other}")),
+            None => Err(format!(
+                "result object has no `msg`: {}",
+                Value::Object(fields)
+            )),
+        },
+        other => Ok(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_conftest() {
+        for name in [
+            "deny",
+            "violation",
+            "warn",
+            "deny_public_acl",
+            "warn_x1",
+            "violation_a_b",
+        ] {
+            assert!(is_conftest_rule(name), "{name}");
+        }
+        for name in [
+            "denied", "deny_", "deny__x", "warning", "allow", "deny_x-y", "_deny",
+        ] {
+            assert!(!is_conftest_rule(name), "{name}");
+        }
+        assert_eq!(kind_of("warn_x"), Some(RuleKind::Warning));
+        assert_eq!(kind_of("violation"), Some(RuleKind::Failure));
+    }
+
+    #[test]
+    fn values_become_messages() {
+        use serde_json::json;
+        assert_eq!(messages("deny", None), Ok(vec![]));
+        assert_eq!(messages("deny", Some(json!([]))), Ok(vec![]));
+        assert_eq!(
+            messages("deny", Some(json!(["a", {"msg": "b", "details": 1}]))),
+            Ok(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            messages("deny_x", Some(json!(true))),
+            Ok(vec!["deny_x".into()])
+        );
+        assert!(messages("deny", Some(json!([{"message": "b"}]))).is_err());
+    }
+}
