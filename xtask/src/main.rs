@@ -16,11 +16,22 @@ struct Cli {
 enum Commands {
     /// Run the whole library fail-closed: snapshot tests, then `verdict test` with JUnit and JSON reports.
     PolicyTest,
+    /// Fail any rule whose description lacks What it does / Why is this bad? / Example.
+    CheckDocs,
+    /// Write a new rule in audit mode with pass/fail cases and the docs skeleton.
+    NewRule {
+        /// `<gate>/<rule-id>`
+        spec: String,
+        #[arg(long, value_enum)]
+        lang: tasks::new_rule::Lang,
+    },
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Commands::PolicyTest => tasks::policy_test::run(),
+        Commands::CheckDocs => tasks::check_docs::run(&tasks::workspace_root()),
+        Commands::NewRule { spec, lang } => tasks::new_rule::run(&tasks::workspace_root(), &spec, lang),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,12 +1,7 @@
 //! `cargo xtask policy-test`: what CI runs on every policy change.
 
 use anyhow::{Context, Result};
-use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
-}
 
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
@@ -15,7 +10,7 @@ fn cargo() -> Command {
 /// Returns whether everything passed; every step runs even when an earlier one failed,
 /// so the reports are always written.
 pub fn run() -> Result<bool> {
-    let root = workspace_root();
+    let root = super::workspace_root();
     let out_dir = root.join("target").join("policy-test");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
 
