@@ -1,1 +1,251 @@
-//! Kubernetes JSON Schema validation of fixture manifests.
+//! Kubernetes JSON Schema validation of fixture manifests, so a typo in a case
+//! (`securityContex:`) cannot make it pass by accident.
+//!
+//! The schemas are the `-local-strict` ones of one pinned Kubernetes version
+//! (see `kubernetes-schemas/SOURCE.md`): unknown fields are rejected. Kinds of
+//! a built-in API group that are not embedded fail closed; custom resources
+//! (a dotted group Kubernetes does not serve itself, such as `kyverno.io`) are
+//! not validated, there being no schema to check them against.
+
+use super::{Input, InputKind};
+use crate::error::LoadError;
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::Validator;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::{LazyLock, OnceLock};
+
+const DEFINITIONS: &str = include_str!("kubernetes-schemas/definitions.json");
+const INDEX: &str = include_str!("kubernetes-schemas/index.json");
+
+/// Violations listed in one error message; the rest are counted.
+const MAX_LISTED: usize = 10;
+
+/// One way a manifest departs from its kind's schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// JSON Pointer to the offending field (`/spec/containers/0/securityContex`); `/` for the root.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// What schema validation made of one manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaCheck {
+    /// The manifest matches the schema of its kind.
+    Valid,
+    /// A custom resource: its group is not served by Kubernetes itself, so no schema applies.
+    CustomResource { api_version: String, kind: String },
+    /// Built-in (or malformed) `apiVersion`/`kind` with no embedded schema; treated as an error.
+    NoSchema { api_version: String, kind: String },
+    /// The manifest breaks its kind's schema.
+    Invalid { api_version: String, kind: String, violations: Vec<Violation> },
+}
+
+/// The pinned Kubernetes version the embedded schemas describe (`v1.37.0`).
+///
+/// ```
+/// assert!(verdict::input::schema::kubernetes_version().starts_with("v1."));
+/// ```
+pub fn kubernetes_version() -> &'static str {
+    &catalogue().version
+}
+
+/// Every `(apiVersion, kind)` with an embedded schema, sorted.
+///
+/// ```
+/// let kinds = verdict::input::schema::embedded_kinds();
+/// assert!(kinds.contains(&("apps/v1", "Deployment")));
+/// ```
+pub fn embedded_kinds() -> Vec<(&'static str, &'static str)> {
+    let mut kinds: Vec<_> = catalogue()
+        .kinds
+        .iter()
+        .flat_map(|(api_version, kinds)| kinds.keys().map(move |kind| (api_version.as_str(), kind.as_str())))
+        .collect();
+    kinds.sort_unstable();
+    kinds
+}
+
+/// Validate a Kubernetes manifest against the schema of its `apiVersion`/`kind`.
+///
+/// Inputs that are not Kubernetes objects and custom resources are accepted
+/// unchecked; a built-in kind with no embedded schema is an error.
+///
+/// ```
+/// use verdict::input::{Input, schema::validate_manifest};
+/// let pod = serde_json::json!({
+///     "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+///     "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "securityContex": {}}]}
+/// });
+/// let input = Input::from_value("pod.yaml".into(), 0, Some(1), pod);
+/// let err = validate_manifest(&input).unwrap_err();
+/// assert!(err.message.contains("/spec/containers/0/securityContex: additional property not allowed"));
+/// ```
+pub fn validate_manifest(input: &Input) -> Result<(), LoadError> {
+    if input.kind != InputKind::Manifest {
+        return Ok(());
+    }
+    let version = kubernetes_version();
+    let fail = |message: String| LoadError {
+        path: input.path.clone(),
+        line: input.line,
+        message: format!("document {} ({}): {message}", input.index, input.resource),
+    };
+    match check_manifest(&input.value) {
+        SchemaCheck::Valid | SchemaCheck::CustomResource { .. } => Ok(()),
+        SchemaCheck::NoSchema { api_version, kind } => Err(fail(format!(
+            "no Kubernetes {version} schema is embedded for apiVersion {api_version:?} kind {kind:?} \
+             (add the kind to scripts/k8s_schemas.py if Kubernetes serves it)"
+        ))),
+        SchemaCheck::Invalid { api_version, kind, violations } => {
+            let mut listed: Vec<String> = violations.iter().take(MAX_LISTED).map(Violation::to_string).collect();
+            if violations.len() > MAX_LISTED {
+                listed.push(format!("and {} more", violations.len() - MAX_LISTED));
+            }
+            Err(fail(format!(
+                "does not match the Kubernetes {version} schema of {api_version} {kind}: {}",
+                listed.join("; ")
+            )))
+        }
+    }
+}
+
+/// Check a parsed object against the embedded schemas, without deciding what a failure means.
+///
+/// ```
+/// use verdict::input::schema::{check_manifest, SchemaCheck};
+/// let policy = serde_json::json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy"});
+/// assert!(matches!(check_manifest(&policy), SchemaCheck::CustomResource { .. }));
+/// ```
+pub fn check_manifest(value: &Value) -> SchemaCheck {
+    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
+    let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+    let catalogue = catalogue();
+    let group = match api_version.split_once('/') {
+        Some((group, version)) if !group.is_empty() && !version.is_empty() && !version.contains('/') => group,
+        Some(_) => return SchemaCheck::NoSchema { api_version, kind },
+        None => "",
+    };
+    let Some(slot) = catalogue.kinds.get(&api_version).and_then(|kinds| kinds.get(&kind)) else {
+        // Kubernetes requires a dot in a custom resource's group, and serves its own groups itself.
+        if group.contains('.') && !catalogue.builtin_groups.contains(group) {
+            return SchemaCheck::CustomResource { api_version, kind };
+        }
+        return SchemaCheck::NoSchema { api_version, kind };
+    };
+    let validator = match slot.validator.get_or_init(|| compile(&slot.definition)) {
+        Ok(validator) => validator,
+        Err(message) => {
+            let violations = vec![Violation { path: "/".into(), message: message.clone() }];
+            return SchemaCheck::Invalid { api_version, kind, violations };
+        }
+    };
+    let mut violations = Vec::new();
+    for error in validator.iter_errors(value) {
+        let at = error.instance_path().as_str().to_string();
+        match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                for name in unexpected {
+                    violations.push(Violation {
+                        path: format!("{at}/{}", escape_pointer(name)),
+                        message: "additional property not allowed".into(),
+                    });
+                }
+            }
+            _ => violations.push(Violation { path: root_if_empty(at), message: shorten(error.to_string()) }),
+        }
+    }
+    if violations.is_empty() {
+        SchemaCheck::Valid
+    } else {
+        SchemaCheck::Invalid { api_version, kind, violations }
+    }
+}
+
+struct KindSlot {
+    definition: String,
+    validator: OnceLock<Result<Validator, String>>,
+}
+
+struct Catalogue {
+    version: String,
+    /// apiVersion → kind → compiled-on-first-use validator.
+    kinds: HashMap<String, HashMap<String, KindSlot>>,
+    builtin_groups: BTreeSet<String>,
+    definitions: Value,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Index {
+    kubernetes: String,
+    kinds: BTreeMap<String, BTreeMap<String, String>>,
+    builtin_groups: BTreeSet<String>,
+}
+
+fn catalogue() -> &'static Catalogue {
+    static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
+        // Both files are embedded at build time and checked by tests/input.rs.
+        let index: Index = serde_json::from_str(INDEX).expect("embedded kubernetes-schemas/index.json parses");
+        let definitions =
+            serde_json::from_str(DEFINITIONS).expect("embedded kubernetes-schemas/definitions.json parses");
+        let kinds = index
+            .kinds
+            .into_iter()
+            .map(|(api_version, kinds)| {
+                let slots = kinds
+                    .into_iter()
+                    .map(|(kind, definition)| (kind, KindSlot { definition, validator: OnceLock::new() }))
+                    .collect();
+                (api_version, slots)
+            })
+            .collect();
+        Catalogue { version: index.kubernetes, kinds, builtin_groups: index.builtin_groups, definitions }
+    });
+    &CATALOGUE
+}
+
+fn compile(definition: &str) -> Result<Validator, String> {
+    let definitions = &catalogue().definitions;
+    let mut schema = definitions.clone();
+    let root = schema.as_object_mut().ok_or("embedded definitions are not an object")?;
+    root.insert("$ref".into(), Value::String(format!("#/$defs/{definition}")));
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&schema)
+        .map_err(|e| format!("embedded schema {definition} does not compile: {e}"))
+}
+
+fn escape_pointer(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+fn root_if_empty(path: String) -> String {
+    if path.is_empty() {
+        "/".into()
+    } else {
+        path
+    }
+}
+
+/// Errors quote the offending value, which may be a whole subtree.
+fn shorten(mut message: String) -> String {
+    const MAX: usize = 300;
+    if message.len() > MAX {
+        let mut cut = MAX;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
+}
