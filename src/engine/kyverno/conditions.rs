@@ -35,8 +35,16 @@ impl ConditionsResult {
     /// `"; "`. Messages are returned as written; Kyverno substitutes variables
     /// in the final rule message, not here.
     pub fn message(&self) -> String {
-        let list = if self.passed { &self.passed_messages } else { &self.failed_messages };
-        list.iter().filter(|m| !m.is_empty()).cloned().collect::<Vec<_>>().join("; ")
+        let list = if self.passed {
+            &self.passed_messages
+        } else {
+            &self.failed_messages
+        };
+        list.iter()
+            .filter(|m| !m.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -72,23 +80,38 @@ pub fn evaluate_conditions(conditions: &Value, ctx: &Value) -> Result<bool, Vari
 /// assert!(result.passed);
 /// assert_eq!(result.message(), "name web is reserved");
 /// ```
-pub fn evaluate_conditions_detailed(conditions: &Value, ctx: &Value) -> Result<ConditionsResult, VariableError> {
+pub fn evaluate_conditions_detailed(
+    conditions: &Value,
+    ctx: &Value,
+) -> Result<ConditionsResult, VariableError> {
     match conditions {
-        Value::Null => Ok(ConditionsResult { passed: true, ..Default::default() }),
+        Value::Null => Ok(ConditionsResult {
+            passed: true,
+            ..Default::default()
+        }),
         Value::Object(_) => evaluate_any_all(conditions, ctx),
         Value::Array(items) if items.iter().any(is_any_all_block) => {
-            let mut result = ConditionsResult { passed: true, ..Default::default() };
+            let mut result = ConditionsResult {
+                passed: true,
+                ..Default::default()
+            };
             for block in items {
                 let block_result = evaluate_any_all(block, ctx)?;
                 if !block_result.passed {
-                    return Ok(ConditionsResult { passed: false, ..block_result });
+                    return Ok(ConditionsResult {
+                        passed: false,
+                        ..block_result
+                    });
                 }
                 result.passed_messages.extend(block_result.passed_messages);
             }
             Ok(result)
         }
         Value::Array(items) => {
-            let mut result = ConditionsResult { passed: true, ..Default::default() };
+            let mut result = ConditionsResult {
+                passed: true,
+                ..Default::default()
+            };
             for condition in items {
                 let (held, message) = evaluate_condition(condition, ctx)?;
                 if held {
@@ -101,16 +124,24 @@ pub fn evaluate_conditions_detailed(conditions: &Value, ctx: &Value) -> Result<C
             }
             Ok(result)
         }
-        other => Err(invalid(other, "conditions must be an object with any/all or a list")),
+        other => Err(invalid(
+            other,
+            "conditions must be an object with any/all or a list",
+        )),
     }
 }
 
 fn is_any_all_block(value: &Value) -> bool {
-    value.as_object().is_some_and(|m| m.contains_key("any") || m.contains_key("all"))
+    value
+        .as_object()
+        .is_some_and(|m| m.contains_key("any") || m.contains_key("all"))
 }
 
 fn invalid(value: &Value, reason: &str) -> VariableError {
-    VariableError::Invalid { expression: value.to_string(), reason: reason.to_string() }
+    VariableError::Invalid {
+        expression: value.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 fn evaluate_any_all(block: &Value, ctx: &Value) -> Result<ConditionsResult, VariableError> {
@@ -119,7 +150,10 @@ fn evaluate_any_all(block: &Value, ctx: &Value) -> Result<ConditionsResult, Vari
         match block.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(items)) => Ok(Some(items)),
-            Some(other) => Err(invalid(other, &format!("`{key}` must be a list of conditions"))),
+            Some(other) => Err(invalid(
+                other,
+                &format!("`{key}` must be a list of conditions"),
+            )),
         }
     };
     let mut any_held = true;
@@ -167,7 +201,11 @@ fn evaluate_condition(condition: &Value, ctx: &Value) -> Result<(bool, String), 
     })?;
     let key = substitute_all(fields.get("key").unwrap_or(&Value::Null), ctx)?;
     let value = substitute_all(fields.get("value").unwrap_or(&Value::Null), ctx)?;
-    let message = fields.get("message").and_then(Value::as_str).unwrap_or("").to_string();
+    let message = fields
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     Ok((op.evaluate(&key, &value), message))
 }
 
@@ -222,7 +260,9 @@ impl Operator {
             Operator::AllIn => all_in(key, value, false),
             Operator::AllNotIn => all_in(key, value, true),
             Operator::Numeric(direction, or_equal) => numeric(key, value, direction, or_equal),
-            Operator::Duration(direction, or_equal) => duration_operator(key, value, direction, or_equal),
+            Operator::Duration(direction, or_equal) => {
+                duration_operator(key, value, direction, or_equal)
+            }
         }
     }
 }
@@ -232,12 +272,15 @@ fn holds(ordering: Ordering, direction: Ordering, or_equal: bool) -> bool {
 }
 
 fn compare_f64(a: f64, b: f64, direction: Ordering, or_equal: bool) -> bool {
-    a.partial_cmp(&b).is_some_and(|o| holds(o, direction, or_equal))
+    a.partial_cmp(&b)
+        .is_some_and(|o| holds(o, direction, or_equal))
 }
 
 /// Go's `time.Duration(f) * time.Second`: the float is truncated to whole units first.
 fn seconds_as_nanos(value: f64) -> Option<i128> {
-    value.is_finite().then(|| (value.trunc() as i128) * 1_000_000_000)
+    value
+        .is_finite()
+        .then(|| (value.trunc() as i128) * 1_000_000_000)
 }
 
 /// Kyverno's `parseDuration`: at least one side must be a duration string (not `"0"`);
@@ -287,7 +330,8 @@ fn equals(key: &Value, value: &Value) -> bool {
             }
             if let Some(kq) = Quantity::parse(k) {
                 if let Value::String(v) = value {
-                    return Quantity::parse(v).is_some_and(|vq| kq.cmp_value(&vq) == Ordering::Equal);
+                    return Quantity::parse(v)
+                        .is_some_and(|vq| kq.cmp_value(&vq) == Ordering::Equal);
                 }
             }
             match value {
@@ -323,7 +367,8 @@ fn not_equals(key: &Value, value: &Value) -> bool {
                     if v.is_empty() {
                         return !wildcard::matches(v, k);
                     }
-                    return Quantity::parse(v).is_none_or(|vq| kq.cmp_value(&vq) != Ordering::Equal);
+                    return Quantity::parse(v)
+                        .is_none_or(|vq| kq.cmp_value(&vq) != Ordering::Equal);
                 }
             }
             match value {
@@ -332,7 +377,8 @@ fn not_equals(key: &Value, value: &Value) -> bool {
             }
         }
         Value::Object(_) | Value::Array(_) => {
-            std::mem::discriminant(key) != std::mem::discriminant(value) || !values_equal(key, value)
+            std::mem::discriminant(key) != std::mem::discriminant(value)
+                || !values_equal(key, value)
         }
         Value::Null => false,
     }
@@ -361,7 +407,10 @@ fn matches_either_way(a: &str, b: &str) -> bool {
 /// `None` when it is JSON but not an array of strings (Kyverno: invalid type).
 fn string_list(text: &str) -> Option<Vec<String>> {
     match serde_json::from_str::<Value>(text) {
-        Ok(Value::Array(items)) => items.iter().map(|v| v.as_str().map(str::to_string)).collect(),
+        Ok(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect(),
         Ok(_) => None,
         Err(_) => Some(vec![text.to_string()]),
     }
@@ -372,17 +421,21 @@ fn range_regex(negated: bool) -> &'static Regex {
     static NOT_IN: OnceLock<Regex> = OnceLock::new();
     if negated {
         NOT_IN.get_or_init(|| {
-            Regex::new(r"^([-|+]?\d+(?:\.\d+)?[A-Za-z]*)!-([-|+]?\d+(?:\.\d+)?[A-Za-z]*)$").expect("valid regex")
+            Regex::new(r"^([-|+]?\d+(?:\.\d+)?[A-Za-z]*)!-([-|+]?\d+(?:\.\d+)?[A-Za-z]*)$")
+                .expect("valid regex")
         })
     } else {
         IN.get_or_init(|| {
-            Regex::new(r"^([-|+]?\d+(?:\.\d+)?[A-Za-z]*)-([-|+]?\d+(?:\.\d+)?[A-Za-z]*)$").expect("valid regex")
+            Regex::new(r"^([-|+]?\d+(?:\.\d+)?[A-Za-z]*)-([-|+]?\d+(?:\.\d+)?[A-Za-z]*)$")
+                .expect("valid regex")
         })
     }
 }
 
 fn is_range(text: &str) -> bool {
-    !text.starts_with(['>', '<', '!']) && !range_regex(true).is_match(text) && range_regex(false).is_match(text)
+    !text.starts_with(['>', '<', '!'])
+        && !range_regex(true).is_match(text)
+        && range_regex(false).is_match(text)
 }
 
 /// Orders `key` against a range endpoint as durations, quantities or numbers.
@@ -399,7 +452,8 @@ fn order_against(key: &str, bound: &str) -> Option<Ordering> {
 /// `key` within `low-high` (inclusive), or outside `low!-high`.
 fn in_range(key: &str, pattern: &str) -> bool {
     if let Some(c) = range_regex(true).captures(pattern) {
-        return order_against(key, &c[1]) == Some(Ordering::Less) || order_against(key, &c[2]) == Some(Ordering::Greater);
+        return order_against(key, &c[1]) == Some(Ordering::Less)
+            || order_against(key, &c[2]) == Some(Ordering::Greater);
     }
     if let Some(c) = range_regex(false).captures(pattern) {
         return order_against(key, &c[1]).is_some_and(|o| o != Ordering::Less)
@@ -526,12 +580,20 @@ fn legacy_in(key: &Value, value: &Value, negated: bool) -> bool {
             found != negated
         }
         Value::Array(items) => {
-            let Some(keys) = items.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<Vec<_>>>() else {
+            let Some(keys) = items
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+            else {
                 return false;
             };
             let list: Vec<String> = match value {
                 Value::Array(values) => {
-                    match values.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<Vec<_>>>() {
+                    match values
+                        .iter()
+                        .map(|v| v.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>()
+                    {
                         Some(list) => list,
                         None => return false,
                     }
@@ -580,7 +642,9 @@ fn crate_number(value: f64) -> Value {
 
 fn numeric(key: &Value, value: &Value, direction: Ordering, or_equal: bool) -> bool {
     match key {
-        Value::Number(k) => numeric_value_against(k.as_f64().unwrap_or(f64::NAN), value, direction, or_equal),
+        Value::Number(k) => {
+            numeric_value_against(k.as_f64().unwrap_or(f64::NAN), value, direction, or_equal)
+        }
         Value::String(k) => {
             if let Some((a, b)) = durations(key, value) {
                 return holds(a.cmp(&b), direction, or_equal);

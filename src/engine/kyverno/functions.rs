@@ -11,11 +11,11 @@ mod builtin;
 pub(crate) mod duration;
 pub(crate) mod go_text;
 mod interpreter;
-mod semver_range;
 mod kyverno;
 pub(crate) mod quantity;
+mod semver_range;
 mod time;
 pub(crate) mod wildcard;
 
-pub use interpreter::{compile, EvalError, Expression};
 pub(crate) use interpreter::values_equal;
+pub use interpreter::{compile, EvalError, Expression};

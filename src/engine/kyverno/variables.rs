@@ -22,6 +22,8 @@ use super::functions::{compile, EvalError, Expression};
 
 /// Substitution rounds per string before giving up (nested or self-referencing variables).
 const MAX_ROUNDS: usize = 64;
+/// Most variables resolved within one string, across all rounds.
+const MAX_SUBSTITUTIONS: usize = 10_000;
 /// Longest string substitution may build.
 const MAX_STRING_BYTES: usize = 4 * 1024 * 1024;
 /// Deepest document substitution walks into.
@@ -44,9 +46,17 @@ pub enum VariableError {
     /// Malformed expression, unknown function, or an input too large to evaluate.
     Invalid { expression: String, reason: String },
     /// A function failed (bad argument type, bad regex, division by zero…).
-    Function { variable: String, path: String, message: String },
+    Function {
+        variable: String,
+        path: String,
+        message: String,
+    },
     /// A `$(...)` reference did not resolve to a string.
-    Reference { reference: String, path: String, reason: String },
+    Reference {
+        reference: String,
+        path: String,
+        reason: String,
+    },
 }
 
 impl fmt::Display for VariableError {
@@ -74,12 +84,15 @@ impl std::error::Error for VariableError {}
 impl VariableError {
     fn from_eval(error: EvalError, variable: &str, path: &str) -> Self {
         match error {
-            EvalError::NotFound { key } => {
-                VariableError::NotFound { variable: variable.to_string(), key, path: path.to_string() }
-            }
-            EvalError::Invalid { reason } => {
-                VariableError::Invalid { expression: variable.to_string(), reason }
-            }
+            EvalError::NotFound { key } => VariableError::NotFound {
+                variable: variable.to_string(),
+                key,
+                path: path.to_string(),
+            },
+            EvalError::Invalid { reason } => VariableError::Invalid {
+                expression: variable.to_string(),
+                reason,
+            },
             function @ EvalError::Function { .. } => VariableError::Function {
                 variable: variable.to_string(),
                 path: path.to_string(),
@@ -89,7 +102,10 @@ impl VariableError {
     }
 
     fn limit(expression: &str, reason: &str) -> Self {
-        VariableError::Invalid { expression: truncate_for_message(expression), reason: reason.to_string() }
+        VariableError::Invalid {
+            expression: truncate_for_message(expression),
+            reason: reason.to_string(),
+        }
     }
 }
 
@@ -137,10 +153,15 @@ pub fn query(expr: &str, ctx: &Value) -> Result<Value, VariableError> {
 fn query_at(expr: &str, ctx: &Value, path: &str) -> Result<Value, VariableError> {
     let trimmed = expr.trim();
     if trimmed.is_empty() {
-        return Err(VariableError::Invalid { expression: expr.to_string(), reason: "invalid query (nil)".into() });
+        return Err(VariableError::Invalid {
+            expression: expr.to_string(),
+            reason: "invalid query (nil)".into(),
+        });
     }
     let expression = compiled(trimmed).map_err(|e| VariableError::from_eval(e, trimmed, path))?;
-    expression.search(ctx).map_err(|e| VariableError::from_eval(e, trimmed, path))
+    expression
+        .search(ctx)
+        .map_err(|e| VariableError::from_eval(e, trimmed, path))
 }
 
 fn variable_regex() -> &'static Regex {
@@ -202,7 +223,11 @@ pub fn substitute_all_with_resource(
     resource: Option<&Value>,
 ) -> Result<Value, VariableError> {
     let referenced = substitute_references(value)?;
-    let walker = Walker { ctx, resource, delete: is_delete_request(ctx) };
+    let walker = Walker {
+        ctx,
+        resource,
+        delete: is_delete_request(ctx),
+    };
     let mut path = Vec::new();
     walker.walk(&referenced, &mut path)
 }
@@ -248,7 +273,10 @@ struct Walker<'a> {
 impl Walker<'_> {
     fn walk(&self, value: &Value, path: &mut Vec<Segment>) -> Result<Value, VariableError> {
         if path.len() > MAX_DOCUMENT_DEPTH {
-            return Err(VariableError::limit(&path_text(path), "document nested too deeply"));
+            return Err(VariableError::limit(
+                &path_text(path),
+                "document nested too deeply",
+            ));
         }
         match value {
             Value::String(s) => self.substitute_string(s, path),
@@ -265,15 +293,16 @@ impl Walker<'_> {
             Value::Object(map) => {
                 let mut out = Map::with_capacity(map.len());
                 for (key, item) in map {
-                    let new_key = match self.substitute_string(key, path)? {
-                        Value::String(s) => s,
-                        _ => {
-                            return Err(VariableError::Invalid {
+                    let new_key =
+                        match self.substitute_string(key, path)? {
+                            Value::String(s) => s,
+                            _ => return Err(VariableError::Invalid {
                                 expression: key.clone(),
-                                reason: format!("expected string after substituting variables in key \"{key}\""),
-                            })
-                        }
-                    };
+                                reason: format!(
+                                    "expected string after substituting variables in key \"{key}\""
+                                ),
+                            }),
+                        };
                     path.push(Segment::Key(key.clone()));
                     let result = self.walk(item, path);
                     path.pop();
@@ -286,7 +315,12 @@ impl Walker<'_> {
     }
 
     /// Resolves `{{@}}`: the resource's value at this path.
-    fn current_value(&self, path: &[Segment], variable: &str, path_str: &str) -> Result<Value, VariableError> {
+    fn current_value(
+        &self,
+        path: &[Segment],
+        variable: &str,
+        path_str: &str,
+    ) -> Result<Value, VariableError> {
         let (mut current, base) = match self.resource {
             Some(resource) => (resource, "@"),
             None => match self.ctx.get("target") {
@@ -337,11 +371,15 @@ impl Walker<'_> {
         let path_str = path_text(path);
         let mut value = text.to_string();
         let mut matches = find_variables(&value);
-        let mut rounds = 0;
+        let (mut rounds, mut substitutions) = (0, 0);
         while !matches.is_empty() {
             rounds += 1;
-            if rounds > MAX_ROUNDS {
-                return Err(VariableError::limit(text, "too many nested variable substitutions"));
+            substitutions += matches.len();
+            if rounds > MAX_ROUNDS || substitutions > MAX_SUBSTITUTIONS {
+                return Err(VariableError::limit(
+                    text,
+                    "too many nested variable substitutions",
+                ));
             }
             let original = value.clone();
             let mut shallow = false;
@@ -381,14 +419,21 @@ impl Walker<'_> {
                     value.replace_range(at..at + needle.len(), &format!("{prefix}{replacement}"));
                 }
             }
-            matches = if shallow { Vec::new() } else { find_variables(&value) };
+            matches = if shallow {
+                Vec::new()
+            } else {
+                find_variables(&value)
+            };
         }
         Ok(Value::String(value.replace("\\{{", "{{")))
     }
 }
 
 fn find_variables(text: &str) -> Vec<String> {
-    variable_regex().find_iter(text).map(|m| m.as_str().to_string()).collect()
+    variable_regex()
+        .find_iter(text)
+        .map(|m| m.as_str().to_string())
+        .collect()
 }
 
 /// Strips the braces and spaces of `{{ x }}`; `{{- x }}` asks for a shallow substitution.
@@ -419,12 +464,19 @@ fn contains_reference(value: &Value, depth: usize) -> bool {
     match value {
         Value::String(s) => s.contains("$("),
         Value::Array(items) => items.iter().any(|v| contains_reference(v, depth + 1)),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains("$(") || contains_reference(v, depth + 1)),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.contains("$(") || contains_reference(v, depth + 1)),
         _ => false,
     }
 }
 
-fn collect_leaves(value: &Value, path: &mut String, out: &mut HashMap<String, Value>, depth: usize) {
+fn collect_leaves(
+    value: &Value,
+    path: &mut String,
+    out: &mut HashMap<String, Value>,
+    depth: usize,
+) {
     if depth > MAX_DOCUMENT_DEPTH {
         return;
     }
@@ -459,7 +511,10 @@ fn replace_references(
     leaves: &HashMap<String, Value>,
 ) -> Result<Value, VariableError> {
     if path.len() > MAX_DOCUMENT_DEPTH {
-        return Err(VariableError::limit(&path_text(path), "document nested too deeply"));
+        return Err(VariableError::limit(
+            &path_text(path),
+            "document nested too deeply",
+        ));
     }
     match value {
         Value::String(s) => resolve_references_in(s, &path_text(path), leaves).map(Value::String),
@@ -491,12 +546,19 @@ fn replace_references(
 /// Kyverno's operator prefixes that a reference may carry (`$(<=./../limit)`).
 const OPERATORS: &[&str] = &[">=", "<=", "!=", ">", "<", "!"];
 
-fn resolve_references_in(text: &str, path: &str, leaves: &HashMap<String, Value>) -> Result<String, VariableError> {
+fn resolve_references_in(
+    text: &str,
+    path: &str,
+    leaves: &HashMap<String, Value>,
+) -> Result<String, VariableError> {
     if !text.contains("$(") {
         return Ok(text.to_string());
     }
     let mut value = text.to_string();
-    let found: Vec<String> = reference_regex().find_iter(text).map(|m| m.as_str().to_string()).collect();
+    let found: Vec<String> = reference_regex()
+        .find_iter(text)
+        .map(|m| m.as_str().to_string())
+        .collect();
     for old in found {
         let initial = old.starts_with("$(");
         let (prefix, reference) = if initial {
@@ -510,8 +572,14 @@ fn resolve_references_in(text: &str, path: &str, leaves: &HashMap<String, Value>
             path: path.to_string(),
             reason,
         };
-        let inner = reference.trim_start_matches(['$', '(']).trim_end_matches(')');
-        let operator = OPERATORS.iter().find(|op| inner.starts_with(**op)).copied().unwrap_or("");
+        let inner = reference
+            .trim_start_matches(['$', '('])
+            .trim_end_matches(')');
+        let operator = OPERATORS
+            .iter()
+            .find(|op| inner.starts_with(**op))
+            .copied()
+            .unwrap_or("");
         let target = &inner[operator.len()..];
         if target.is_empty() {
             return Err(failed("expected path, found empty reference".into()));
@@ -522,7 +590,9 @@ fn resolve_references_in(text: &str, path: &str, leaves: &HashMap<String, Value>
             clean_reference_path(&format!("{path}/{target}"))
         };
         let resolved = match leaves.get(&absolute) {
-            None | Some(Value::Null) => return Err(failed(format!("got nil resolved variable {reference}"))),
+            None | Some(Value::Null) => {
+                return Err(failed(format!("got nil resolved variable {reference}")))
+            }
             Some(found) => found,
         };
         let text_value = match (operator, resolved) {
@@ -544,8 +614,10 @@ fn resolve_references_in(text: &str, path: &str, leaves: &HashMap<String, Value>
         };
         value = value.replacen(&old, &format!("{prefix}{text_value}"), 1);
     }
-    let escaped: Vec<String> =
-        escaped_reference_regex().find_iter(&value).map(|m| m.as_str().to_string()).collect();
+    let escaped: Vec<String> = escaped_reference_regex()
+        .find_iter(&value)
+        .map(|m| m.as_str().to_string())
+        .collect();
     for e in escaped {
         value = value.replace(&e, &e[1..]);
     }

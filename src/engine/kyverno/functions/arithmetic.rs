@@ -72,10 +72,13 @@ fn duration_from_seconds(secs: f64, name: &str) -> Result<Value, EvalError> {
 fn add_pair(name: &str, left: Operand, right: Operand) -> Result<Value, EvalError> {
     match (left, right) {
         (Operand::Scalar(a), Operand::Scalar(b)) => Ok(number(a + b)),
-        (Operand::Quantity(a), Operand::Quantity(b)) => {
-            a.checked_add(b).map(|q| Value::String(q.canonical())).ok_or_else(|| overflow(name))
+        (Operand::Quantity(a), Operand::Quantity(b)) => a
+            .checked_add(b)
+            .map(|q| Value::String(q.canonical()))
+            .ok_or_else(|| overflow(name)),
+        (Operand::Duration(a), Operand::Duration(b)) => {
+            duration_value(i128::from(a) + i128::from(b), name)
         }
-        (Operand::Duration(a), Operand::Duration(b)) => duration_value(i128::from(a) + i128::from(b), name),
         _ => Err(mismatch(name)),
     }
 }
@@ -91,7 +94,10 @@ pub(crate) fn sum(args: &Args) -> Result<Value, EvalError> {
     args.arity(1)?;
     let items = args.array(0).map_err(|_| mismatch(args.name))?;
     let Some((first, rest)) = items.split_first() else {
-        return Err(EvalError::function(args.name, "at least one element in the array is required"));
+        return Err(EvalError::function(
+            args.name,
+            "at least one element in the array is required",
+        ));
     };
     let mut acc = first.clone();
     for item in rest {
@@ -113,17 +119,22 @@ pub(crate) fn subtract(args: &Args) -> Result<Value, EvalError> {
     let name = args.name;
     match operands(args)? {
         (Operand::Scalar(a), Operand::Scalar(b)) => Ok(number(a - b)),
-        (Operand::Quantity(a), Operand::Quantity(b)) => {
-            a.checked_sub(b).map(|q| Value::String(q.canonical())).ok_or_else(|| overflow(name))
+        (Operand::Quantity(a), Operand::Quantity(b)) => a
+            .checked_sub(b)
+            .map(|q| Value::String(q.canonical()))
+            .ok_or_else(|| overflow(name)),
+        (Operand::Duration(a), Operand::Duration(b)) => {
+            duration_value(i128::from(a) - i128::from(b), name)
         }
-        (Operand::Duration(a), Operand::Duration(b)) => duration_value(i128::from(a) - i128::from(b), name),
         _ => Err(mismatch(name)),
     }
 }
 
 fn scale_quantity(q: Quantity, factor: f64, name: &str) -> Result<Value, EvalError> {
     let scalar = Quantity::from_f64(factor, Format::DecimalSI).ok_or_else(|| overflow(name))?;
-    q.checked_mul(scalar).map(|p| Value::String(p.canonical())).ok_or_else(|| overflow(name))
+    q.checked_mul(scalar)
+        .map(|p| Value::String(p.canonical()))
+        .ok_or_else(|| overflow(name))
 }
 
 /// `multiply(a, b)`.
@@ -163,7 +174,9 @@ pub(crate) fn divide(args: &Args) -> Result<Value, EvalError> {
                 return Err(zero_division(name));
             }
             let scalar = Quantity::from_f64(s, Format::DecimalSI).ok_or_else(|| overflow(name))?;
-            q.checked_div(scalar).map(|r| Value::String(r.canonical())).ok_or_else(|| overflow(name))
+            q.checked_div(scalar)
+                .map(|r| Value::String(r.canonical()))
+                .ok_or_else(|| overflow(name))
         }
         (Operand::Duration(a), Operand::Duration(b)) => {
             if b == 0 {
@@ -184,7 +197,10 @@ pub(crate) fn divide(args: &Args) -> Result<Value, EvalError> {
 fn whole(value: f64, name: &str) -> Result<i64, EvalError> {
     let truncated = value as i64;
     if truncated as f64 != value {
-        return Err(EvalError::function(name, "Non-integer argument(s) passed for modulo"));
+        return Err(EvalError::function(
+            name,
+            "Non-integer argument(s) passed for modulo",
+        ));
     }
     Ok(truncated)
 }
@@ -205,7 +221,9 @@ pub(crate) fn modulo(args: &Args) -> Result<Value, EvalError> {
             if y == 0 {
                 return Err(zero_division(name));
             }
-            Ok(Value::String(Quantity::from_integer(i128::from(x.wrapping_rem(y)), a.format).canonical()))
+            Ok(Value::String(
+                Quantity::from_integer(i128::from(x.wrapping_rem(y)), a.format).canonical(),
+            ))
         }
         (Operand::Duration(a), Operand::Duration(b)) => {
             if b == 0 {
@@ -223,10 +241,16 @@ pub(crate) fn round(args: &Args) -> Result<Value, EvalError> {
     let value = args.number(0)?;
     let digits = args.number(1)?;
     if digits.fract() != 0.0 || !digits.is_finite() {
-        return Err(EvalError::function(args.name, "Non-integer argument(s) passed for round off"));
+        return Err(EvalError::function(
+            args.name,
+            "Non-integer argument(s) passed for round off",
+        ));
     }
     if digits < 0.0 {
-        return Err(EvalError::function(args.name, format!("2 argument is out of bounds ({digits})")));
+        return Err(EvalError::function(
+            args.name,
+            format!("2 argument is out of bounds ({digits})"),
+        ));
     }
     let shift = 10f64.powi(digits.min(400.0) as i32);
     // Go's math.Round rounds half away from zero, as f64::round does.

@@ -9,9 +9,32 @@ use super::go_text::{marshal, number};
 use super::interpreter::{eval, Args, EvalError, Node};
 
 const NAMES: &[&str] = &[
-    "abs", "avg", "ceil", "contains", "ends_with", "floor", "join", "keys", "length", "map", "max",
-    "max_by", "merge", "min", "min_by", "not_null", "reverse", "sort", "sort_by", "starts_with",
-    "sum", "to_array", "to_number", "to_string", "type", "values",
+    "abs",
+    "avg",
+    "ceil",
+    "contains",
+    "ends_with",
+    "floor",
+    "join",
+    "keys",
+    "length",
+    "map",
+    "max",
+    "max_by",
+    "merge",
+    "min",
+    "min_by",
+    "not_null",
+    "reverse",
+    "sort",
+    "sort_by",
+    "starts_with",
+    "sum",
+    "to_array",
+    "to_number",
+    "to_string",
+    "type",
+    "values",
 ];
 
 pub(crate) fn is_known(name: &str) -> bool {
@@ -69,7 +92,13 @@ fn unary_number(args: &Args, f: fn(f64) -> f64) -> Result<Value, EvalError> {
 }
 
 fn numbers<'v>(args: &Args, items: &'v [Value], index: usize) -> Result<Vec<f64>, EvalError> {
-    items.iter().map(|v| v.as_f64().ok_or_else(|| args.type_error(index, "array[number]"))).collect()
+    items
+        .iter()
+        .map(|v| {
+            v.as_f64()
+                .ok_or_else(|| args.type_error(index, "array[number]"))
+        })
+        .collect()
 }
 
 fn avg(args: &Args) -> Result<Value, EvalError> {
@@ -91,7 +120,9 @@ fn contains(args: &Args) -> Result<Value, EvalError> {
     let needle = args.value(1)?;
     match args.value(0)? {
         Value::Array(items) => {
-            Ok(Value::Bool(items.iter().any(|item| super::interpreter::values_equal(item, needle))))
+            Ok(Value::Bool(items.iter().any(|item| {
+                super::interpreter::values_equal(item, needle)
+            })))
         }
         Value::String(s) => match needle {
             Value::String(n) => Ok(Value::Bool(s.contains(n.as_str()))),
@@ -112,14 +143,19 @@ fn join(args: &Args) -> Result<Value, EvalError> {
     let parts: Vec<&str> = args
         .array(1)?
         .iter()
-        .map(|v| v.as_str().ok_or_else(|| args.type_error(1, "array[string]")))
+        .map(|v| {
+            v.as_str()
+                .ok_or_else(|| args.type_error(1, "array[string]"))
+        })
         .collect::<Result<_, _>>()?;
     Ok(Value::String(parts.join(glue)))
 }
 
 fn keys(args: &Args) -> Result<Value, EvalError> {
     args.arity(1)?;
-    Ok(Value::Array(args.object(0)?.keys().cloned().map(Value::String).collect()))
+    Ok(Value::Array(
+        args.object(0)?.keys().cloned().map(Value::String).collect(),
+    ))
 }
 
 fn values(args: &Args) -> Result<Value, EvalError> {
@@ -150,7 +186,12 @@ fn map(args: &Args) -> Result<Value, EvalError> {
     args.arity(2)?;
     let node = args.expref(0)?;
     let items = args.array(1)?;
-    Ok(Value::Array(items.iter().map(|item| apply(node, item)).collect::<Result<_, _>>()?))
+    Ok(Value::Array(
+        items
+            .iter()
+            .map(|item| apply(node, item))
+            .collect::<Result<_, _>>()?,
+    ))
 }
 
 /// Orders two sortable values of the same kind (numbers or strings).
@@ -191,7 +232,10 @@ fn keyed(args: &Args) -> Result<Vec<(Value, Value)>, EvalError> {
         .collect::<Result<_, EvalError>>()?;
     let keys: Vec<Value> = pairs.iter().map(|(k, _)| k.clone()).collect();
     if !homogeneous(&keys) {
-        return Err(EvalError::function(args.name, "expression must evaluate to all numbers or all strings"));
+        return Err(EvalError::function(
+            args.name,
+            "expression must evaluate to all numbers or all strings",
+        ));
     }
     Ok(pairs)
 }
@@ -267,7 +311,12 @@ fn to_number(args: &Args) -> Result<Value, EvalError> {
     args.arity(1)?;
     Ok(match args.value(0)? {
         Value::Number(n) => Value::Number(n.clone()),
-        Value::String(s) => s.parse::<f64>().ok().filter(|f| f.is_finite()).map(number).unwrap_or(Value::Null),
+        Value::String(s) => s
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(number)
+            .unwrap_or(Value::Null),
         _ => Value::Null,
     })
 }

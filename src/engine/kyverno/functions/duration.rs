@@ -52,7 +52,9 @@ pub fn parse_go_duration(text: &str) -> Option<i64> {
         rest = &rest[unit_len..];
         let mut whole: u128 = 0;
         for digit in int_part.bytes() {
-            whole = whole.checked_mul(10)?.checked_add(u128::from(digit - b'0'))?;
+            whole = whole
+                .checked_mul(10)?
+                .checked_add(u128::from(digit - b'0'))?;
             if whole > 1 << 63 {
                 return None;
             }
@@ -101,7 +103,11 @@ pub fn format_go_duration(nanos: i64) -> String {
         } else {
             ("ms", NANOS_PER_MILLI as u64, 6)
         };
-        out.push_str(&with_fraction(magnitude / divisor, magnitude % divisor, digits));
+        out.push_str(&with_fraction(
+            magnitude / divisor,
+            magnitude % divisor,
+            digits,
+        ));
         out.push_str(unit);
         return out;
     }
@@ -144,7 +150,11 @@ mod tests {
             ("-2m3s", -123 * NANOS_PER_SECOND, "-2m3s"),
             ("300ms", 300 * NANOS_PER_MILLI, "300ms"),
             ("2us", 2_000, "2\u{b5}s"),
-            ("1h1m1.000000001s", NANOS_PER_HOUR + NANOS_PER_MINUTE + NANOS_PER_SECOND + 1, "1h1m1.000000001s"),
+            (
+                "1h1m1.000000001s",
+                NANOS_PER_HOUR + NANOS_PER_MINUTE + NANOS_PER_SECOND + 1,
+                "1h1m1.000000001s",
+            ),
             ("0", 0, "0s"),
         ] {
             assert_eq!(parse_go_duration(text), Some(nanos), "{text}");
@@ -154,7 +164,16 @@ mod tests {
 
     #[test]
     fn rejects_what_go_rejects() {
-        for text in ["", "1", "s", "1x", ".s", "-", "9999999999999999999h", "1.2.3s"] {
+        for text in [
+            "",
+            "1",
+            "s",
+            "1x",
+            ".s",
+            "-",
+            "9999999999999999999h",
+            "1.2.3s",
+        ] {
             assert_eq!(parse_go_duration(text), None, "{text}");
         }
     }

@@ -10,7 +10,9 @@ pub(crate) fn number(value: f64) -> Value {
     if value.is_finite() && value.fract() == 0.0 && value.abs() < 9.007_199_254_740_992e15 {
         Value::Number(Number::from(value as i64))
     } else {
-        Number::from_f64(value).map(Value::Number).unwrap_or(Value::Null)
+        Number::from_f64(value)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -64,10 +66,18 @@ pub(crate) fn format_float_v(value: f64) -> String {
         return "NaN".into();
     }
     if value.is_infinite() {
-        return if value > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if value > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if value == 0.0 {
-        return if value.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if value.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let (digits, exponent) = shortest_digits(value);
     if !(-4..6).contains(&exponent) {
@@ -99,7 +109,13 @@ pub(crate) fn iface_to_string(value: &Value) -> Option<String> {
         Value::Number(n) => {
             let single = n.as_f64()? as f32;
             if !single.is_finite() {
-                return Some(if single.is_nan() { "NaN".into() } else if single > 0.0 { "+Inf".into() } else { "-Inf".into() });
+                return Some(if single.is_nan() {
+                    "NaN".into()
+                } else if single > 0.0 {
+                    "+Inf".into()
+                } else {
+                    "-Inf".into()
+                });
             }
             Some(format!("{single}"))
         }
@@ -130,7 +146,10 @@ pub(crate) fn sprint(value: &Value) -> String {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            let parts: Vec<String> = keys.iter().map(|k| format!("{k}:{}", sprint(&map[*k]))).collect();
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{k}:{}", sprint(&map[*k])))
+                .collect();
             format!("map[{}]", parts.join(" "))
         }
     }
@@ -185,7 +204,9 @@ fn write_json_string(s: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -212,8 +233,14 @@ mod tests {
 
     #[test]
     fn marshal_sorts_and_escapes() {
-        assert_eq!(marshal(&json!({"b": 1, "a": "<x>"})), r#"{"a":"\u003cx\u003e","b":1}"#);
-        assert_eq!(sprint(&json!({"b": [1, "x"], "a": null})), "map[a:<nil> b:[1 x]]");
+        assert_eq!(
+            marshal(&json!({"b": 1, "a": "<x>"})),
+            r#"{"a":"\u003cx\u003e","b":1}"#
+        );
+        assert_eq!(
+            sprint(&json!({"b": [1, "x"], "a": null})),
+            "map[a:<nil> b:[1 x]]"
+        );
         assert_eq!(iface_to_string(&json!(16777217)), Some("16777216".into()));
     }
 }

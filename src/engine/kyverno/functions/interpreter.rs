@@ -52,7 +52,10 @@ impl std::error::Error for EvalError {}
 
 impl EvalError {
     pub(crate) fn function(name: &str, message: impl Into<String>) -> Self {
-        EvalError::Function { name: name.to_string(), message: message.into() }
+        EvalError::Function {
+            name: name.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -74,20 +77,41 @@ pub(crate) enum Node {
     Identity,
     Field(String),
     Index(i32),
-    Slice { start: Option<i32>, stop: Option<i32>, step: i32 },
+    Slice {
+        start: Option<i32>,
+        stop: Option<i32>,
+        step: i32,
+    },
     Literal(Value),
-    Subexpr { lhs: Box<Node>, rhs: Box<Node>, pipe: bool },
-    Projection { lhs: Box<Node>, rhs: Box<Node> },
+    Subexpr {
+        lhs: Box<Node>,
+        rhs: Box<Node>,
+        pipe: bool,
+    },
+    Projection {
+        lhs: Box<Node>,
+        rhs: Box<Node>,
+    },
     Flatten(Box<Node>),
     ObjectValues(Box<Node>),
-    Condition { predicate: Box<Node>, then: Box<Node> },
-    Comparison { op: Compare, lhs: Box<Node>, rhs: Box<Node> },
+    Condition {
+        predicate: Box<Node>,
+        then: Box<Node>,
+    },
+    Comparison {
+        op: Compare,
+        lhs: Box<Node>,
+        rhs: Box<Node>,
+    },
     And(Box<Node>, Box<Node>),
     Or(Box<Node>, Box<Node>),
     Not(Box<Node>),
     MultiList(Vec<Node>),
     MultiHash(Vec<(String, Node)>),
-    Function { name: String, args: Vec<Node> },
+    Function {
+        name: String,
+        args: Vec<Node>,
+    },
     Expref(Box<Node>),
 }
 
@@ -124,7 +148,10 @@ pub fn compile(text: &str) -> Result<Expression, EvalError> {
         reason: format!("invalid JMESPath expression {text:?}: {e}"),
     })?;
     let root = convert(&ast, text)?;
-    Ok(Expression { text: text.to_string(), root })
+    Ok(Expression {
+        text: text.to_string(),
+        root,
+    })
 }
 
 fn check_size(text: &str) -> Result<(), EvalError> {
@@ -162,28 +189,50 @@ fn convert(ast: &Ast, text: &str) -> Result<Node, EvalError> {
         Ast::Identity { .. } => Node::Identity,
         Ast::Field { name, .. } => Node::Field(name.clone()),
         Ast::Index { idx, .. } => Node::Index(*idx),
-        Ast::Slice { start, stop, step, .. } => {
+        Ast::Slice {
+            start, stop, step, ..
+        } => {
             if *step == 0 {
-                return Err(EvalError::Invalid { reason: "slice step cannot be 0".into() });
+                return Err(EvalError::Invalid {
+                    reason: "slice step cannot be 0".into(),
+                });
             }
-            Node::Slice { start: *start, stop: *stop, step: *step }
+            Node::Slice {
+                start: *start,
+                stop: *stop,
+                step: *step,
+            }
         }
-        Ast::Literal { value, .. } => Node::Literal(
-            serde_json::to_value(&**value)
-                .map_err(|e| EvalError::Invalid { reason: format!("bad literal: {e}") })?,
-        ),
+        Ast::Literal { value, .. } => Node::Literal(serde_json::to_value(&**value).map_err(
+            |e| EvalError::Invalid {
+                reason: format!("bad literal: {e}"),
+            },
+        )?),
         Ast::Subexpr { offset, lhs, rhs } => Node::Subexpr {
             lhs: boxed(lhs)?,
             rhs: boxed(rhs)?,
-            pipe: text.get(*offset..).is_some_and(|rest| rest.starts_with('|')),
+            pipe: text
+                .get(*offset..)
+                .is_some_and(|rest| rest.starts_with('|')),
         },
-        Ast::Projection { lhs, rhs, .. } => Node::Projection { lhs: boxed(lhs)?, rhs: boxed(rhs)? },
+        Ast::Projection { lhs, rhs, .. } => Node::Projection {
+            lhs: boxed(lhs)?,
+            rhs: boxed(rhs)?,
+        },
         Ast::Flatten { node, .. } => Node::Flatten(boxed(node)?),
         Ast::ObjectValues { node, .. } => Node::ObjectValues(boxed(node)?),
-        Ast::Condition { predicate, then, .. } => {
-            Node::Condition { predicate: boxed(predicate)?, then: boxed(then)? }
-        }
-        Ast::Comparison { comparator, lhs, rhs, .. } => Node::Comparison {
+        Ast::Condition {
+            predicate, then, ..
+        } => Node::Condition {
+            predicate: boxed(predicate)?,
+            then: boxed(then)?,
+        },
+        Ast::Comparison {
+            comparator,
+            lhs,
+            rhs,
+            ..
+        } => Node::Comparison {
             op: match comparator {
                 Comparator::Equal => Compare::Eq,
                 Comparator::NotEqual => Compare::Ne,
@@ -198,9 +247,12 @@ fn convert(ast: &Ast, text: &str) -> Result<Node, EvalError> {
         Ast::And { lhs, rhs, .. } => Node::And(boxed(lhs)?, boxed(rhs)?),
         Ast::Or { lhs, rhs, .. } => Node::Or(boxed(lhs)?, boxed(rhs)?),
         Ast::Not { node, .. } => Node::Not(boxed(node)?),
-        Ast::MultiList { elements, .. } => {
-            Node::MultiList(elements.iter().map(|e| convert(e, text)).collect::<Result<_, _>>()?)
-        }
+        Ast::MultiList { elements, .. } => Node::MultiList(
+            elements
+                .iter()
+                .map(|e| convert(e, text))
+                .collect::<Result<_, _>>()?,
+        ),
         Ast::MultiHash { elements, .. } => Node::MultiHash(
             elements
                 .iter()
@@ -209,11 +261,16 @@ fn convert(ast: &Ast, text: &str) -> Result<Node, EvalError> {
         ),
         Ast::Function { name, args, .. } => {
             if !kyverno::is_known(name) && !builtin::is_known(name) {
-                return Err(EvalError::Invalid { reason: format!("unknown function: {name}()") });
+                return Err(EvalError::Invalid {
+                    reason: format!("unknown function: {name}()"),
+                });
             }
             Node::Function {
                 name: name.clone(),
-                args: args.iter().map(|a| convert(a, text)).collect::<Result<_, _>>()?,
+                args: args
+                    .iter()
+                    .map(|a| convert(a, text))
+                    .collect::<Result<_, _>>()?,
             }
         }
         Ast::Expref { ast, .. } => Node::Expref(boxed(ast)?),
@@ -254,7 +311,10 @@ impl<'a> Args<'a> {
         } else {
             Err(EvalError::function(
                 self.name,
-                format!("expected at least {expected} arguments, got {}", self.items.len()),
+                format!(
+                    "expected at least {expected} arguments, got {}",
+                    self.items.len()
+                ),
             ))
         }
     }
@@ -269,16 +329,24 @@ impl<'a> Args<'a> {
     pub fn value(&self, index: usize) -> Result<&Value, EvalError> {
         match self.items.get(index) {
             Some(Arg::Value(v)) => Ok(v),
-            Some(Arg::Expref(_)) => Err(self.type_error(index, "a value (got an expression reference)")),
+            Some(Arg::Expref(_)) => {
+                Err(self.type_error(index, "a value (got an expression reference)"))
+            }
             None => Err(EvalError::function(
                 self.name,
-                format!("{} argument is out of bounds ({})", index + 1, self.items.len()),
+                format!(
+                    "{} argument is out of bounds ({})",
+                    index + 1,
+                    self.items.len()
+                ),
             )),
         }
     }
 
     pub fn string(&self, index: usize) -> Result<&str, EvalError> {
-        self.value(index)?.as_str().ok_or_else(|| self.type_error(index, "String"))
+        self.value(index)?
+            .as_str()
+            .ok_or_else(|| self.type_error(index, "String"))
     }
 
     pub fn number(&self, index: usize) -> Result<f64, EvalError> {
@@ -289,11 +357,15 @@ impl<'a> Args<'a> {
     }
 
     pub fn array(&self, index: usize) -> Result<&Vec<Value>, EvalError> {
-        self.value(index)?.as_array().ok_or_else(|| self.type_error(index, "Array"))
+        self.value(index)?
+            .as_array()
+            .ok_or_else(|| self.type_error(index, "Array"))
     }
 
     pub fn object(&self, index: usize) -> Result<&Map<String, Value>, EvalError> {
-        self.value(index)?.as_object().ok_or_else(|| self.type_error(index, "Object"))
+        self.value(index)?
+            .as_object()
+            .ok_or_else(|| self.type_error(index, "Object"))
     }
 
     pub fn expref(&self, index: usize) -> Result<&'a Node, EvalError> {
@@ -325,7 +397,8 @@ pub(crate) fn values_equal(a: &Value, b: &Value) -> bool {
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w)))
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w)))
         }
         _ => a == b,
     }
@@ -361,7 +434,11 @@ pub(crate) fn eval<'a>(node: &Node, data: &'a Value) -> Result<Cow<'a, Value>, E
         Node::Index(idx) => Ok(match data {
             Value::Array(items) => {
                 let len = items.len() as i64;
-                let at = if *idx < 0 { len + i64::from(*idx) } else { i64::from(*idx) };
+                let at = if *idx < 0 {
+                    len + i64::from(*idx)
+                } else {
+                    i64::from(*idx)
+                };
                 if at >= 0 && at < len {
                     Cow::Borrowed(&items[at as usize])
                 } else {
@@ -376,7 +453,11 @@ pub(crate) fn eval<'a>(node: &Node, data: &'a Value) -> Result<Cow<'a, Value>, E
         }),
         Node::Literal(value) => Ok(Cow::Owned(value.clone())),
         Node::Subexpr { lhs, rhs, pipe } => {
-            let left = if *pipe { absorb_not_found(eval(lhs, data))? } else { eval(lhs, data)? };
+            let left = if *pipe {
+                absorb_not_found(eval(lhs, data))?
+            } else {
+                eval(lhs, data)?
+            };
             if *pipe {
                 absorb_not_found(eval_on(rhs, left))
             } else {
@@ -476,7 +557,10 @@ pub(crate) fn eval<'a>(node: &Node, data: &'a Value) -> Result<Cow<'a, Value>, E
             }
             let mut out = Map::new();
             for (key, value) in pairs {
-                out.insert(key.clone(), absorb_not_found(eval(value, data))?.into_owned());
+                out.insert(
+                    key.clone(),
+                    absorb_not_found(eval(value, data))?.into_owned(),
+                );
             }
             Ok(Cow::Owned(Value::Object(out)))
         }
@@ -491,8 +575,11 @@ pub(crate) fn eval<'a>(node: &Node, data: &'a Value) -> Result<Cow<'a, Value>, E
             let args = Args { name, items };
             let result = match kyverno::call(&args) {
                 Some(result) => result,
-                None => builtin::call(&args)
-                    .unwrap_or_else(|| Err(EvalError::Invalid { reason: format!("unknown function: {name}()") })),
+                None => builtin::call(&args).unwrap_or_else(|| {
+                    Err(EvalError::Invalid {
+                        reason: format!("unknown function: {name}()"),
+                    })
+                }),
             };
             result.map(Cow::Owned)
         }
@@ -531,12 +618,20 @@ fn slice(items: &[Value], start: Option<i32>, stop: Option<i32>, step: i32) -> V
                 if v < 0 {
                     let shifted = v + len;
                     if shifted < 0 {
-                        if step < 0 { -1 } else { 0 }
+                        if step < 0 {
+                            -1
+                        } else {
+                            0
+                        }
                     } else {
                         shifted
                     }
                 } else if v >= len {
-                    if step < 0 { len - 1 } else { len }
+                    if step < 0 {
+                        len - 1
+                    } else {
+                        len
+                    }
                 } else {
                     v
                 }

@@ -15,14 +15,57 @@ use super::interpreter::{values_equal, Args, EvalError};
 use super::{arithmetic, time, wildcard};
 
 const NAMES: &[&str] = &[
-    "compare", "equal_fold", "replace", "replace_all", "to_upper", "to_lower", "trim",
-    "trim_prefix", "split", "regex_replace_all", "regex_replace_all_literal", "regex_match",
-    "pattern_match", "label_match", "to_boolean", "add", "sum", "subtract", "multiply", "divide",
-    "modulo", "round", "base64_decode", "base64_encode", "time_since", "time_now", "time_now_utc",
-    "path_canonicalize", "truncate", "semver_compare", "parse_json", "parse_yaml", "lookup",
-    "items", "object_from_lists", "random", "x509_decode", "time_to_cron", "time_add",
-    "time_parse", "time_utc", "time_diff", "time_before", "time_after", "time_between",
-    "time_truncate", "image_normalize", "is_external_url", "sha256", "sha1", "md5",
+    "compare",
+    "equal_fold",
+    "replace",
+    "replace_all",
+    "to_upper",
+    "to_lower",
+    "trim",
+    "trim_prefix",
+    "split",
+    "regex_replace_all",
+    "regex_replace_all_literal",
+    "regex_match",
+    "pattern_match",
+    "label_match",
+    "to_boolean",
+    "add",
+    "sum",
+    "subtract",
+    "multiply",
+    "divide",
+    "modulo",
+    "round",
+    "base64_decode",
+    "base64_encode",
+    "time_since",
+    "time_now",
+    "time_now_utc",
+    "path_canonicalize",
+    "truncate",
+    "semver_compare",
+    "parse_json",
+    "parse_yaml",
+    "lookup",
+    "items",
+    "object_from_lists",
+    "random",
+    "x509_decode",
+    "time_to_cron",
+    "time_add",
+    "time_parse",
+    "time_utc",
+    "time_diff",
+    "time_before",
+    "time_after",
+    "time_between",
+    "time_truncate",
+    "image_normalize",
+    "is_external_url",
+    "sha256",
+    "sha1",
+    "md5",
 ];
 
 /// Largest string a function may build, so `replace` or `join` cannot exhaust memory.
@@ -94,7 +137,10 @@ fn two_strings(args: &Args, f: impl Fn(&str, &str) -> Value) -> Result<Value, Ev
 /// Go's `strings.EqualFold`: simple Unicode case folding.
 fn equal_fold(a: &str, b: &str) -> bool {
     let fold = |c: char| c.to_lowercase().collect::<String>();
-    a.chars().count() == b.chars().count() && a.chars().zip(b.chars()).all(|(x, y)| x == y || fold(x) == fold(y))
+    a.chars().count() == b.chars().count()
+        && a.chars()
+            .zip(b.chars())
+            .all(|(x, y)| x == y || fold(x) == fold(y))
 }
 
 fn bounded(name: &str, text: String) -> Result<Value, EvalError> {
@@ -105,7 +151,11 @@ fn bounded(name: &str, text: String) -> Result<Value, EvalError> {
 }
 
 fn projected_len(s: &str, old: &str, new: &str, limit: usize) -> usize {
-    let occurrences = if old.is_empty() { s.chars().count() + 1 } else { s.matches(old).count() };
+    let occurrences = if old.is_empty() {
+        s.chars().count() + 1
+    } else {
+        s.matches(old).count()
+    };
     s.len() + occurrences.min(limit) * new.len()
 }
 
@@ -154,7 +204,11 @@ fn split(s: &str, sep: &str) -> Value {
     if sep.is_empty() {
         return Value::Array(s.chars().map(|c| Value::String(c.to_string())).collect());
     }
-    Value::Array(s.split(sep).map(|part| Value::String(part.to_string())).collect())
+    Value::Array(
+        s.split(sep)
+            .map(|part| Value::String(part.to_string()))
+            .collect(),
+    )
 }
 
 /// Compiled regular expressions by source; policies reuse a handful of patterns.
@@ -207,16 +261,19 @@ fn regex_match(args: &Args) -> Result<Value, EvalError> {
 
 fn pattern_match(args: &Args) -> Result<Value, EvalError> {
     args.arity(2)?;
-    Ok(Value::Bool(wildcard::matches(args.string(0)?, &string_or_number(args, 1)?)))
+    Ok(Value::Bool(wildcard::matches(
+        args.string(0)?,
+        &string_or_number(args, 1)?,
+    )))
 }
 
 fn label_match(args: &Args) -> Result<Value, EvalError> {
     args.arity(2)?;
     let selector = args.object(0)?;
     let labels = args.object(1)?;
-    Ok(Value::Bool(
-        selector.iter().all(|(k, v)| labels.get(k).is_some_and(|l| values_equal(l, v))),
-    ))
+    Ok(Value::Bool(selector.iter().all(|(k, v)| {
+        labels.get(k).is_some_and(|l| values_equal(l, v))
+    })))
 }
 
 fn to_boolean(args: &Args) -> Result<Value, EvalError> {
@@ -296,18 +353,25 @@ fn parse_yaml(args: &Args) -> Result<Value, EvalError> {
     if text.len() > MAX_OUTPUT_BYTES {
         return Err(EvalError::function(args.name, "input too large"));
     }
-    serde_yaml_ng::from_str::<Value>(text).map_err(|e| EvalError::function(args.name, e.to_string()))
+    serde_yaml_ng::from_str::<Value>(text)
+        .map_err(|e| EvalError::function(args.name, e.to_string()))
 }
 
 fn lookup(args: &Args) -> Result<Value, EvalError> {
     args.arity(2)?;
     match args.value(0)? {
         Value::Object(map) => {
-            let key = args.value(1)?.as_str().ok_or_else(|| args.type_error(1, "String"))?;
+            let key = args
+                .value(1)?
+                .as_str()
+                .ok_or_else(|| args.type_error(1, "String"))?;
             Ok(map.get(key).cloned().unwrap_or(Value::Null))
         }
         Value::Array(items) => {
-            let key = args.value(1)?.as_f64().ok_or_else(|| args.type_error(1, "Number"))?;
+            let key = args
+                .value(1)?
+                .as_f64()
+                .ok_or_else(|| args.type_error(1, "Number"))?;
             if key.fract() != 0.0 || !key.is_finite() {
                 return Err(EvalError::function(
                     args.name,
@@ -325,8 +389,14 @@ fn lookup(args: &Args) -> Result<Value, EvalError> {
 
 fn items(args: &Args) -> Result<Value, EvalError> {
     args.arity(3)?;
-    let key_name = args.value(1)?.as_str().ok_or_else(|| args.type_error(1, "String"))?;
-    let value_name = args.value(2)?.as_str().ok_or_else(|| args.type_error(2, "String"))?;
+    let key_name = args
+        .value(1)?
+        .as_str()
+        .ok_or_else(|| args.type_error(1, "String"))?;
+    let value_name = args
+        .value(2)?
+        .as_str()
+        .ok_or_else(|| args.type_error(2, "String"))?;
     let pair = |k: Value, v: &Value| {
         let mut m = Map::new();
         m.insert(key_name.to_string(), k);
@@ -337,10 +407,17 @@ fn items(args: &Args) -> Result<Value, EvalError> {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            Ok(Value::Array(keys.into_iter().map(|k| pair(Value::String(k.clone()), &map[k])).collect()))
+            Ok(Value::Array(
+                keys.into_iter()
+                    .map(|k| pair(Value::String(k.clone()), &map[k]))
+                    .collect(),
+            ))
         }
         Value::Array(list) => Ok(Value::Array(
-            list.iter().enumerate().map(|(i, v)| pair(number(i as f64), v)).collect(),
+            list.iter()
+                .enumerate()
+                .map(|(i, v)| pair(number(i as f64), v))
+                .collect(),
         )),
         _ => Err(args.type_error(0, "Object or Array")),
     }
@@ -367,7 +444,10 @@ fn image_normalize(args: &Args) -> Result<Value, EvalError> {
     args.arity(1)?;
     let image = args.string(0)?;
     if image.is_empty() || image.contains(char::is_whitespace) {
-        return Err(EvalError::function(args.name, format!("bad image: {image}")));
+        return Err(EvalError::function(
+            args.name,
+            format!("bad image: {image}"),
+        ));
     }
     let (name_part, digest) = match image.split_once('@') {
         Some((n, d)) => (n, Some(d)),
@@ -383,7 +463,10 @@ fn image_normalize(args: &Args) -> Result<Value, EvalError> {
         _ => (rest, None),
     };
     if path.is_empty() {
-        return Err(EvalError::function(args.name, format!("bad image: {image}")));
+        return Err(EvalError::function(
+            args.name,
+            format!("bad image: {image}"),
+        ));
     }
     let mut out = format!("{registry}/{path}");
     match (tag, digest) {
@@ -401,7 +484,10 @@ fn is_external_url(args: &Args) -> Result<Value, EvalError> {
     let url = args.string(0)?;
     let after_scheme = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    let host_port = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
     let host = if let Some(rest) = host_port.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {

@@ -21,7 +21,14 @@ pub(crate) struct Quantity {
     pub format: Format,
 }
 
-const BINARY: [(&str, u32); 6] = [("Ki", 1), ("Mi", 2), ("Gi", 3), ("Ti", 4), ("Pi", 5), ("Ei", 6)];
+const BINARY: [(&str, u32); 6] = [
+    ("Ki", 1),
+    ("Mi", 2),
+    ("Gi", 3),
+    ("Ti", 4),
+    ("Pi", 5),
+    ("Ei", 6),
+];
 const DECIMAL: [(&str, i32); 10] = [
     ("n", -9),
     ("u", -6),
@@ -66,7 +73,11 @@ impl Quantity {
         if digits.len() > MAX_DIGITS {
             return None;
         }
-        let mut mantissa: i128 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+        let mut mantissa: i128 = if digits.is_empty() {
+            0
+        } else {
+            digits.parse().ok()?
+        };
         let mut exponent = -(frac_part.len() as i32);
         let format;
         if let Some((_, power)) = BINARY.iter().find(|(s, _)| *s == rest) {
@@ -88,7 +99,11 @@ impl Quantity {
         if negative {
             mantissa = -mantissa;
         }
-        let mut q = Quantity { mantissa, exponent, format };
+        let mut q = Quantity {
+            mantissa,
+            exponent,
+            format,
+        };
         q.round_to_nano();
         q.bound()
     }
@@ -103,7 +118,11 @@ impl Quantity {
         let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
         let digits: i128 = format!("{int_part}{frac_part}").parse().ok()?;
         let exponent = exp.parse::<i32>().ok()? - frac_part.len() as i32;
-        let mut q = Quantity { mantissa: digits, exponent, format };
+        let mut q = Quantity {
+            mantissa: digits,
+            exponent,
+            format,
+        };
         q.round_to_nano();
         q.bound()
     }
@@ -133,8 +152,12 @@ impl Quantity {
 
     fn aligned(self, other: Quantity) -> Option<(i128, i128, i32)> {
         let exponent = self.exponent.min(other.exponent);
-        let a = self.mantissa.checked_mul(pow10((self.exponent - exponent) as u32)?)?;
-        let b = other.mantissa.checked_mul(pow10((other.exponent - exponent) as u32)?)?;
+        let a = self
+            .mantissa
+            .checked_mul(pow10((self.exponent - exponent) as u32)?)?;
+        let b = other
+            .mantissa
+            .checked_mul(pow10((other.exponent - exponent) as u32)?)?;
         Some((a, b, exponent))
     }
 
@@ -146,18 +169,29 @@ impl Quantity {
     pub fn cmp_value(&self, other: &Quantity) -> Ordering {
         match self.aligned(*other) {
             Some((a, b, _)) => a.cmp(&b),
-            None => self.to_f64().partial_cmp(&other.to_f64()).unwrap_or(Ordering::Equal),
+            None => self
+                .to_f64()
+                .partial_cmp(&other.to_f64())
+                .unwrap_or(Ordering::Equal),
         }
     }
 
     pub fn checked_add(self, other: Quantity) -> Option<Quantity> {
         let (a, b, exponent) = self.aligned(other)?;
-        Some(Quantity { mantissa: a.checked_add(b)?, exponent, format: self.format })
+        Some(Quantity {
+            mantissa: a.checked_add(b)?,
+            exponent,
+            format: self.format,
+        })
     }
 
     pub fn checked_sub(self, other: Quantity) -> Option<Quantity> {
         let (a, b, exponent) = self.aligned(other)?;
-        Some(Quantity { mantissa: a.checked_sub(b)?, exponent, format: self.format })
+        Some(Quantity {
+            mantissa: a.checked_sub(b)?,
+            exponent,
+            format: self.format,
+        })
     }
 
     /// Exact product with a scalar quantity, keeping this quantity's notation.
@@ -188,7 +222,11 @@ impl Quantity {
         } else {
             denominator = denominator.checked_mul(pow10((-shift) as u32)?)?;
         }
-        let mut q = Quantity { mantissa: numerator / denominator, exponent: -scale, format: self.format };
+        let mut q = Quantity {
+            mantissa: numerator / denominator,
+            exponent: -scale,
+            format: self.format,
+        };
         q.normalize();
         q.round_to_nano();
         q.bound()
@@ -205,7 +243,11 @@ impl Quantity {
     }
 
     pub fn from_integer(value: i128, format: Format) -> Quantity {
-        Quantity { mantissa: value, exponent: 0, format }
+        Quantity {
+            mantissa: value,
+            exponent: 0,
+            format,
+        }
     }
 
     fn normalize(&mut self) {
@@ -226,8 +268,10 @@ impl Quantity {
         }
         let mut format = self.format;
         if format == Format::BinarySI {
-            let small = self.cmp_value(&Quantity::from_integer(1024, Format::DecimalSI)) == Ordering::Less
-                && self.cmp_value(&Quantity::from_integer(-1024, Format::DecimalSI)) == Ordering::Greater;
+            let small = self.cmp_value(&Quantity::from_integer(1024, Format::DecimalSI))
+                == Ordering::Less
+                && self.cmp_value(&Quantity::from_integer(-1024, Format::DecimalSI))
+                    == Ordering::Greater;
             match self.as_integer() {
                 Some(mut value) if !small => {
                     let mut power = 0;
@@ -298,10 +342,22 @@ mod tests {
 
     #[test]
     fn arithmetic() {
-        assert_eq!(q("1Gi").checked_add(q("512Mi")).unwrap().canonical(), "1536Mi");
+        assert_eq!(
+            q("1Gi").checked_add(q("512Mi")).unwrap().canonical(),
+            "1536Mi"
+        );
         assert_eq!(q("1").checked_sub(q("250m")).unwrap().canonical(), "750m");
-        assert_eq!(q("1Gi").checked_div(q("3")).unwrap().canonical(), "357913941");
-        assert_eq!(q("250m").checked_mul(Quantity::from_f64(4.0, Format::DecimalSI).unwrap()).unwrap().canonical(), "1");
+        assert_eq!(
+            q("1Gi").checked_div(q("3")).unwrap().canonical(),
+            "357913941"
+        );
+        assert_eq!(
+            q("250m")
+                .checked_mul(Quantity::from_f64(4.0, Format::DecimalSI).unwrap())
+                .unwrap()
+                .canonical(),
+            "1"
+        );
         assert_eq!(q("1Gi").cmp_value(&q("1024Mi")), Ordering::Equal);
         assert_eq!(q("500m").cmp_value(&q("1")), Ordering::Less);
     }

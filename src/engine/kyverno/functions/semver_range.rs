@@ -24,9 +24,10 @@ pub(crate) struct Range {
 
 impl Range {
     pub fn matches(&self, version: &Version) -> bool {
-        self.alternatives
-            .iter()
-            .any(|all| all.iter().all(|(op, bound)| holds(*op, precedence(version, bound))))
+        self.alternatives.iter().any(|all| {
+            all.iter()
+                .all(|(op, bound)| holds(*op, precedence(version, bound)))
+        })
     }
 }
 
@@ -49,7 +50,10 @@ fn precedence(a: &Version, b: &Version) -> Ordering {
 }
 
 fn split_operator(token: &str) -> (&str, &str) {
-    let len = token.chars().take_while(|c| matches!(c, '<' | '>' | '=' | '!')).count();
+    let len = token
+        .chars()
+        .take_while(|c| matches!(c, '<' | '>' | '=' | '!'))
+        .count();
     token.split_at(len)
 }
 
@@ -70,7 +74,11 @@ fn version(text: &str) -> Result<Version, String> {
 }
 
 /// Expands `1.2.x` / `1.x` comparisons into plain ones, as blang/semver does.
-fn expand_wildcard(op_text: &str, version_text: &str, out: &mut Vec<(Op, Version)>) -> Result<(), String> {
+fn expand_wildcard(
+    op_text: &str,
+    version_text: &str,
+    out: &mut Vec<(Op, Version)>,
+) -> Result<(), String> {
     let parts: Vec<&str> = version_text.split('.').collect();
     let (flat, bumped) = match parts.as_slice() {
         [major, minor, "x"] if *minor != "x" => {
@@ -102,7 +110,8 @@ fn expand_wildcard(op_text: &str, version_text: &str, out: &mut Vec<(Op, Version
 }
 
 fn number(text: &str) -> Result<u64, String> {
-    text.parse().map_err(|_| format!("invalid version number {text:?}"))
+    text.parse()
+        .map_err(|_| format!("invalid version number {text:?}"))
 }
 
 /// Parses a range; errors name the part that does not parse.
@@ -126,7 +135,10 @@ pub(crate) fn parse(text: &str) -> Result<Range, String> {
         let mut all = Vec::new();
         for token in &tokens {
             let (op_text, version_text) = split_operator(token);
-            if version_text.contains('x') && !version_text.contains('-') && !version_text.contains('+') {
+            if version_text.contains('x')
+                && !version_text.contains('-')
+                && !version_text.contains('+')
+            {
                 expand_wildcard(op_text, version_text, &mut all)?;
             } else {
                 all.push((operator(op_text)?, version(version_text)?));

@@ -67,11 +67,16 @@ pub(crate) fn call(args: &Args) -> Result<Value, EvalError> {
         }
         "time_utc" => {
             args.arity(1)?;
-            Ok(Value::String(rfc3339(&time_arg(args, 0)?.with_timezone(&Utc).fixed_offset())))
+            Ok(Value::String(rfc3339(
+                &time_arg(args, 0)?.with_timezone(&Utc).fixed_offset(),
+            )))
         }
         "time_diff" => {
             args.arity(2)?;
-            Ok(Value::String(difference(&time_arg(args, 0)?, &time_arg(args, 1)?)))
+            Ok(Value::String(difference(
+                &time_arg(args, 0)?,
+                &time_arg(args, 1)?,
+            )))
         }
         "time_before" => {
             args.arity(2)?;
@@ -84,7 +89,9 @@ pub(crate) fn call(args: &Args) -> Result<Value, EvalError> {
         "time_between" => {
             args.arity(3)?;
             let t = time_arg(args, 0)?;
-            Ok(Value::Bool(t > time_arg(args, 1)? && t < time_arg(args, 2)?))
+            Ok(Value::Bool(
+                t > time_arg(args, 1)? && t < time_arg(args, 2)?,
+            ))
         }
         "time_truncate" => {
             args.arity(2)?;
@@ -92,7 +99,9 @@ pub(crate) fn call(args: &Args) -> Result<Value, EvalError> {
             let d = duration_arg(args, 1)?;
             Ok(Value::String(rfc3339(&truncate(&t, d))))
         }
-        _ => Err(EvalError::Invalid { reason: format!("unknown function: {}()", args.name) }),
+        _ => Err(EvalError::Invalid {
+            reason: format!("unknown function: {}()", args.name),
+        }),
     }
 }
 
@@ -136,20 +145,25 @@ fn truncate(t: &DateTime<FixedOffset>, d: i64) -> DateTime<FixedOffset> {
     let since_zero = (i128::from(t.timestamp()) + ZERO_TIME_TO_UNIX) * 1_000_000_000
         + i128::from(t.timestamp_subsec_nanos());
     let remainder = since_zero.rem_euclid(i128::from(d));
-    t.checked_sub_signed(TimeDelta::nanoseconds(remainder as i64)).unwrap_or(*t)
+    t.checked_sub_signed(TimeDelta::nanoseconds(remainder as i64))
+        .unwrap_or(*t)
 }
 
 /// Parses `text` with a Go reference-time layout.
 fn parse_layout(args: &Args, layout: &str, text: &str) -> Result<DateTime<FixedOffset>, EvalError> {
     let failed = |why: String| {
-        EvalError::function(args.name, format!("parsing time {text:?} as {layout:?}: {why}"))
+        EvalError::function(
+            args.name,
+            format!("parsing time {text:?} as {layout:?}: {why}"),
+        )
     };
     if layout.is_empty() || layout == "2006-01-02T15:04:05Z07:00" {
         return DateTime::parse_from_rfc3339(text).map_err(|e| failed(e.to_string()));
     }
     let converted = go_layout_to_chrono(layout).map_err(failed)?;
     if converted.has_zone {
-        return DateTime::parse_from_str(text, &converted.format).map_err(|e| failed(e.to_string()));
+        return DateTime::parse_from_str(text, &converted.format)
+            .map_err(|e| failed(e.to_string()));
     }
     if converted.has_time {
         return NaiveDateTime::parse_from_str(text, &converted.format)
@@ -235,5 +249,9 @@ fn go_layout_to_chrono(layout: &str) -> Result<Converted, String> {
         }
         rest = &rest[c.len_utf8()..];
     }
-    Ok(Converted { format, has_zone, has_time })
+    Ok(Converted {
+        format,
+        has_zone,
+        has_time,
+    })
 }
