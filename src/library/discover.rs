@@ -192,9 +192,11 @@ fn load_rule(path: &Path, rel: &Path, policies: &Path, ctx: &LoadContext) -> Res
 
 /// Compile one policy file with the engine of its language: the one place that branches on it.
 pub fn compile(language: Language, path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, LoadError> {
-    // INTEGRATION-PENDING: engine load functions land from parallel work.
-    let _ = (text, ctx);
-    Err(LoadError::new(path, format!("{language:?} engine not wired yet")))
+    match language {
+        Language::Rego => crate::engine::rego::load(path, text, ctx),
+        Language::Gatekeeper => crate::engine::gatekeeper::load(path, text, ctx),
+        Language::Kyverno => crate::engine::kyverno::engine::load(path, text, ctx),
+    }
 }
 
 /// Library-level checks: the id is the file stem, unique, and names known controls.

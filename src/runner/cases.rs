@@ -103,8 +103,7 @@ pub fn load_fixture(path: &Path, limits: &Limits) -> Result<Vec<Input>, LoadErro
     let inputs = crate::input::load_file(path, limits)?;
     for input in &inputs {
         if input.kind == InputKind::Manifest {
-            // INTEGRATION-PENDING: crate::input::schema::validate_manifest(input)?;
-            let _ = input;
+            crate::input::schema::validate_manifest(input)?;
         }
     }
     Ok(inputs)

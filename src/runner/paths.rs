@@ -60,8 +60,18 @@ pub fn run_paths(paths: &[PathBuf], options: &CaseRunOptions, mut on_event: impl
         for (suite, kind) in discover_suites(path) {
             let shown = suite.strip_prefix(path).unwrap_or(&suite).display().to_string();
             let results = match kind {
-                // INTEGRATION-PENDING: crate::suite::kyverno_test::run_suite
-                SuiteKind::Kyverno | SuiteKind::Gator | SuiteKind::RegoTest => vec![unsupported(&shown, kind)],
+                SuiteKind::Kyverno => match crate::suite::kyverno_test::run_suite_with_limits(&suite, &options.limits) {
+                    Ok(report) => {
+                        summary.warnings.extend(report.warnings.into_iter().map(|w| format!("{shown}: {w}")));
+                        report.results
+                    }
+                    Err(e) => {
+                        on_event(RunEvent::LoadFailed(&e));
+                        summary.load_errors.push(e);
+                        continue;
+                    }
+                },
+                SuiteKind::Gator | SuiteKind::RegoTest => vec![unsupported(&shown, kind)],
             };
             on_event(RunEvent::GroupFinished { group: &shown, results: &results });
             summary.results.extend(results);
