@@ -61,22 +61,23 @@ pub fn run(args: TestArgs) -> Result<u8> {
         partition: args.partition,
         jobs: args.jobs.unwrap_or_else(runner::default_jobs),
     };
-    let paths = if args.paths.is_empty() {
-        let cwd = std::env::current_dir()?;
-        match crate::library::find_project_root(&cwd) {
-            Some(root) => vec![root],
-            None => bail!("no policies/ directory at or above {}; pass a PATH", cwd.display()),
-        }
-    } else {
-        args.paths.clone()
-    };
-    for p in &paths {
-        if !p.exists() {
-            bail!("{}: no such file or directory", p.display());
-        }
-    }
     let mut progress = HumanProgress::new(std::io::stderr());
-    let summary = runner::run_paths(&paths, &options, |e| progress.on_event(e));
+    let summary = if args.paths.is_empty() {
+        // No PATH: the library of the project around the working directory, as cargo finds Cargo.toml.
+        let cwd = std::env::current_dir()?;
+        let Some(root) = crate::library::find_project_root(&cwd) else {
+            bail!("no policies/ directory at or above {}; pass a PATH", cwd.display());
+        };
+        let library = crate::library::load_library(&root, &options.limits);
+        runner::run_library(&library, &options, |e| progress.on_event(e))
+    } else {
+        for p in &args.paths {
+            if !p.exists() {
+                bail!("{}: no such file or directory", p.display());
+            }
+        }
+        runner::run_paths(&args.paths, &options, |e| progress.on_event(e))
+    };
 
     match &args.output {
         Some(file) => crate::report::write_to_file(args.format, &summary, file)

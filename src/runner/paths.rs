@@ -73,6 +73,15 @@ pub fn run_paths(paths: &[PathBuf], options: &CaseRunOptions, mut on_event: impl
                 },
                 SuiteKind::Gator | SuiteKind::RegoTest => vec![unsupported(&shown, kind)],
             };
+            let results: Vec<TestResult> = results
+                .into_iter()
+                .map(|mut r| {
+                    if let Ok(rel) = Path::new(&r.suite).strip_prefix(path) {
+                        r.suite = rel.display().to_string();
+                    }
+                    r
+                })
+                .collect();
             on_event(RunEvent::GroupFinished { group: &shown, results: &results });
             summary.results.extend(results);
         }
