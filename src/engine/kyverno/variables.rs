@@ -18,6 +18,8 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::functions::go_text::marshal;
+
+static NULL: Value = Value::Null;
 use super::functions::{compile, EvalError, Expression};
 
 /// Substitution rounds per string before giving up (nested or self-referencing variables).
@@ -340,25 +342,28 @@ impl Walker<'_> {
                 }
             },
         };
+        // Kyverno turns the path into a JMESPath expression (anchors kept, numeric keys as
+        // indexes), so walk it with JMESPath's rules: a missing key is an error, anything
+        // else that does not fit is null.
         for segment in path {
-            let next = match (segment, current) {
-                (Segment::Key(k), Value::Object(map)) => map.get(strip_anchor(k)),
-                (Segment::Index(i), Value::Array(items)) => items.get(*i),
-                _ => None,
+            let index = match segment {
+                Segment::Index(i) => Some(*i),
+                Segment::Key(k) => k.parse::<u64>().ok().and_then(|i| usize::try_from(i).ok()),
             };
-            current = match next {
-                Some(v) => v,
-                None => {
-                    let key = match segment {
-                        Segment::Key(k) => strip_anchor(k).to_string(),
-                        Segment::Index(i) => i.to_string(),
-                    };
-                    return Err(VariableError::NotFound {
-                        variable: format!("{base}{path_str}"),
-                        key,
-                        path: path_str.to_string(),
-                    });
-                }
+            current = match (index, segment, current) {
+                (Some(i), _, Value::Array(items)) => items.get(i).unwrap_or(&NULL),
+                (Some(_), _, _) => &NULL,
+                (None, Segment::Key(k), Value::Object(map)) => match map.get(k) {
+                    Some(v) => v,
+                    None => {
+                        return Err(VariableError::NotFound {
+                            variable: format!("{base}{path_str}"),
+                            key: k.clone(),
+                            path: path_str.to_string(),
+                        })
+                    }
+                },
+                _ => &NULL,
             };
         }
         Ok(current.clone())
