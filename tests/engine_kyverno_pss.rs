@@ -1,0 +1,120 @@
+//! Kyverno `validate.podSecurity` behaviour, driven by `tests/engine/kyverno/pss-*.yaml`.
+//!
+//! Each file has `cases: [{note, podSecurity, resource, want_violations | want_error,
+//! want_fields?, want_images?, want_message?}]`: `want_violations` lists the control
+//! names still failing after exclusions (order-free, duplicates count: restricted
+//! runs the baseline and restricted variants of Capabilities and Seccomp),
+//! `want_error` is a substring of the rule error, `want_fields` the field paths of
+//! all field errors (order-free), `want_images` the images reported (order-free),
+//! and `want_message` Kyverno's full message for a rule named `pss`.
+
+use rstest::rstest;
+use serde_json::Value;
+use std::path::PathBuf;
+use verdict::engine::kyverno::handlers::pss::{evaluate, PssOutcome};
+
+#[rstest]
+fn kyverno_pod_security(#[files("tests/engine/kyverno/pss-*.yaml")] path: PathBuf) {
+    let text = std::fs::read_to_string(&path).unwrap();
+    let file: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let cases = file["cases"].as_array().expect("a `cases` list");
+    assert!(!cases.is_empty(), "{}: no cases", path.display());
+    let mut failures = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let note = case["note"].as_str().unwrap_or("(no note)");
+        if let Err(message) = run_case(case) {
+            failures.push(format!("case {i} `{note}`: {message}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}:\n{}",
+        path.display(),
+        failures.join("\n")
+    );
+}
+
+fn sorted_strings(value: &Value, what: &str) -> Result<Vec<String>, String> {
+    let list = value
+        .as_array()
+        .ok_or_else(|| format!("{what} must be a list"))?;
+    let mut out = list
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("{what} must list text"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort();
+    Ok(out)
+}
+
+fn run_case(case: &Value) -> Result<(), String> {
+    let pod_security = case.get("podSecurity").ok_or("no podSecurity")?;
+    let resource = case.get("resource").ok_or("no resource")?;
+    let result = evaluate(pod_security, resource);
+    if let Some(want_error) = case.get("want_error") {
+        let want_error = want_error.as_str().ok_or("want_error must be text")?;
+        return match result {
+            Err(e) if e.contains(want_error) => Ok(()),
+            Err(e) => Err(format!(
+                "want error containing {want_error:?}, got error {e:?}"
+            )),
+            Ok(outcome) => Err(format!("want error, got {}", outcome.message("pss"))),
+        };
+    }
+    let outcome = result.map_err(|e| format!("unexpected error: {e}"))?;
+    let want = sorted_strings(
+        case.get("want_violations").ok_or("no want_violations")?,
+        "want_violations",
+    )?;
+    let mut got: Vec<String> = outcome
+        .violations
+        .iter()
+        .map(|v| v.control.clone())
+        .collect();
+    got.sort();
+    if got != want {
+        return Err(format!(
+            "want violations {want:?}, got {got:?}: {}",
+            outcome.message("pss")
+        ));
+    }
+    check_optional(case, &outcome)
+}
+
+fn check_optional(case: &Value, outcome: &PssOutcome) -> Result<(), String> {
+    if let Some(want_fields) = case.get("want_fields") {
+        let want = sorted_strings(want_fields, "want_fields")?;
+        let mut got: Vec<String> = outcome
+            .violations
+            .iter()
+            .flat_map(|v| v.field_errors.iter().map(|e| e.field.clone()))
+            .collect();
+        got.sort();
+        if got != want {
+            return Err(format!("want fields {want:?}, got {got:?}"));
+        }
+    }
+    if let Some(want_images) = case.get("want_images") {
+        let want = sorted_strings(want_images, "want_images")?;
+        let mut got: Vec<String> = outcome
+            .violations
+            .iter()
+            .flat_map(|v| v.images.clone())
+            .collect();
+        got.sort();
+        if got != want {
+            return Err(format!("want images {want:?}, got {got:?}"));
+        }
+    }
+    if let Some(want_message) = case.get("want_message") {
+        let want = want_message.as_str().ok_or("want_message must be text")?;
+        let got = outcome.message("pss");
+        if got != want {
+            return Err(format!("want message\n  {want:?}\ngot\n  {got:?}"));
+        }
+    }
+    Ok(())
+}
