@@ -9,12 +9,29 @@
 //! Not reproduced: shifting of `$(...)` references inside messages.
 
 use super::matching::contains_kind;
-use super::policy::{MatchResources, Policy, ResourceDescription, Rule, AUTOGEN_CONTROLLERS_ANNOTATION};
+use super::policy::{
+    MatchResources, Policy, ResourceDescription, Rule, AUTOGEN_CONTROLLERS_ANNOTATION,
+};
 use serde_json::{json, Map, Value};
 
 /// Controllers autogen knows, besides `CronJob` which gets its own rule.
-const CONTROLLERS: [&str; 6] = ["DaemonSet", "Deployment", "Job", "StatefulSet", "ReplicaSet", "ReplicationController"];
-const POD_CONTROLLERS: [&str; 7] = ["DaemonSet", "Deployment", "Job", "StatefulSet", "ReplicaSet", "ReplicationController", "CronJob"];
+const CONTROLLERS: [&str; 6] = [
+    "DaemonSet",
+    "Deployment",
+    "Job",
+    "StatefulSet",
+    "ReplicaSet",
+    "ReplicationController",
+];
+const POD_CONTROLLERS: [&str; 7] = [
+    "DaemonSet",
+    "Deployment",
+    "Job",
+    "StatefulSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "CronJob",
+];
 
 /// The rules Kyverno evaluates for a resource of `kind`: the policy's own rules
 /// (minus any named `autogen-*`), followed by generated rules when `kind` is one
@@ -57,7 +74,11 @@ pub fn compute_rules(policy: &Policy, kind: &str) -> Vec<Rule> {
     if generated.is_empty() {
         return original;
     }
-    original.into_iter().filter(|r| !r.name.starts_with("autogen-")).chain(generated).collect()
+    original
+        .into_iter()
+        .filter(|r| !r.name.starts_with("autogen-"))
+        .chain(generated)
+        .collect()
 }
 
 /// The controllers autogen generates rules for, or `None` when it does not apply.
@@ -80,18 +101,36 @@ fn can_autogen(policy: &Policy) -> bool {
             return false;
         }
         if let Some(mutate) = rule.raw.get("mutate") {
-            let json6902 = |m: &Value| m.get("patchesJson6902").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-            if json6902(mutate) || mutate["foreach"].as_array().is_some_and(|f| f.iter().any(json6902)) {
+            let json6902 = |m: &Value| {
+                m.get("patchesJson6902")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.is_empty())
+            };
+            if json6902(mutate)
+                || mutate["foreach"]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(json6902))
+            {
                 return false;
             }
         }
-        let blocks = std::iter::once(&rule.match_resources).chain(rule.exclude.as_ref()).flat_map(descriptions);
+        let blocks = std::iter::once(&rule.match_resources)
+            .chain(rule.exclude.as_ref())
+            .flat_map(descriptions);
         for rd in blocks {
             let mixes_pod = rd.kinds.len() > 1 && contains_kind(&rd.kinds, "Pod");
-            if rd.name.is_some() || !rd.names.is_empty() || rd.selector.is_some() || rd.annotations.is_some() || mixes_pod {
+            if rd.name.is_some()
+                || !rd.names.is_empty()
+                || rd.selector.is_some()
+                || rd.annotations.is_some()
+                || mixes_pod
+            {
                 return false;
             }
-            needed |= rd.kinds.iter().any(|k| k == "Pod" || POD_CONTROLLERS.contains(&k.as_str()));
+            needed |= rd
+                .kinds
+                .iter()
+                .any(|k| k == "Pod" || POD_CONTROLLERS.contains(&k.as_str()));
         }
     }
     needed
@@ -140,14 +179,23 @@ fn rule_for_controllers(rule: &Rule, controllers: &str) -> Option<Value> {
         return None;
     }
     let match_kinds = rule.match_resources.kinds();
-    let exclude_kinds = rule.exclude.as_ref().map(MatchResources::kinds).unwrap_or_default();
-    if !contains_kind(&match_kinds, "Pod") || (!exclude_kinds.is_empty() && !contains_kind(&exclude_kinds, "Pod")) {
+    let exclude_kinds = rule
+        .exclude
+        .as_ref()
+        .map(MatchResources::kinds)
+        .unwrap_or_default();
+    if !contains_kind(&match_kinds, "Pod")
+        || (!exclude_kinds.is_empty() && !contains_kind(&exclude_kinds, "Pod"))
+    {
         return None;
     }
     let controllers = if controllers == "all" {
         CONTROLLERS.join(",")
     } else {
-        let validated: Vec<String> = sorted_kinds(controllers).into_iter().filter(|c| CONTROLLERS.contains(&c.as_str())).collect();
+        let validated: Vec<String> = sorted_kinds(controllers)
+            .into_iter()
+            .filter(|c| CONTROLLERS.contains(&c.as_str()))
+            .collect();
         if validated.is_empty() {
             controllers.to_string()
         } else {
@@ -155,15 +203,26 @@ fn rule_for_controllers(rule: &Rule, controllers: &str) -> Option<Value> {
         }
     };
     let kinds = sorted_kinds(&controllers);
-    generate_rule(&autogen_name("autogen", &rule.name), &rule.raw, "template", &kinds, |filter, kinds| {
-        let has_pod = filter["resources"]["kinds"]
-            .as_array()
-            .map(|k| k.iter().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>())
-            .is_some_and(|k| contains_kind(&k, "Pod"));
-        if has_pod {
-            set_filter_kinds(filter, kinds);
-        }
-    })
+    generate_rule(
+        &autogen_name("autogen", &rule.name),
+        &rule.raw,
+        "template",
+        &kinds,
+        |filter, kinds| {
+            let has_pod = filter["resources"]["kinds"]
+                .as_array()
+                .map(|k| {
+                    k.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                })
+                .is_some_and(|k| contains_kind(&k, "Pod"));
+            if has_pod {
+                set_filter_kinds(filter, kinds);
+            }
+        },
+    )
 }
 
 /// The `autogen-cronjob-<rule>` rule, built on top of the controllers rule as Kyverno does.
@@ -173,13 +232,21 @@ fn cronjob_rule(rule: &Rule, controllers: &str) -> Option<Value> {
     }
     let base = rule_for_controllers(rule, controllers)?;
     let kinds = vec!["CronJob".to_string()];
-    generate_rule(&autogen_name("autogen-cronjob", &rule.name), &base, "jobTemplate", &kinds, set_filter_kinds)
+    generate_rule(
+        &autogen_name("autogen-cronjob", &rule.name),
+        &base,
+        "jobTemplate",
+        &kinds,
+        set_filter_kinds,
+    )
 }
 
 fn set_filter_kinds(filter: &mut Value, kinds: &[String]) {
     let gvks: Vec<Value> = kinds.iter().map(|k| Value::String(gvk_of(k))).collect();
     if let Some(obj) = filter.as_object_mut() {
-        let resources = obj.entry("resources").or_insert_with(|| Value::Object(Map::new()));
+        let resources = obj
+            .entry("resources")
+            .or_insert_with(|| Value::Object(Map::new()));
         if !resources.is_object() {
             *resources = Value::Object(Map::new());
         }
@@ -187,17 +254,29 @@ fn set_filter_kinds(filter: &mut Value, kinds: &[String]) {
     }
 }
 
-fn generate_rule(name: &str, raw: &Value, template_key: &str, kinds: &[String], rewrite_filter: impl Fn(&mut Value, &[String])) -> Option<Value> {
+fn generate_rule(
+    name: &str,
+    raw: &Value,
+    template_key: &str,
+    kinds: &[String],
+    rewrite_filter: impl Fn(&mut Value, &[String]),
+) -> Option<Value> {
     let mut rule = raw.as_object()?.clone();
     rule.insert("name".into(), Value::String(name.to_string()));
     let rewrite_block = |block: &mut Value, exclude: bool| {
         for key in ["any", "all"] {
-            if let Some(filters) = block.get_mut(key).and_then(Value::as_array_mut).filter(|f| !f.is_empty()) {
+            if let Some(filters) = block
+                .get_mut(key)
+                .and_then(Value::as_array_mut)
+                .filter(|f| !f.is_empty())
+            {
                 filters.iter_mut().for_each(|f| rewrite_filter(f, kinds));
                 return;
             }
         }
-        let has_kinds = block["resources"]["kinds"].as_array().is_some_and(|k| !k.is_empty());
+        let has_kinds = block["resources"]["kinds"]
+            .as_array()
+            .is_some_and(|k| !k.is_empty());
         if !exclude || has_kinds {
             set_filter_kinds(block, kinds);
         }
@@ -215,7 +294,12 @@ fn generate_rule(name: &str, raw: &Value, template_key: &str, kinds: &[String], 
     let validate = rule.get("validate")?.as_object()?.clone();
     let wrap = |p: &Value| json!({"spec": {template_key: p}});
     let mut new_validate = Map::new();
-    for key in ["message", "failureAction", "failureActionOverrides", "allowExistingViolations"] {
+    for key in [
+        "message",
+        "failureAction",
+        "failureActionOverrides",
+        "allowExistingViolations",
+    ] {
         if let Some(v) = validate.get(key) {
             new_validate.insert(key.into(), v.clone());
         }
@@ -233,8 +317,15 @@ fn generate_rule(name: &str, raw: &Value, template_key: &str, kinds: &[String], 
         }
         new_validate.insert("podSecurity".into(), Value::Object(kept));
     } else if let Some(any) = validate.get("anyPattern").and_then(Value::as_array) {
-        new_validate.insert("anyPattern".into(), Value::Array(any.iter().map(wrap).collect()));
-    } else if let Some(fe) = validate.get("foreach").and_then(Value::as_array).filter(|f| !f.is_empty()) {
+        new_validate.insert(
+            "anyPattern".into(),
+            Value::Array(any.iter().map(wrap).collect()),
+        );
+    } else if let Some(fe) = validate
+        .get("foreach")
+        .and_then(Value::as_array)
+        .filter(|f| !f.is_empty())
+    {
         new_validate.insert("foreach".into(), Value::Array(fe.clone()));
     } else if validate.contains_key("cel") {
         return Some(Value::Object(rule));
@@ -256,15 +347,36 @@ fn convert(raw: Value, shape: TargetShape) -> Option<Rule> {
     let replacements: [(&str, &str); 4] = match shape {
         TargetShape::Template => [
             ("request.object.spec", "request.object.spec.template.spec"),
-            ("request.oldObject.spec", "request.oldObject.spec.template.spec"),
-            ("request.object.metadata", "request.object.spec.template.metadata"),
-            ("request.oldObject.metadata", "request.oldObject.spec.template.metadata"),
+            (
+                "request.oldObject.spec",
+                "request.oldObject.spec.template.spec",
+            ),
+            (
+                "request.object.metadata",
+                "request.object.spec.template.metadata",
+            ),
+            (
+                "request.oldObject.metadata",
+                "request.oldObject.spec.template.metadata",
+            ),
         ],
         TargetShape::CronJob => [
-            ("request.object.spec", "request.object.spec.jobTemplate.spec.template.spec"),
-            ("request.oldObject.spec", "request.oldObject.spec.jobTemplate.spec.template.spec"),
-            ("request.object.metadata", "request.object.spec.jobTemplate.spec.template.metadata"),
-            ("request.oldObject.metadata", "request.oldObject.spec.jobTemplate.spec.template.metadata"),
+            (
+                "request.object.spec",
+                "request.object.spec.jobTemplate.spec.template.spec",
+            ),
+            (
+                "request.oldObject.spec",
+                "request.oldObject.spec.jobTemplate.spec.template.spec",
+            ),
+            (
+                "request.object.metadata",
+                "request.object.spec.jobTemplate.spec.template.metadata",
+            ),
+            (
+                "request.oldObject.metadata",
+                "request.oldObject.spec.jobTemplate.spec.template.metadata",
+            ),
         ],
     };
     let mut text = serde_json::to_string(&raw).ok()?;
@@ -280,46 +392,75 @@ mod tests {
     use super::*;
 
     fn policy(annotations: Value, rules: Value) -> Policy {
-        Policy::from_value(&json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
-            "metadata": {"name": "p", "annotations": annotations}, "spec": {"rules": rules}}))
+        Policy::from_value(
+            &json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+            "metadata": {"name": "p", "annotations": annotations}, "spec": {"rules": rules}}),
+        )
         .unwrap()
     }
 
     #[test]
     fn pattern_is_nested_and_kinds_replaced() {
-        let p = policy(json!({}), json!([{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
-            "validate": {"message": "m {{request.object.metadata.name}}", "pattern": {"spec": {"x": 1}}}}]));
+        let p = policy(
+            json!({}),
+            json!([{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+            "validate": {"message": "m {{request.object.metadata.name}}", "pattern": {"spec": {"x": 1}}}}]),
+        );
         let rules = compute_rules(&p, "Deployment");
         assert_eq!(rules.len(), 2);
         let gen = &rules[1];
         assert_eq!(gen.name, "autogen-r");
-        assert_eq!(gen.match_resources.any[0].resources.kinds, vec!["apps/v1/Deployment"]);
+        assert_eq!(
+            gen.match_resources.any[0].resources.kinds,
+            vec!["apps/v1/Deployment"]
+        );
         let v = gen.validation().unwrap();
-        assert_eq!(v.pattern, Some(json!({"spec": {"template": {"spec": {"x": 1}}}})));
-        assert_eq!(v.message.as_deref(), Some("m {{request.object.spec.template.metadata.name}}"));
+        assert_eq!(
+            v.pattern,
+            Some(json!({"spec": {"template": {"spec": {"x": 1}}}}))
+        );
+        assert_eq!(
+            v.message.as_deref(),
+            Some("m {{request.object.spec.template.metadata.name}}")
+        );
         assert_eq!(compute_rules(&p, "Pod").len(), 1);
     }
 
     #[test]
     fn cronjob_rule_nests_twice() {
-        let p = policy(json!({}), json!([{"name": "r", "match": {"resources": {"kinds": ["Pod"]}},
-            "validate": {"deny": {"conditions": {"any": [{"key": "{{request.object.spec.x}}", "operator": "Equals", "value": 1}]}}}}]));
+        let p = policy(
+            json!({}),
+            json!([{"name": "r", "match": {"resources": {"kinds": ["Pod"]}},
+            "validate": {"deny": {"conditions": {"any": [{"key": "{{request.object.spec.x}}", "operator": "Equals", "value": 1}]}}}}]),
+        );
         let rules = compute_rules(&p, "CronJob");
         assert_eq!(rules[1].name, "autogen-cronjob-r");
-        assert_eq!(rules[1].match_resources.direct.resources.kinds, vec!["batch/v1/CronJob"]);
+        assert_eq!(
+            rules[1].match_resources.direct.resources.kinds,
+            vec!["batch/v1/CronJob"]
+        );
         let deny = rules[1].validation().unwrap().deny.clone().unwrap();
-        assert_eq!(deny["any"][0]["key"], "{{request.object.spec.jobTemplate.spec.template.spec.x}}");
+        assert_eq!(
+            deny["any"][0]["key"],
+            "{{request.object.spec.jobTemplate.spec.template.spec.x}}"
+        );
     }
 
     #[test]
     fn annotation_limits_controllers_and_selectors_disable() {
         let rules = json!([{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "validate": {"pattern": {}}}]);
-        let p = policy(json!({AUTOGEN_CONTROLLERS_ANNOTATION: "Deployment"}), rules.clone());
+        let p = policy(
+            json!({AUTOGEN_CONTROLLERS_ANNOTATION: "Deployment"}),
+            rules.clone(),
+        );
         assert_eq!(compute_rules(&p, "StatefulSet").len(), 1);
         assert_eq!(compute_rules(&p, "Deployment").len(), 2);
         let p = policy(json!({AUTOGEN_CONTROLLERS_ANNOTATION: "none"}), rules);
         assert_eq!(compute_rules(&p, "Deployment").len(), 1);
-        let p = policy(json!({}), json!([{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"], "selector": {"matchLabels": {"a": "b"}}}}]}, "validate": {"pattern": {}}}]));
+        let p = policy(
+            json!({}),
+            json!([{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"], "selector": {"matchLabels": {"a": "b"}}}}]}, "validate": {"pattern": {}}}]),
+        );
         assert_eq!(compute_rules(&p, "Deployment").len(), 1);
     }
 }

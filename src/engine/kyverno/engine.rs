@@ -1,1 +1,214 @@
-//! TODO
+//! The public face of the Kyverno engine: [`apply_policy`] (what the
+//! kyverno-test suite runner calls) and [`KyvernoRule`], the library's
+//! [`Engine`] for one Kyverno policy file.
+
+use super::policy::{FailureAction, Policy, RuleKind};
+use super::rule::evaluate_policy;
+use crate::engine::Engine;
+use crate::error::LoadError;
+use crate::input::Input;
+use crate::library::{LoadContext, LoadedRule, RuleHeader};
+use crate::verdict::{Mode, Outcome};
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+/// One admission request to evaluate a policy against.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceContext {
+    pub resource: Value,
+    /// The old object for `UPDATE`; defaults to the resource itself, as the Kyverno CLI does.
+    pub old_resource: Option<Value>,
+    /// `CREATE` (the default when empty), `UPDATE`, `DELETE`.
+    pub operation: String,
+    /// Labels of the resource's namespace, for `namespaceSelector`.
+    pub namespace_labels: Option<Map<String, Value>>,
+    /// `{username, groups, ...}` of the requester.
+    pub user_info: Option<Value>,
+    pub roles: Vec<String>,
+    pub cluster_roles: Vec<String>,
+    /// Variable overrides (`request.operation`, a context entry name, any dotted path).
+    pub values: Map<String, Value>,
+}
+
+impl ResourceContext {
+    /// A `CREATE` request for `resource` with nothing else known.
+    pub fn new(resource: Value) -> ResourceContext {
+        ResourceContext {
+            resource,
+            operation: "CREATE".to_string(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Kyverno's rule result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleStatus {
+    Pass,
+    Fail,
+    /// Never produced by validate rules today; kept so callers match Kyverno's statuses.
+    Warn,
+    Error,
+    Skip,
+}
+
+impl RuleStatus {
+    /// The lowercase name kyverno-test files use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleStatus::Pass => "pass",
+            RuleStatus::Fail => "fail",
+            RuleStatus::Warn => "warn",
+            RuleStatus::Error => "error",
+            RuleStatus::Skip => "skip",
+        }
+    }
+}
+
+/// The result of one rule for one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleResponse {
+    /// The rule name as Kyverno reports it (`autogen-<rule>` for generated rules).
+    pub rule: String,
+    pub status: RuleStatus,
+    pub message: String,
+    /// False when Kyverno would report nothing for this rule (the resource did
+    /// not match, or a foreach found no element); `status` is then `Skip`.
+    pub reported: bool,
+}
+
+impl RuleResponse {
+    pub fn new(rule: &str, status: RuleStatus, message: impl Into<String>) -> RuleResponse {
+        RuleResponse {
+            rule: rule.to_string(),
+            status,
+            message: message.into(),
+            reported: true,
+        }
+    }
+
+    /// A skip Kyverno does not report (no rule response at all).
+    pub fn unreported(rule: &str, message: impl Into<String>) -> RuleResponse {
+        RuleResponse {
+            rule: rule.to_string(),
+            status: RuleStatus::Skip,
+            message: message.into(),
+            reported: false,
+        }
+    }
+}
+
+/// Apply every validate rule of `policy` (including autogen rules) to one
+/// resource: one response per effective rule, in Kyverno's order; rules whose
+/// match/exclude do not select the resource give an unreported `Skip`.
+///
+/// ```
+/// use verdict::engine::kyverno::{engine::{apply_policy, ResourceContext}, policy::Policy};
+/// let policy = Policy::from_value(&serde_json::json!({
+///     "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "p"},
+///     "spec": {"rules": [{"name": "no-default-ns", "match": {"any": [{"resources": {"kinds": ["ConfigMap"]}}]},
+///              "validate": {"deny": {"conditions": {"any": [
+///                  {"key": "{{request.object.metadata.namespace}}", "operator": "Equals", "value": "default"}]}}}}]}})).unwrap();
+/// let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}});
+/// let responses = apply_policy(&policy, &ResourceContext::new(cm));
+/// assert_eq!(responses[0].status.as_str(), "fail");
+/// ```
+pub fn apply_policy(policy: &Policy, ctx: &ResourceContext) -> Vec<RuleResponse> {
+    evaluate_policy(policy, ctx)
+}
+
+/// One Kyverno policy file of the library, compiled.
+#[derive(Debug, Clone)]
+pub struct KyvernoRule {
+    policy: Policy,
+}
+
+/// Load a library policy file holding one `ClusterPolicy` or `Policy`.
+pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, LoadError> {
+    let docs = crate::input::load_str(path, text, &ctx.limits)?;
+    let mut policies = docs.into_iter().filter(|d| !d.value.is_null());
+    let doc = policies
+        .next()
+        .ok_or_else(|| LoadError::new(path, "no Kyverno policy in file"))?;
+    if policies.next().is_some() {
+        return Err(LoadError::new(
+            path,
+            "a library policy file must hold exactly one Kyverno policy",
+        ));
+    }
+    let policy = Policy::from_value(&doc.value).map_err(|e| match doc.line {
+        Some(line) => LoadError::at_line(path, line, e),
+        None => LoadError::new(path, e),
+    })?;
+    let annotation = |key: &str| policy.annotation(key).unwrap_or("").trim().to_string();
+    let actions: Vec<FailureAction> = policy
+        .rules
+        .iter()
+        .filter_map(|r| match &r.kind {
+            RuleKind::Validate(v) => v.failure_action,
+            RuleKind::Other(_) => None,
+        })
+        .chain(policy.validation_failure_action)
+        .collect();
+    let mode = if actions.contains(&FailureAction::Enforce) {
+        Some(Mode::Enforce)
+    } else if actions.is_empty() {
+        None
+    } else {
+        Some(Mode::Audit)
+    };
+    let header = RuleHeader {
+        id: policy.name.clone(),
+        title: annotation("policies.kyverno.io/title"),
+        description: annotation("policies.kyverno.io/description"),
+        mode,
+        severity: Some(annotation("policies.kyverno.io/severity")).filter(|s| !s.is_empty()),
+        controls: annotation("verdict.dev/controls")
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect(),
+    };
+    Ok(LoadedRule {
+        header,
+        engine: Arc::new(KyvernoRule { policy }),
+    })
+}
+
+impl KyvernoRule {
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+}
+
+impl Engine for KyvernoRule {
+    fn evaluate(&self, input: &Input) -> Outcome {
+        let responses = apply_policy(&self.policy, &ResourceContext::new(input.value.clone()));
+        let with = |status: RuleStatus| -> Vec<String> {
+            responses
+                .iter()
+                .filter(|r| r.status == status)
+                .map(|r| format!("{}: {}", r.rule, r.message))
+                .collect()
+        };
+        let failures = with(RuleStatus::Fail);
+        if !failures.is_empty() {
+            return Outcome::fail(failures);
+        }
+        let errors = with(RuleStatus::Error);
+        if !errors.is_empty() {
+            return Outcome::error(errors.join("; "));
+        }
+        let warnings = with(RuleStatus::Warn);
+        if !warnings.is_empty() {
+            return Outcome::warn(warnings);
+        }
+        if responses.iter().any(|r| r.status == RuleStatus::Pass) {
+            Outcome::pass()
+        } else {
+            Outcome::not_applicable()
+        }
+    }
+}

@@ -34,30 +34,54 @@ impl ImageInfo {
         };
         let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
         let (named, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => (&rest[..last_slash + i], rest[last_slash + i + 1..].to_string()),
+            Some(i) => (
+                &rest[..last_slash + i],
+                rest[last_slash + i + 1..].to_string(),
+            ),
             None => (rest, String::new()),
         };
         let (registry, path) = match named.split_once('/') {
-            Some((first, tail)) if first.contains(['.', ':']) || first == "localhost" || first.to_lowercase() != first => {
+            Some((first, tail))
+                if first.contains(['.', ':'])
+                    || first == "localhost"
+                    || first.to_lowercase() != first =>
+            {
                 (first.to_string(), tail.to_string())
             }
             _ => (DEFAULT_REGISTRY.to_string(), named.to_string()),
         };
         let valid_component = |c: &str| {
-            !c.is_empty() && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '.' | '_' | '-'))
+            !c.is_empty()
+                && c.chars().all(|ch| {
+                    ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '.' | '_' | '-')
+                })
         };
         if path.is_empty() || !path.split('/').all(valid_component) {
             return Err(format!("invalid image reference `{image}`"));
         }
-        if !tag.is_empty() && !tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+        if !tag.is_empty()
+            && !tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
             return Err(format!("invalid tag in image reference `{image}`"));
         }
         if !digest.is_empty() && !digest.contains(':') {
             return Err(format!("invalid digest in image reference `{image}`"));
         }
-        let tag = if tag.is_empty() && digest.is_empty() { "latest".to_string() } else { tag };
+        let tag = if tag.is_empty() && digest.is_empty() {
+            "latest".to_string()
+        } else {
+            tag
+        };
         let name = path.rsplit('/').next().unwrap_or(&path).to_string();
-        Ok(ImageInfo { registry, path, name, tag, digest })
+        Ok(ImageInfo {
+            registry,
+            path,
+            name,
+            tag,
+            digest,
+        })
     }
 
     /// `registry/path@digest`, else `registry/path:tag`.
@@ -81,7 +105,10 @@ impl ImageInfo {
             m.insert("digest".into(), json!(self.digest));
         }
         m.insert("reference".into(), json!(self.reference()));
-        m.insert("referenceWithTag".into(), json!(format!("{}/{}:{}", self.registry, self.path, self.tag)));
+        m.insert(
+            "referenceWithTag".into(),
+            json!(format!("{}/{}:{}", self.registry, self.path, self.tag)),
+        );
         m.insert("jsonPointer".into(), json!(pointer));
         Value::Object(m)
     }
@@ -93,7 +120,12 @@ impl ImageInfo {
 pub fn image_infos(resource: &Value) -> Option<Value> {
     let spec_path: &[&str] = match resource["kind"].as_str()? {
         "Pod" => &["spec"],
-        "DaemonSet" | "Deployment" | "ReplicaSet" | "ReplicationController" | "StatefulSet" | "Job" => &["spec", "template", "spec"],
+        "DaemonSet"
+        | "Deployment"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "StatefulSet"
+        | "Job" => &["spec", "template", "spec"],
         "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
         _ => return None,
     };
@@ -103,10 +135,14 @@ pub fn image_infos(resource: &Value) -> Option<Value> {
     }
     let mut out = Map::new();
     for kind in ["initContainers", "containers", "ephemeralContainers"] {
-        let Some(containers) = spec.get(kind).and_then(Value::as_array) else { continue };
+        let Some(containers) = spec.get(kind).and_then(Value::as_array) else {
+            continue;
+        };
         let mut infos = Map::new();
         for (i, c) in containers.iter().enumerate() {
-            let (Some(name), Some(image)) = (c["name"].as_str(), c["image"].as_str()) else { continue };
+            let (Some(name), Some(image)) = (c["name"].as_str(), c["image"].as_str()) else {
+                continue;
+            };
             if image.trim().is_empty() {
                 continue;
             }
@@ -128,9 +164,18 @@ mod tests {
 
     #[test]
     fn registry_detection() {
-        assert_eq!(ImageInfo::parse("localhost:5000/app").unwrap().registry, "localhost:5000");
-        assert_eq!(ImageInfo::parse("library/nginx:1").unwrap().registry, "docker.io");
-        assert_eq!(ImageInfo::parse("library/nginx:1").unwrap().path, "library/nginx");
+        assert_eq!(
+            ImageInfo::parse("localhost:5000/app").unwrap().registry,
+            "localhost:5000"
+        );
+        assert_eq!(
+            ImageInfo::parse("library/nginx:1").unwrap().registry,
+            "docker.io"
+        );
+        assert_eq!(
+            ImageInfo::parse("library/nginx:1").unwrap().path,
+            "library/nginx"
+        );
         assert!(ImageInfo::parse("Nginx").is_err());
     }
 
@@ -139,6 +184,9 @@ mod tests {
         let d = json!({"kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "busybox:1.0"}]}}}});
         let infos = image_infos(&d).unwrap();
         assert_eq!(infos["containers"]["a"]["tag"], "1.0");
-        assert_eq!(infos["containers"]["a"]["reference"], "docker.io/busybox:1.0");
+        assert_eq!(
+            infos["containers"]["a"]["reference"],
+            "docker.io/busybox:1.0"
+        );
     }
 }

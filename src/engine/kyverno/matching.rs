@@ -41,11 +41,17 @@ pub fn matches_rule(rule: &Rule, req: &MatchRequest) -> Result<(), String> {
             return Err("policy and resource namespaces mismatch".into());
         }
     }
-    let has_request_info = req.user_info.is_some_and(|u| !u.is_null()) || !req.roles.is_empty() || !req.cluster_roles.is_empty();
+    let has_request_info = req.user_info.is_some_and(|u| !u.is_null())
+        || !req.roles.is_empty()
+        || !req.cluster_roles.is_empty();
     let mut reasons: Vec<String> = Vec::new();
     let m = &rule.match_resources;
     if !m.any.is_empty() {
-        if !m.any.iter().any(|f| match_filter(f, req, has_request_info).is_empty()) {
+        if !m
+            .any
+            .iter()
+            .any(|f| match_filter(f, req, has_request_info).is_empty())
+        {
             reasons.push("no resource matched".into());
         }
     } else if !m.all.is_empty() {
@@ -65,7 +71,11 @@ pub fn matches_rule(rule: &Rule, req: &MatchRequest) -> Result<(), String> {
     if reasons.is_empty() {
         Ok(())
     } else {
-        Err(format!("rule {} not matched: {}", rule.name, reasons.join("; ")))
+        Err(format!(
+            "rule {} not matched: {}",
+            rule.name,
+            reasons.join("; ")
+        ))
     }
 }
 
@@ -81,21 +91,34 @@ fn excluded(ex: &MatchResources, req: &MatchRequest) -> bool {
 
 /// An empty exclude filter excludes nothing.
 fn excluded_by(filter: &ResourceFilter, req: &MatchRequest) -> bool {
-    !filter.is_empty() && condition_block_errors(&filter.resources, &filter.user_info, req).is_empty()
+    !filter.is_empty()
+        && condition_block_errors(&filter.resources, &filter.user_info, req).is_empty()
 }
 
 /// Reasons the filter does not match (empty when it does).
-fn match_filter(filter: &ResourceFilter, req: &MatchRequest, has_request_info: bool) -> Vec<String> {
+fn match_filter(
+    filter: &ResourceFilter,
+    req: &MatchRequest,
+    has_request_info: bool,
+) -> Vec<String> {
     // Without any request info Kyverno ignores the user-info part of match filters.
     let empty = UserInfo::default();
-    let user_info = if has_request_info { &filter.user_info } else { &empty };
+    let user_info = if has_request_info {
+        &filter.user_info
+    } else {
+        &empty
+    };
     if filter.resources.is_empty() && user_info.is_empty() {
         return vec!["match cannot be empty".into()];
     }
     condition_block_errors(&filter.resources, user_info, req)
 }
 
-fn condition_block_errors(rd: &ResourceDescription, ui: &UserInfo, req: &MatchRequest) -> Vec<String> {
+fn condition_block_errors(
+    rd: &ResourceDescription,
+    ui: &UserInfo,
+    req: &MatchRequest,
+) -> Vec<String> {
     let resource = req.resource;
     if !rd.operations.is_empty() && !rd.operations.iter().any(|op| op == req.operation) {
         return vec!["operation does not match".into()];
@@ -123,13 +146,18 @@ fn condition_block_errors(rd: &ResourceDescription, ui: &UserInfo, req: &MatchRe
         errs.push("none of the names match".into());
     }
     if !rd.namespaces.is_empty() {
-        let ns = if kind == "Namespace" { name_field(resource) } else { resource_namespace_field(resource) };
+        let ns = if kind == "Namespace" {
+            name_field(resource)
+        } else {
+            resource_namespace_field(resource)
+        };
         if !rd.namespaces.iter().any(|p| wildcard_match(p, ns)) {
             errs.push("namespace does not match".into());
         }
     }
     if let Some(expected) = &rd.annotations {
-        if !expected.is_empty() && !check_annotations(expected, metadata["annotations"].as_object()) {
+        if !expected.is_empty() && !check_annotations(expected, metadata["annotations"].as_object())
+        {
             errs.push("annotations does not match".into());
         }
     }
@@ -154,7 +182,12 @@ fn condition_block_errors(rd: &ResourceDescription, ui: &UserInfo, req: &MatchRe
     if !ui.roles.is_empty() && !ui.roles.iter().any(|r| req.roles.contains(r)) {
         errs.push("user info does not match roles".into());
     }
-    if !ui.cluster_roles.is_empty() && !ui.cluster_roles.iter().any(|r| req.cluster_roles.contains(r)) {
+    if !ui.cluster_roles.is_empty()
+        && !ui
+            .cluster_roles
+            .iter()
+            .any(|r| req.cluster_roles.contains(r))
+    {
         errs.push("user info does not match clusterRoles".into());
     }
     if !ui.subjects.is_empty() && !subjects_match(&ui.subjects, req.user_info) {
@@ -187,7 +220,9 @@ pub fn parse_kind_selector(input: &str) -> (String, String, String, String) {
         parts.extend(last.split('.'));
     }
     let is_version = |s: &str| s == "*" || is_version_string(s);
-    let owned = |a: &str, b: &str, c: &str, d: &str| (a.to_string(), b.to_string(), c.to_string(), d.to_string());
+    let owned = |a: &str, b: &str, c: &str, d: &str| {
+        (a.to_string(), b.to_string(), c.to_string(), d.to_string())
+    };
     match parts.as_slice() {
         [kind] => owned("*", "*", kind, ""),
         ["*", "*"] => owned("*", "*", "*", "*"),
@@ -203,7 +238,9 @@ pub fn parse_kind_selector(input: &str) -> (String, String, String, String) {
 
 /// `v1`, `v2beta1`, `v1alpha3`.
 fn is_version_string(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix('v') else { return false };
+    let Some(rest) = s.strip_prefix('v') else {
+        return false;
+    };
     let digits = rest.chars().take_while(char::is_ascii_digit).count();
     if digits == 0 {
         return false;
@@ -212,19 +249,30 @@ fn is_version_string(s: &str) -> bool {
     if rest.is_empty() {
         return true;
     }
-    let tail = rest.strip_prefix("alpha").or_else(|| rest.strip_prefix("beta"));
+    let tail = rest
+        .strip_prefix("alpha")
+        .or_else(|| rest.strip_prefix("beta"));
     matches!(tail, Some(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Does any kind selector select this group/version/kind (and subresource)?
-pub fn check_kind(kinds: &[String], group: &str, version: &str, kind: &str, subresource: &str) -> bool {
+pub fn check_kind(
+    kinds: &[String],
+    group: &str,
+    version: &str,
+    kind: &str,
+    subresource: &str,
+) -> bool {
     kinds.iter().any(|k| {
         let (g, v, kd, sub) = parse_kind_selector(k);
         wildcard_match(&g, group)
             && wildcard_match(&v, version)
             && wildcard_match(&kd, kind)
             && (wildcard_match(&sub, subresource)
-                || (group.is_empty() && version == "v1" && kind == "Pod" && subresource == "ephemeralcontainers"))
+                || (group.is_empty()
+                    && version == "v1"
+                    && kind == "Pod"
+                    && subresource == "ephemeralcontainers"))
     })
 }
 
@@ -243,7 +291,10 @@ pub fn contains_kind(kinds: &[String], kind: &str) -> bool {
             [_, _, c, d] => format!("{c}/{d}"),
             _ => String::new(),
         };
-        let base = kind_part.split_once('/').map(|(k, _)| k.to_string()).filter(|_| kind_part.matches('/').count() == 1);
+        let base = kind_part
+            .split_once('/')
+            .map(|(k, _)| k.to_string())
+            .filter(|_| kind_part.matches('/').count() == 1);
         base.as_deref().unwrap_or(&kind_part) == kind
     })
 }
@@ -251,7 +302,11 @@ pub fn contains_kind(kinds: &[String], kind: &str) -> bool {
 fn check_annotations(expected: &Map<String, Value>, actual: Option<&Map<String, Value>>) -> bool {
     expected.iter().all(|(k, v)| {
         let v = value_as_string(v);
-        actual.is_some_and(|actual| actual.iter().any(|(k1, v1)| wildcard_match(k, k1) && wildcard_match(&v, &value_as_string(v1))))
+        actual.is_some_and(|actual| {
+            actual
+                .iter()
+                .any(|(k1, v1)| wildcard_match(k, k1) && wildcard_match(&v, &value_as_string(v1)))
+        })
     })
 }
 
@@ -266,9 +321,15 @@ fn subjects_match(subjects: &[Subject], user_info: Option<&Value>) -> bool {
     let empty = Value::Null;
     let user_info = user_info.unwrap_or(&empty);
     let username = user_info["username"].as_str().unwrap_or("");
-    let groups: Vec<&str> = user_info["groups"].as_array().map(|g| g.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let groups: Vec<&str> = user_info["groups"]
+        .as_array()
+        .map(|g| g.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     subjects.iter().any(|s| match s.kind.as_str() {
-        "ServiceAccount" => wildcard_match(&format!("system:serviceaccount:{}:{}", s.namespace, s.name), username),
+        "ServiceAccount" => wildcard_match(
+            &format!("system:serviceaccount:{}:{}", s.namespace, s.name),
+            username,
+        ),
         "Group" => groups.iter().any(|g| wildcard_match(&s.name, g)),
         "User" => wildcard_match(&s.name, username),
         _ => false,
@@ -277,17 +338,24 @@ fn subjects_match(subjects: &[Subject], user_info: Option<&Value>) -> bool {
 
 /// Kubernetes label selector semantics, with Kyverno's wildcard expansion of
 /// `matchLabels` keys and values against the actual labels.
-pub fn label_selector_matches(selector: &Value, labels: Option<&Map<String, Value>>) -> Result<bool, String> {
+pub fn label_selector_matches(
+    selector: &Value,
+    labels: Option<&Map<String, Value>>,
+) -> Result<bool, String> {
     let empty = Map::new();
     let labels = labels.unwrap_or(&empty);
     let label = |k: &str| labels.get(k).map(value_as_string);
     let sel = selector.as_object().ok_or("selector must be an object")?;
     if let Some(match_labels) = sel.get("matchLabels").filter(|m| !m.is_null()) {
-        let match_labels = match_labels.as_object().ok_or("matchLabels must be a map")?;
+        let match_labels = match_labels
+            .as_object()
+            .ok_or("matchLabels must be a map")?;
         for (k, v) in match_labels {
             let v = value_as_string(v);
             let ok = if contains_wildcard(k) || contains_wildcard(&v) {
-                labels.iter().any(|(k1, v1)| wildcard_match(k, k1) && wildcard_match(&v, &value_as_string(v1)))
+                labels.iter().any(|(k1, v1)| {
+                    wildcard_match(k, k1) && wildcard_match(&v, &value_as_string(v1))
+                })
             } else {
                 label(k).as_deref() == Some(v.as_str())
             };
@@ -299,31 +367,44 @@ pub fn label_selector_matches(selector: &Value, labels: Option<&Map<String, Valu
     if let Some(exprs) = sel.get("matchExpressions").filter(|m| !m.is_null()) {
         let exprs = exprs.as_array().ok_or("matchExpressions must be a list")?;
         for e in exprs {
-            let key = e["key"].as_str().ok_or("matchExpressions entry has no key")?;
-            let values: Vec<String> = e["values"].as_array().map(|v| v.iter().map(value_as_string).collect()).unwrap_or_default();
+            let key = e["key"]
+                .as_str()
+                .ok_or("matchExpressions entry has no key")?;
+            let values: Vec<String> = e["values"]
+                .as_array()
+                .map(|v| v.iter().map(value_as_string).collect())
+                .unwrap_or_default();
             let actual = label(key);
             let ok = match e["operator"].as_str().unwrap_or("") {
                 "In" => {
                     if values.is_empty() {
-                        return Err(format!("values must be non-empty for operator In on `{key}`"));
+                        return Err(format!(
+                            "values must be non-empty for operator In on `{key}`"
+                        ));
                     }
                     actual.is_some_and(|a| values.contains(&a))
                 }
                 "NotIn" => {
                     if values.is_empty() {
-                        return Err(format!("values must be non-empty for operator NotIn on `{key}`"));
+                        return Err(format!(
+                            "values must be non-empty for operator NotIn on `{key}`"
+                        ));
                     }
                     actual.is_none_or(|a| !values.contains(&a))
                 }
                 "Exists" => {
                     if !values.is_empty() {
-                        return Err(format!("values must be empty for operator Exists on `{key}`"));
+                        return Err(format!(
+                            "values must be empty for operator Exists on `{key}`"
+                        ));
                     }
                     actual.is_some()
                 }
                 "DoesNotExist" => {
                     if !values.is_empty() {
-                        return Err(format!("values must be empty for operator DoesNotExist on `{key}`"));
+                        return Err(format!(
+                            "values must be empty for operator DoesNotExist on `{key}`"
+                        ));
                     }
                     actual.is_none()
                 }
@@ -375,10 +456,28 @@ mod tests {
     fn kind_selectors() {
         let k = |s: &str| vec![s.to_string()];
         assert!(check_kind(&k("Pod"), "", "v1", "Pod", ""));
-        assert!(check_kind(&k("apps/v1/Deployment"), "apps", "v1", "Deployment", ""));
-        assert!(!check_kind(&k("apps/v1/Deployment"), "extensions", "v1beta1", "Deployment", ""));
+        assert!(check_kind(
+            &k("apps/v1/Deployment"),
+            "apps",
+            "v1",
+            "Deployment",
+            ""
+        ));
+        assert!(!check_kind(
+            &k("apps/v1/Deployment"),
+            "extensions",
+            "v1beta1",
+            "Deployment",
+            ""
+        ));
         assert!(check_kind(&k("v1/Pod"), "", "v1", "Pod", ""));
-        assert!(check_kind(&k("networking.k8s.io/v1/Ingress"), "networking.k8s.io", "v1", "Ingress", ""));
+        assert!(check_kind(
+            &k("networking.k8s.io/v1/Ingress"),
+            "networking.k8s.io",
+            "v1",
+            "Ingress",
+            ""
+        ));
         assert!(!check_kind(&k("Pod/exec"), "", "v1", "Pod", ""));
         assert!(check_kind(&k("*"), "apps", "v1", "Deployment", ""));
         assert!(contains_kind(&k("v1/Pod"), "Pod"));
@@ -402,8 +501,20 @@ mod tests {
         let labels = labels.as_object();
         assert!(label_selector_matches(&json!({"matchLabels": {"app": "w*"}}), labels).unwrap());
         assert!(!label_selector_matches(&json!({"matchLabels": {"app": "db"}}), labels).unwrap());
-        assert!(label_selector_matches(&json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["front"]}]}), labels).unwrap());
-        assert!(label_selector_matches(&json!({"matchExpressions": [{"key": "x", "operator": "DoesNotExist"}]}), labels).unwrap());
-        assert!(label_selector_matches(&json!({"matchExpressions": [{"key": "x", "operator": "In", "values": []}]}), labels).is_err());
+        assert!(label_selector_matches(
+            &json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["front"]}]}),
+            labels
+        )
+        .unwrap());
+        assert!(label_selector_matches(
+            &json!({"matchExpressions": [{"key": "x", "operator": "DoesNotExist"}]}),
+            labels
+        )
+        .unwrap());
+        assert!(label_selector_matches(
+            &json!({"matchExpressions": [{"key": "x", "operator": "In", "values": []}]}),
+            labels
+        )
+        .is_err());
     }
 }

@@ -1,5 +1,7 @@
 //! Kyverno-compatible `validate` engine, in-process, without the Kyverno binary.
-//! Split by concern as Kyverno's `pkg/engine` is.
+//! Split by concern as Kyverno's `pkg/engine` is. The main entry points here are
+//! [`apply_policy`] (per-rule results, for kyverno-test suites) and [`load`] (the
+//! library [`crate::engine::Engine`] for one policy file).
 
 pub mod anchor;
 pub mod autogen;
@@ -17,3 +19,6 @@ pub mod rule;
 pub mod validate;
 pub mod variables;
 pub mod wildcards;
+
+pub use engine::{apply_policy, load, KyvernoRule, ResourceContext, RuleResponse, RuleStatus};
+pub use policy::Policy;

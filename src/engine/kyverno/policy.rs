@@ -19,7 +19,9 @@ impl FailureAction {
         match text.to_ascii_lowercase().as_str() {
             "audit" => Ok(FailureAction::Audit),
             "enforce" => Ok(FailureAction::Enforce),
-            other => Err(format!("unknown validationFailureAction `{other}` (want Audit or Enforce)")),
+            other => Err(format!(
+                "unknown validationFailureAction `{other}` (want Audit or Enforce)"
+            )),
         }
     }
 }
@@ -110,7 +112,11 @@ pub struct ContextEntry {
 /// Where a context entry's value comes from.
 #[derive(Debug, Clone)]
 pub enum ContextSource {
-    Variable { value: Option<Value>, jmes_path: Option<String>, default: Option<Value> },
+    Variable {
+        value: Option<Value>,
+        jmes_path: Option<String>,
+        default: Option<Value>,
+    },
     /// apiCall, configMap, imageRegistry, globalReference: need a cluster or registry.
     External(&'static str),
 }
@@ -207,31 +213,59 @@ impl Policy {
         let namespaced = match kind {
             "ClusterPolicy" => false,
             "Policy" => true,
-            other => return Err(format!("unsupported Kyverno kind `{other}` (want ClusterPolicy or Policy)")),
+            other => {
+                return Err(format!(
+                    "unsupported Kyverno kind `{other}` (want ClusterPolicy or Policy)"
+                ))
+            }
         };
         let metadata = &doc["metadata"];
-        let name = metadata["name"].as_str().filter(|n| !n.is_empty()).ok_or("policy has no metadata.name")?;
+        let name = metadata["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .ok_or("policy has no metadata.name")?;
         let namespace = if namespaced {
-            Some(metadata["namespace"].as_str().unwrap_or("default").to_string())
+            Some(
+                metadata["namespace"]
+                    .as_str()
+                    .unwrap_or("default")
+                    .to_string(),
+            )
         } else {
             None
         };
-        let annotations = metadata["annotations"].as_object().cloned().unwrap_or_default();
+        let annotations = metadata["annotations"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let spec = &doc["spec"];
         let validation_failure_action = match spec.get("validationFailureAction") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(FailureAction::parse(v.as_str().ok_or("spec.validationFailureAction must be a string")?)?),
+            Some(v) => Some(FailureAction::parse(
+                v.as_str()
+                    .ok_or("spec.validationFailureAction must be a string")?,
+            )?),
         };
         let background = spec["background"].as_bool().unwrap_or(true);
         let rules = match spec.get("rules") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items.iter().map(Rule::from_value).collect::<Result<Vec<_>, _>>()?,
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(Rule::from_value)
+                .collect::<Result<Vec<_>, _>>()?,
             Some(_) => return Err("spec.rules must be a list".into()),
         };
         if rules.is_empty() {
             return Err(format!("policy `{name}` has no rules"));
         }
-        Ok(Policy { name: name.to_string(), namespace, annotations, validation_failure_action, background, rules })
+        Ok(Policy {
+            name: name.to_string(),
+            namespace,
+            annotations,
+            validation_failure_action,
+            background,
+            rules,
+        })
     }
 
     /// A string annotation of the policy, if set.
@@ -243,20 +277,28 @@ impl Policy {
 impl Rule {
     /// Parse one entry of `spec.rules`.
     pub fn from_value(raw: &Value) -> Result<Rule, String> {
-        let name = raw["name"].as_str().filter(|n| !n.is_empty()).ok_or("rule has no name")?.to_string();
+        let name = raw["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .ok_or("rule has no name")?
+            .to_string();
         let at = |what: &str| format!("rule `{name}`: {what}");
         let match_resources = match raw.get("match") {
             Some(m) if !m.is_null() => parse_match(m).map_err(|e| at(&format!("match: {e}")))?,
             _ => MatchResources::default(),
         };
         let exclude = match raw.get("exclude") {
-            Some(m) if !m.is_null() => Some(parse_match(m).map_err(|e| at(&format!("exclude: {e}")))?),
+            Some(m) if !m.is_null() => {
+                Some(parse_match(m).map_err(|e| at(&format!("exclude: {e}")))?)
+            }
             _ => None,
         };
         let preconditions = raw.get("preconditions").filter(|p| !p.is_null()).cloned();
         let context = parse_context(raw.get("context")).map_err(|e| at(&e))?;
         let kind = if let Some(validate) = raw.get("validate").filter(|v| !v.is_null()) {
-            RuleKind::Validate(parse_validation(validate).map_err(|e| at(&format!("validate: {e}")))?)
+            RuleKind::Validate(
+                parse_validation(validate).map_err(|e| at(&format!("validate: {e}")))?,
+            )
         } else if raw.get("mutate").is_some() {
             RuleKind::Other("mutate")
         } else if raw.get("generate").is_some() {
@@ -266,7 +308,15 @@ impl Rule {
         } else {
             return Err(at("has none of validate, mutate, generate, verifyImages"));
         };
-        Ok(Rule { name, raw: raw.clone(), match_resources, exclude, preconditions, context, kind })
+        Ok(Rule {
+            name,
+            raw: raw.clone(),
+            match_resources,
+            exclude,
+            preconditions,
+            context,
+            kind,
+        })
     }
 
     /// The validate part, when this is a validate rule.
@@ -287,7 +337,9 @@ fn parse_validation(v: &Value) -> Result<Validation, String> {
     };
     let failure_action = match obj.get("failureAction") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(FailureAction::parse(v.as_str().ok_or("failureAction must be a string")?)?),
+        Some(v) => Some(FailureAction::parse(
+            v.as_str().ok_or("failureAction must be a string")?,
+        )?),
     };
     let any_pattern = obj.get("anyPattern").filter(|p| !p.is_null()).cloned();
     if let Some(p) = &any_pattern {
@@ -327,14 +379,22 @@ fn parse_deny(deny: Option<&Value>) -> Result<Option<Value>, String> {
 fn parse_foreach_list(v: Option<&Value>) -> Result<Option<Vec<ForEach>>, String> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => items.iter().map(parse_foreach).collect::<Result<Vec<_>, _>>().map(Some),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(parse_foreach)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
         Some(_) => Err("foreach must be a list".into()),
     }
 }
 
 fn parse_foreach(v: &Value) -> Result<ForEach, String> {
     let obj = v.as_object().ok_or("foreach entry must be an object")?;
-    let list = obj.get("list").and_then(Value::as_str).unwrap_or("").to_string();
+    let list = obj
+        .get("list")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let element_scope = match obj.get("elementScope") {
         None | Some(Value::Null) => None,
         Some(Value::Bool(b)) => Some(*b),
@@ -393,7 +453,11 @@ fn parse_match(v: &Value) -> Result<MatchResources, String> {
             Some(_) => Err(format!("`{key}` must be a list")),
         }
     };
-    Ok(MatchResources { any: filters("any")?, all: filters("all")?, direct: parse_filter(v)? })
+    Ok(MatchResources {
+        any: filters("any")?,
+        all: filters("all")?,
+        direct: parse_filter(v)?,
+    })
 }
 
 fn parse_filter(v: &Value) -> Result<ResourceFilter, String> {
@@ -432,12 +496,19 @@ fn parse_resources(v: &Value) -> Result<ResourceDescription, String> {
     };
     Ok(ResourceDescription {
         kinds: string_list(obj.get("kinds"), "kinds")?,
-        name: obj.get("name").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string),
+        name: obj
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         names: string_list(obj.get("names"), "names")?,
         namespaces: string_list(obj.get("namespaces"), "namespaces")?,
         annotations,
         selector: obj.get("selector").filter(|s| !s.is_null()).cloned(),
-        namespace_selector: obj.get("namespaceSelector").filter(|s| !s.is_null()).cloned(),
+        namespace_selector: obj
+            .get("namespaceSelector")
+            .filter(|s| !s.is_null())
+            .cloned(),
         operations: string_list(obj.get("operations"), "operations")?,
     })
 }
@@ -473,7 +544,10 @@ mod tests {
         let p = Policy::from_value(&doc).unwrap();
         assert_eq!(p.validation_failure_action, Some(FailureAction::Enforce));
         assert_eq!(p.namespace.as_deref(), Some("team"));
-        assert_eq!(p.rules[0].match_resources.direct.resources.names, vec!["a*"]);
+        assert_eq!(
+            p.rules[0].match_resources.direct.resources.names,
+            vec!["a*"]
+        );
         assert!(p.rules[0].validation().unwrap().deny.is_some());
     }
 
