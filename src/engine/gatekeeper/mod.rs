@@ -1,1 +1,30 @@
-//! Gatekeeper ConstraintTemplates and Constraints.
+//! Gatekeeper ConstraintTemplates and Constraints. The main types here are
+//! [`Template`] (compiled Rego plus its Constraint kind) and [`Constraint`]
+//! (parameters, `spec.match`, `enforcementAction`); [`Template::review`] judges
+//! one object as `gator verify` does, and [`load`] builds a library rule from a
+//! file holding a template then one Constraint.
+//!
+//! Inventory for library cases: a `_inventory.yaml` beside a case supplies
+//! `data.inventory` and the Namespace objects `namespaceSelector` needs; a
+//! namespaced object under a namespaceSelector whose Namespace is not there is
+//! an error, as it is in Gatekeeper.
+
+mod constraint;
+mod documents;
+mod library_rule;
+mod matching;
+mod rego_program;
+mod review;
+mod template;
+
+pub use constraint::{Action, Constraint, EnforcementAction, WEBHOOK_ENFORCEMENT_POINT};
+pub use documents::{parse_documents, Document};
+pub use library_rule::{load, GatekeeperRule, INVENTORY_FILE};
+pub use matching::{
+    Candidate, KindSelector, LabelSelector, Match, Operator, Requirement, Wildcard,
+};
+pub use review::{
+    admission_review, find_namespace, inventory_data, GroupVersionKind, ReviewError, ReviewOutcome,
+    Violation,
+};
+pub use template::{Template, ADMISSION_TARGET};

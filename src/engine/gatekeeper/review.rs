@@ -1,0 +1,292 @@
+//! Reviewing one object against one Constraint, as `gator verify` does:
+//! `input.review` is the AdmissionRequest Gatekeeper builds from a bare object,
+//! `input.parameters` the Constraint's parameters, `data.inventory` the
+//! inventory objects laid out by namespace / group-version / kind / name.
+
+use super::constraint::{Action, Constraint, WEBHOOK_ENFORCEMENT_POINT};
+use super::matching::Candidate;
+use super::template::Template;
+use serde_json::{json, Map, Value};
+
+/// One `violation[{"msg": ..., "details": ...}]` result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    pub message: String,
+    /// `details`, `{}` when the template gives none.
+    pub details: Value,
+    /// The Constraint that produced it.
+    pub constraint: String,
+    /// The action at the admission webhook; `None` when a scoped action skips it.
+    pub action: Option<Action>,
+}
+
+/// The result of reviewing one object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReviewOutcome {
+    /// The Constraint's `spec.match` does not select the object.
+    NotMatched,
+    /// Matched; an empty list means the object is allowed.
+    Violations(Vec<Violation>),
+}
+
+/// The object could not be reviewed (bad object, matching or Rego error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ReviewError {
+    pub message: String,
+}
+
+fn review_error(message: impl Into<String>) -> ReviewError {
+    ReviewError {
+        message: message.into(),
+    }
+}
+
+/// Group, version and kind of an object, from `apiVersion` and `kind`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupVersionKind {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+}
+
+impl GroupVersionKind {
+    /// Parse as `schema.ParseGroupVersion`: `v1` has the empty (core) group.
+    pub fn of(object: &Value) -> Result<GroupVersionKind, ReviewError> {
+        let api_version = object["apiVersion"].as_str().unwrap_or("");
+        let kind = object["kind"].as_str().unwrap_or("");
+        let (group, version) = match api_version.split_once('/') {
+            None => ("", api_version),
+            Some((g, v)) if !v.contains('/') => (g, v),
+            _ => {
+                return Err(review_error(format!(
+                    "apiVersion {api_version:?} is not group/version"
+                )))
+            }
+        };
+        let name = object["metadata"]["name"].as_str().unwrap_or("");
+        if version.is_empty() {
+            return Err(review_error(format!("resource {name:?} has no version")));
+        }
+        if kind.is_empty() {
+            return Err(review_error(format!("resource {name:?} has no kind")));
+        }
+        Ok(GroupVersionKind {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+        })
+    }
+
+    /// `apps/v1`, or `v1` for the core group: the key `data.inventory` uses.
+    pub fn group_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+/// `input.review` for a bare object, as Gatekeeper's target builds it for gator
+/// (an `admission/v1` AdmissionRequest serialised with its `omitempty` rules):
+/// no operation, no user, no old object.
+pub fn admission_review(object: &Value) -> Result<Value, ReviewError> {
+    let gvk = GroupVersionKind::of(object)?;
+    let mut review = Map::new();
+    review.insert("uid".into(), json!(""));
+    review.insert(
+        "kind".into(),
+        json!({"group": gvk.group, "version": gvk.version, "kind": gvk.kind}),
+    );
+    review.insert(
+        "resource".into(),
+        json!({"group": "", "version": "", "resource": ""}),
+    );
+    if let Some(name) = object["metadata"]["name"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+    {
+        review.insert("name".into(), json!(name));
+    }
+    if let Some(ns) = object["metadata"]["namespace"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+    {
+        review.insert("namespace".into(), json!(ns));
+    }
+    review.insert("operation".into(), json!(""));
+    review.insert("userInfo".into(), json!({}));
+    review.insert("object".into(), object.clone());
+    Ok(Value::Object(review))
+}
+
+/// The data document with no inventory objects: Gatekeeper always creates `data.inventory`.
+pub fn empty_inventory() -> Value {
+    json!({"inventory": {}})
+}
+
+/// `{"inventory": {"cluster": {gv: {kind: {name: obj}}}, "namespace": {ns: {gv: {kind: {name: obj}}}}}}`.
+pub fn inventory_data(inventory: &[Value]) -> Result<Value, ReviewError> {
+    let mut cluster = Map::new();
+    let mut namespaced = Map::new();
+    for object in inventory {
+        let gvk = GroupVersionKind::of(object)
+            .map_err(|e| review_error(format!("inventory object: {e}")))?;
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let slot = match object["metadata"]["namespace"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+        {
+            None => &mut cluster,
+            Some(ns) => namespaced
+                .entry(ns.to_string())
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .expect("object"),
+        };
+        let by_gv = slot.entry(gvk.group_version()).or_insert_with(|| json!({}));
+        let by_kind = by_gv
+            .as_object_mut()
+            .expect("object")
+            .entry(gvk.kind.clone())
+            .or_insert_with(|| json!({}));
+        by_kind
+            .as_object_mut()
+            .expect("object")
+            .insert(name, object.clone());
+    }
+    Ok(json!({"inventory": {"cluster": cluster, "namespace": namespaced}}))
+}
+
+/// The Namespace object named `name` in the inventory.
+pub fn find_namespace<'a>(inventory: &'a [Value], name: &str) -> Option<&'a Value> {
+    inventory.iter().find(|o| {
+        o["apiVersion"].as_str() == Some("v1")
+            && o["kind"].as_str() == Some("Namespace")
+            && o["metadata"]["name"].as_str() == Some(name)
+    })
+}
+
+impl Template {
+    /// Whether `constraint` selects `object`; an unknown Namespace under a
+    /// namespaceSelector is an error, as in Gatekeeper.
+    pub fn matches(
+        &self,
+        constraint: &Constraint,
+        object: &Value,
+        inventory: &[Value],
+    ) -> Result<bool, ReviewError> {
+        self.check_kind(constraint)?;
+        let gvk = GroupVersionKind::of(object)?;
+        let namespace = object["metadata"]["namespace"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .and_then(|ns| find_namespace(inventory, ns));
+        let candidate = Candidate {
+            object,
+            group: &gvk.group,
+            kind: &gvk.kind,
+            namespace,
+        };
+        constraint
+            .matcher
+            .matches(&candidate)
+            .map_err(|e| review_error(format!("Constraint {}: {e}", constraint.name)))
+    }
+
+    /// Match, then evaluate the template's `violation` rule for `object`.
+    ///
+    /// ```
+    /// use verdict::engine::gatekeeper::{Constraint, ReviewOutcome, Template};
+    /// use serde_json::json;
+    /// use std::path::Path;
+    /// let template = Template::from_value(&json!({
+    ///   "apiVersion": "templates.gatekeeper.sh/v1", "kind": "ConstraintTemplate",
+    ///   "metadata": {"name": "k8sdenyname"},
+    ///   "spec": {"crd": {"spec": {"names": {"kind": "K8sDenyName"}}},
+    ///            "targets": [{"target": "admission.k8s.gatekeeper.sh", "rego":
+    ///              "package k8sdenyname\nviolation[{\"msg\": msg}] {\n  input.review.object.metadata.name == input.parameters.name\n  msg := \"name not allowed\"\n}"}]}}),
+    ///   Path::new("t.yaml")).unwrap();
+    /// let constraint = Constraint::from_value(&json!({
+    ///   "apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sDenyName",
+    ///   "metadata": {"name": "no-bad"}, "spec": {"parameters": {"name": "bad"}}}),
+    ///   Path::new("c.yaml")).unwrap();
+    /// let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad", "namespace": "default"}});
+    /// let ReviewOutcome::Violations(v) = template.review(&constraint, &pod, &[]).unwrap() else { panic!() };
+    /// assert_eq!(v[0].message, "name not allowed");
+    /// ```
+    pub fn review(
+        &self,
+        constraint: &Constraint,
+        object: &Value,
+        inventory: &[Value],
+    ) -> Result<ReviewOutcome, ReviewError> {
+        if !self.matches(constraint, object, inventory)? {
+            return Ok(ReviewOutcome::NotMatched);
+        }
+        let input =
+            json!({"review": admission_review(object)?, "parameters": constraint.parameters});
+        let data = if inventory.is_empty() {
+            None
+        } else {
+            Some(inventory_data(inventory)?)
+        };
+        let result = self
+            .program
+            .eval_rule(&self.entrypoint, &input, data.as_ref())
+            .map_err(|e| {
+                review_error(format!(
+                    "{}: Rego evaluation failed: {e}",
+                    self.path.display()
+                ))
+            })?;
+        let items = match result {
+            Value::Null => Vec::new(),
+            Value::Array(items) => items,
+            other => {
+                return Err(review_error(format!(
+                    "{}: violation is not a set: {other}",
+                    self.path.display()
+                )))
+            }
+        };
+        let action = constraint
+            .enforcement_action
+            .action_at(WEBHOOK_ENFORCEMENT_POINT);
+        let mut violations = Vec::with_capacity(items.len());
+        for item in items {
+            let message = item["msg"].as_str().ok_or_else(|| {
+                review_error(format!(
+                    "{}: a violation has no string \"msg\": {item}",
+                    self.path.display()
+                ))
+            })?;
+            let details = match &item["details"] {
+                Value::Null => json!({}),
+                d => d.clone(),
+            };
+            violations.push(Violation {
+                message: message.to_string(),
+                details,
+                constraint: constraint.name.clone(),
+                action,
+            });
+        }
+        violations.sort_by(|a, b| a.message.cmp(&b.message));
+        Ok(ReviewOutcome::Violations(violations))
+    }
+
+    fn check_kind(&self, constraint: &Constraint) -> Result<(), ReviewError> {
+        if constraint.kind != self.kind {
+            return Err(review_error(format!(
+                "Constraint {} is of kind {}, but template {} defines kind {}",
+                constraint.name, constraint.kind, self.name, self.kind
+            )));
+        }
+        Ok(())
+    }
+}
