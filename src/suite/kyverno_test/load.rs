@@ -72,7 +72,6 @@ impl PolicyDoc {
 /// A resource document, normalised as Kyverno's CLI loader does.
 #[derive(Debug, Clone)]
 pub struct ResourceDoc {
-    pub source: PathBuf,
     pub api_version: String,
     pub kind: String,
     /// Empty only for cluster-scoped kinds: a namespaced resource without one gets `default`.
@@ -240,7 +239,14 @@ fn load_test(
                     format!("expected one UserInfo document, found {}", docs.len()),
                 ));
             }
-            Some(docs.remove(0))
+            let info = docs.remove(0);
+            if info.api_version.is_none() || info.kind.is_none() {
+                warnings.push(format!(
+                    "{}: deprecated user info schema (no apiVersion/kind)",
+                    source.display()
+                ));
+            }
+            Some(info)
         }
         None => None,
     };
@@ -447,7 +453,6 @@ fn resource_doc(source: &Path, mut value: Value) -> Result<ResourceDoc, LoadErro
     }
     normalise_null_maps(&mut value);
     Ok(ResourceDoc {
-        source: source.to_path_buf(),
         api_version,
         kind,
         namespace,
@@ -591,7 +596,8 @@ mod tests {
 
     #[test]
     fn every_conformance_suite_loads() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/kyverno-policies");
+        let root =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/kyverno-policies");
         if !root.is_dir() {
             eprintln!("SKIPPED: conformance data not found at {}", root.display());
             return;
@@ -603,7 +609,12 @@ mod tests {
             let tests = load_tests(&file, &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
             for t in tests {
                 rows += t.file.results.len();
-                assert!(t.unsupported.is_none(), "{}: {:?}", file.display(), t.unsupported);
+                assert!(
+                    t.unsupported.is_none(),
+                    "{}: {:?}",
+                    file.display(),
+                    t.unsupported
+                );
             }
         }
         assert_eq!(rows, 350);

@@ -308,6 +308,8 @@ pub struct NamespaceLabels {
 pub struct UserInfoFile {
     pub api_version: Option<String>,
     pub kind: Option<String>,
+    /// Accepted as Kubernetes objects carry it; nothing in it matters.
+    #[allow(dead_code)]
     pub metadata: Option<Value>,
     #[serde(default)]
     pub roles: Vec<String>,

@@ -1,0 +1,254 @@
+//! Kyverno conformance: every `kyverno test` suite of the pinned
+//! kyverno/policies snapshot in `../shared/conformance/kyverno-policies/`,
+//! run with verdict's Kyverno engine.
+//!
+//! The test fails when a result fails that `tests/conformance/kyverno.known-gaps`
+//! does not name, when a named gap no longer fails (so the file stays honest),
+//! or when fewer than 98 % of the resource results pass. With
+//! `VERDICT_WRITE_DOCS=1` it also rewrites `docs/kyverno-conformance.md`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use verdict::runner::TestResult;
+use verdict::suite::kyverno_test::{discover, run_suite};
+
+const MIN_PASS_RATE: f64 = 0.98;
+const GAPS_FILE: &str = "tests/conformance/kyverno.known-gaps";
+const DOCS_FILE: &str = "docs/kyverno-conformance.md";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn data_root() -> PathBuf {
+    repo().join("../shared/conformance/kyverno-policies")
+}
+
+/// One failing result, as the known-gaps file names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct GapKey {
+    suite: String,
+    rule: String,
+    resource: String,
+}
+
+impl std::fmt::Display for GapKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.suite, self.rule, self.resource)
+    }
+}
+
+/// `suite-dir policy/rule resource: reason` lines; `#` comments and blank lines ignored.
+fn read_known_gaps(path: &Path) -> BTreeMap<GapKey, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut gaps = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (head, reason) = line.split_once(": ").unwrap_or_else(|| panic!("{}:{}: want `suite policy/rule resource: reason`", path.display(), n + 1));
+        let parts: Vec<&str> = head.split_whitespace().collect();
+        let [suite, rule, resource] = parts[..] else {
+            panic!("{}:{}: want `suite policy/rule resource: reason`", path.display(), n + 1);
+        };
+        assert!(!reason.trim().is_empty(), "{}:{}: a known gap needs a reason", path.display(), n + 1);
+        let key = GapKey { suite: suite.into(), rule: rule.into(), resource: resource.into() };
+        assert!(gaps.insert(key, reason.trim().to_string()).is_none(), "{}:{}: duplicate gap", path.display(), n + 1);
+    }
+    gaps
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+impl Counts {
+    fn total(&self) -> usize {
+        self.passed + self.failed + self.skipped
+    }
+}
+
+/// A failing result with where it comes from.
+struct Failure {
+    key: GapKey,
+    expected: String,
+    actual: String,
+    message: String,
+}
+
+#[derive(Default)]
+struct Measurement {
+    suites: usize,
+    rows: Counts,
+    results: Counts,
+    failures: Vec<Failure>,
+    skipped: Vec<(GapKey, String)>,
+}
+
+fn classify(result: &TestResult) -> &'static str {
+    if result.skipped.is_some() {
+        "skipped"
+    } else if result.ok {
+        "passed"
+    } else {
+        "failed"
+    }
+}
+
+fn measure(root: &Path) -> Measurement {
+    let mut m = Measurement::default();
+    for file in discover(root) {
+        m.suites += 1;
+        let suite = file.parent().unwrap().strip_prefix(root).unwrap().display().to_string();
+        let report = match run_suite(&file) {
+            Ok(report) => report,
+            Err(e) => {
+                m.rows.failed += 1;
+                m.results.failed += 1;
+                let key = GapKey { suite, rule: "*".into(), resource: "*".into() };
+                m.failures.push(Failure { key, expected: "load".into(), actual: "error".into(), message: e.to_string() });
+                continue;
+            }
+        };
+        for row in &report.rows {
+            let results = &report.results[row.results.clone()];
+            let kinds: BTreeSet<&str> = results.iter().map(classify).collect();
+            if kinds.contains("failed") || results.is_empty() {
+                m.rows.failed += 1;
+            } else if kinds.contains("skipped") {
+                m.rows.skipped += 1;
+            } else {
+                m.rows.passed += 1;
+            }
+        }
+        for r in &report.results {
+            let key = GapKey { suite: suite.clone(), rule: r.rule.clone(), resource: r.resource.clone() };
+            match classify(r) {
+                "passed" => m.results.passed += 1,
+                "skipped" => {
+                    m.results.skipped += 1;
+                    m.skipped.push((key, r.skipped.clone().unwrap_or_default()));
+                }
+                _ => {
+                    m.results.failed += 1;
+                    m.failures.push(Failure { key, expected: r.expected.clone(), actual: r.actual.clone(), message: r.messages.join("; ") });
+                }
+            }
+        }
+    }
+    m
+}
+
+fn table(m: &Measurement) -> String {
+    let rate = |c: &Counts| if c.total() == 0 { 0.0 } else { 100.0 * c.passed as f64 / c.total() as f64 };
+    let mut out = String::new();
+    writeln!(out, "| | passed | failed | skipped | total | pass rate |").unwrap();
+    writeln!(out, "|---|---:|---:|---:|---:|---:|").unwrap();
+    for (name, c) in [("rows", &m.rows), ("resource results", &m.results)] {
+        writeln!(out, "| {name} | {} | {} | {} | {} | {:.1} % |", c.passed, c.failed, c.skipped, c.total(), rate(c)).unwrap();
+    }
+    out
+}
+
+fn docs(m: &Measurement, gaps: &BTreeMap<GapKey, String>, source: &str) -> String {
+    let mut out = String::new();
+    writeln!(out, "# Kyverno conformance\n").unwrap();
+    writeln!(
+        out,
+        "verdict runs every `kyverno test` suite of a pinned kyverno/policies snapshot \
+         ({} suites, validate rules only) with its own Kyverno engine. \
+         Generated by `VERDICT_WRITE_DOCS=1 cargo test --test conformance_kyverno`; do not edit.\n",
+        m.suites
+    )
+    .unwrap();
+    if !source.is_empty() {
+        writeln!(out, "Upstream: {source}\n").unwrap();
+    }
+    writeln!(out, "{}", table(m)).unwrap();
+    writeln!(
+        out,
+        "A row is one entry of a suite's `results`; a resource result is one resource of one row. \
+         A skipped result could not be checked (it needs what verdict does not evaluate) and is never counted as passed.\n"
+    )
+    .unwrap();
+    writeln!(out, "## Failing results ({})\n", m.failures.len()).unwrap();
+    if m.failures.is_empty() {
+        writeln!(out, "None.\n").unwrap();
+    } else {
+        writeln!(out, "| suite | policy/rule | resource | expected | actual | reason |").unwrap();
+        writeln!(out, "|---|---|---|---|---|---|").unwrap();
+        for f in &m.failures {
+            let reason = gaps.get(&f.key).cloned().unwrap_or_else(|| f.message.clone()).replace('|', "\\|").replace('\n', " ");
+            writeln!(out, "| {} | {} | {} | {} | {} | {} |", f.key.suite, f.key.rule, f.key.resource, f.expected, f.actual, reason).unwrap();
+        }
+        writeln!(out).unwrap();
+    }
+    writeln!(out, "## Skipped results ({})\n", m.skipped.len()).unwrap();
+    if m.skipped.is_empty() {
+        writeln!(out, "None.").unwrap();
+    } else {
+        writeln!(out, "| suite | policy/rule | resource | reason |").unwrap();
+        writeln!(out, "|---|---|---|---|").unwrap();
+        for (key, reason) in &m.skipped {
+            writeln!(out, "| {} | {} | {} | {} |", key.suite, key.rule, key.resource, reason.replace('|', "\\|")).unwrap();
+        }
+    }
+    out
+}
+
+/// `Commit: ...` of the snapshot's SOURCE.md, for the docs.
+fn upstream_source(root: &Path) -> String {
+    let text = std::fs::read_to_string(root.join("SOURCE.md")).unwrap_or_default();
+    let field = |name: &str| text.lines().find_map(|l| l.trim().strip_prefix(&format!("- {name}: ")).map(str::to_string));
+    match (field("Upstream repository"), field("Commit")) {
+        (Some(repo), Some(commit)) => format!("{repo} at commit `{commit}`"),
+        _ => String::new(),
+    }
+}
+
+#[test]
+fn kyverno_policies_conformance() {
+    let root = data_root();
+    if !root.is_dir() {
+        println!("SKIPPED: conformance data not found at {}", root.display());
+        eprintln!("SKIPPED: conformance data not found at {}", root.display());
+        return;
+    }
+    let gaps = read_known_gaps(&repo().join(GAPS_FILE));
+    let m = measure(&root);
+    println!("Kyverno conformance ({} suites)\n{}", m.suites, table(&m));
+
+    if std::env::var_os("VERDICT_WRITE_DOCS").is_some() {
+        let path = repo().join(DOCS_FILE);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, docs(&m, &gaps, &upstream_source(&root))).unwrap();
+        println!("wrote {}", path.display());
+    }
+
+    let failing: BTreeSet<&GapKey> = m.failures.iter().map(|f| &f.key).collect();
+    let unexpected: Vec<String> = m
+        .failures
+        .iter()
+        .filter(|f| !gaps.contains_key(&f.key))
+        .map(|f| format!("  {}: expected {}, got {}: {}", f.key, f.expected, f.actual, f.message))
+        .collect();
+    let stale: Vec<String> = gaps.keys().filter(|k| !failing.contains(k)).map(|k| format!("  {k}")).collect();
+    let mut problems = String::new();
+    if !unexpected.is_empty() {
+        writeln!(problems, "{} failing results are not known gaps:\n{}", unexpected.len(), unexpected.join("\n")).unwrap();
+    }
+    if !stale.is_empty() {
+        writeln!(problems, "{} known gaps no longer fail; remove them from {GAPS_FILE}:\n{}", stale.len(), stale.join("\n")).unwrap();
+    }
+    assert!(problems.is_empty(), "{problems}");
+
+    assert_eq!(m.suites, 103, "the pinned snapshot has 103 suites");
+    assert_eq!(m.rows.total(), 350, "the pinned snapshot has 350 rows");
+    let rate = m.results.passed as f64 / m.results.total().max(1) as f64;
+    assert!(rate >= MIN_PASS_RATE, "pass rate {:.1} % is below {:.0} %", rate * 100.0, MIN_PASS_RATE * 100.0);
+}
