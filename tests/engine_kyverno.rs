@@ -2,8 +2,8 @@
 //!
 //! Each file may hold a file-wide `policy` and has `cases: [{note, policy?, ...}]`:
 //! - `resource` (+ optional `context: {operation, oldResource, namespaceLabels,
-//!   userInfo, roles, clusterRoles, values}`) and `want: [{rule, status}]`: every
-//!   response of [`apply_policy`], in order; `status` is `pass`, `fail`, `warn`,
+//!   userInfo, roles, clusterRoles, values, ruleValues: {rule: {var: value}}}`) and
+//!   `want: [{rule, status}]`: every response of [`apply_policy_with_rule_values`], in order; `status` is `pass`, `fail`, `warn`,
 //!   `error`, `skip`, or `excluded` for a rule Kyverno would not report at all.
 //!   `message` in a `want` entry, when given, must be contained in the response message.
 //! - `want_error: text`: [`Policy::from_value`] fails with a message containing `text`.
@@ -13,8 +13,9 @@
 
 use rstest::rstest;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use verdict::engine::kyverno::engine::{apply_policy, load, ResourceContext};
+use verdict::engine::kyverno::engine::{apply_policy_with_rule_values, load, ResourceContext};
 use verdict::engine::kyverno::policy::Policy;
 use verdict::input::Input;
 use verdict::library::LoadContext;
@@ -67,7 +68,15 @@ fn run_case(path: &Path, file: &Value, case: &Value) -> Result<(), String> {
     }
     let policy = parsed.map_err(|e| format!("policy does not load: {e}"))?;
     let ctx = resource_context(case)?;
-    let got = apply_policy(&policy, &ctx);
+    let rule_values: BTreeMap<String, Map<String, Value>> = case["context"]["ruleValues"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_object().cloned().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let got = apply_policy_with_rule_values(&policy, &ctx, &rule_values);
     let want = case["want"].as_array().ok_or("no `want` list")?;
     let got_rows: Vec<(String, String)> = got
         .iter()

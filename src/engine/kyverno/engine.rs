@@ -10,6 +10,7 @@ use crate::input::Input;
 use crate::library::{LoadContext, LoadedRule, RuleHeader};
 use crate::verdict::{Mode, Outcome};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -115,7 +116,19 @@ impl RuleResponse {
 /// assert_eq!(responses[0].status.as_str(), "fail");
 /// ```
 pub fn apply_policy(policy: &Policy, ctx: &ResourceContext) -> Vec<RuleResponse> {
-    evaluate_policy(policy, ctx)
+    evaluate_policy(policy, ctx, &BTreeMap::new())
+}
+
+/// [`apply_policy`] with per-rule variable values (a kyverno-test values file's
+/// `policies[].rules[].values`), keyed by rule name as reported
+/// (`autogen-<rule>` for generated rules). Kyverno adds them to that rule's
+/// context only, so two rules may give one variable different values.
+pub fn apply_policy_with_rule_values(
+    policy: &Policy,
+    ctx: &ResourceContext,
+    rule_values: &BTreeMap<String, Map<String, Value>>,
+) -> Vec<RuleResponse> {
+    evaluate_policy(policy, ctx, rule_values)
 }
 
 /// One Kyverno policy file of the library, compiled.

@@ -20,5 +20,5 @@ pub mod validate;
 pub mod variables;
 pub mod wildcards;
 
-pub use engine::{apply_policy, load, KyvernoRule, ResourceContext, RuleResponse, RuleStatus};
+pub use engine::{apply_policy, apply_policy_with_rule_values, load, KyvernoRule, ResourceContext, RuleResponse, RuleStatus};
 pub use policy::Policy;

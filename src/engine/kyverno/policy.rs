@@ -48,6 +48,8 @@ pub struct Policy {
     /// `spec.validationFailureAction`, `None` when the policy does not say (Kyverno then audits).
     pub validation_failure_action: Option<FailureAction>,
     pub background: bool,
+    /// `spec.applyRules: One`: stop after the first rule that applies.
+    pub apply_one: bool,
     pub rules: Vec<Rule>,
 }
 
@@ -247,6 +249,7 @@ impl Policy {
             )?),
         };
         let background = spec["background"].as_bool().unwrap_or(true);
+        let apply_one = spec["applyRules"].as_str() == Some("One");
         let rules = match spec.get("rules") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items
@@ -264,6 +267,7 @@ impl Policy {
             annotations,
             validation_failure_action,
             background,
+            apply_one,
             rules,
         })
     }

@@ -11,6 +11,7 @@ use super::matching::{matches_rule, MatchRequest};
 use super::policy::{ContextEntry, ContextSource, FailureAction, Policy, Rule, Validation};
 use super::{conditions, variables};
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 /// What a handler needs to know about the rule it evaluates.
 #[derive(Debug, Clone, Copy)]
@@ -47,12 +48,16 @@ impl Request {
             _ if rc.operation.is_empty() => "CREATE".to_string(),
             _ => rc.operation.clone(),
         };
-        let resource = &rc.resource;
+        // A DELETE may come as (null, old) or as (object, none): the deleted object is whichever is set.
+        let resource = match (&rc.resource, &rc.old_resource) {
+            (Value::Null, Some(old)) => old,
+            (resource, _) => resource,
+        };
         let mut request = Map::new();
         let old = rc.old_resource.clone().unwrap_or_else(|| resource.clone());
         match operation.as_str() {
             "DELETE" => {
-                request.insert("oldObject".into(), resource.clone());
+                request.insert("oldObject".into(), old);
             }
             "UPDATE" => {
                 request.insert("object".into(), resource.clone());
@@ -285,6 +290,7 @@ pub fn evaluate_rule(
     rule: &Rule,
     request: &Request,
     rc: &ResourceContext,
+    rule_values: Option<&Map<String, Value>>,
 ) -> Option<RuleResponse> {
     let validation = rule.validation()?;
     let match_resource = if request.new_resource.is_null() {
@@ -314,14 +320,21 @@ pub fn evaluate_rule(
             format!("{feature} is not supported by this engine"),
         ));
     }
+    // Per-rule values join the context before the rule's own entries, as the
+    // Kyverno CLI's context loader initializer does.
+    let mut values = rc.values.clone();
+    let mut ctx = request.context.clone();
+    for (key, value) in rule_values.into_iter().flatten() {
+        set_path(&mut ctx, key, value.clone());
+        values.insert(key.clone(), value.clone());
+    }
     let scope = RuleScope {
         name: &rule.name,
         validation,
         operation: &request.operation,
-        values: &rc.values,
+        values: &values,
     };
-    let mut ctx = request.context.clone();
-    if let Err(e) = load_context_entries(&rule.context, &mut ctx, &rc.values) {
+    if let Err(e) = load_context_entries(&rule.context, &mut ctx, &values) {
         return Some(RuleResponse::new(
             &rule.name,
             RuleStatus::Error,
@@ -414,12 +427,28 @@ fn validate_old_object(
 }
 
 /// Every effective rule of the policy for this resource, in Kyverno's order.
-pub fn evaluate_policy(policy: &Policy, rc: &ResourceContext) -> Vec<RuleResponse> {
+/// `rule_values` holds per-rule variable values, keyed by the effective rule name.
+pub fn evaluate_policy(
+    policy: &Policy,
+    rc: &ResourceContext,
+    rule_values: &BTreeMap<String, Map<String, Value>>,
+) -> Vec<RuleResponse> {
     let request = Request::new(rc);
-    super::autogen::compute_rules(policy, &request.kind)
-        .iter()
-        .filter_map(|rule| evaluate_rule(policy, rule, &request, rc))
-        .collect()
+    let mut responses = Vec::new();
+    for rule in super::autogen::compute_rules(policy, &request.kind) {
+        let values = rule_values.get(&rule.name);
+        let Some(response) = evaluate_rule(policy, &rule, &request, rc, values) else {
+            continue;
+        };
+        let applied =
+            response.reported && matches!(response.status, RuleStatus::Pass | RuleStatus::Fail);
+        responses.push(response);
+        // `spec.applyRules: One` stops at the first rule that applied.
+        if applied && policy.apply_one {
+            break;
+        }
+    }
+    responses
 }
 
 #[cfg(test)]
