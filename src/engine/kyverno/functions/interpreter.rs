@@ -19,9 +19,11 @@ use super::{builtin, kyverno};
 /// Longest expression accepted; the parser and the evaluator recurse per node.
 const MAX_EXPRESSION_BYTES: usize = 64 * 1024;
 /// Deepest bracket nesting accepted, for the same reason.
-const MAX_NESTING: usize = 64;
-/// Most operators (`.`, `|`, `[`, `(`, `{`) accepted in one expression.
-const MAX_OPERATORS: usize = 4096;
+const MAX_NESTING: usize = 32;
+/// Most operators (`.`, `|`, `[`, `!`, `,`, comparisons…) outside literals in one expression.
+const MAX_OPERATORS: usize = 256;
+/// Deepest AST accepted; evaluation recurses once per level on the caller's stack.
+const MAX_AST_DEPTH: usize = 64;
 
 pub(crate) static NULL: Value = Value::Null;
 
@@ -147,6 +149,11 @@ pub fn compile(text: &str) -> Result<Expression, EvalError> {
     let ast = jmespath::parse(text).map_err(|e| EvalError::Invalid {
         reason: format!("invalid JMESPath expression {text:?}: {e}"),
     })?;
+    if ast_depth(&ast, 0) > MAX_AST_DEPTH {
+        return Err(EvalError::Invalid {
+            reason: "JMESPath expression too large (depth)".into(),
+        });
+    }
     let root = convert(&ast, text)?;
     Ok(Expression {
         text: text.to_string(),
@@ -161,16 +168,31 @@ fn check_size(text: &str) -> Result<(), EvalError> {
     if text.len() > MAX_EXPRESSION_BYTES {
         return Err(too_big("length"));
     }
+    // Count structure outside string literals: each operator can add an AST level,
+    // and parsing, evaluating and dropping the AST all recurse per level.
     let (mut depth, mut max_depth, mut operators) = (0usize, 0usize, 0usize);
-    for byte in text.bytes() {
-        match byte {
-            b'(' | b'[' | b'{' => {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' | '`' => quote = Some(c),
+            '(' | '[' | '{' => {
                 depth += 1;
                 operators += 1;
                 max_depth = max_depth.max(depth);
             }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            b'.' | b'|' | b'&' | b'!' => operators += 1,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '.' | '|' | '&' | '!' | ',' | '<' | '>' | '=' => operators += 1,
             _ => {}
         }
     }
@@ -181,6 +203,48 @@ fn check_size(text: &str) -> Result<(), EvalError> {
         return Err(too_big("operators"));
     }
     Ok(())
+}
+
+/// Depth of the tree, giving up (returning more than the limit) once past it.
+fn ast_depth(ast: &Ast, depth: usize) -> usize {
+    if depth > MAX_AST_DEPTH {
+        return depth;
+    }
+    let next = depth + 1;
+    match ast {
+        Ast::Identity { .. }
+        | Ast::Field { .. }
+        | Ast::Index { .. }
+        | Ast::Slice { .. }
+        | Ast::Literal { .. } => next,
+        Ast::Subexpr { lhs, rhs, .. }
+        | Ast::Projection { lhs, rhs, .. }
+        | Ast::Comparison { lhs, rhs, .. }
+        | Ast::And { lhs, rhs, .. }
+        | Ast::Or { lhs, rhs, .. } => ast_depth(lhs, next).max(ast_depth(rhs, next)),
+        Ast::Condition {
+            predicate, then, ..
+        } => ast_depth(predicate, next).max(ast_depth(then, next)),
+        Ast::Flatten { node, .. } | Ast::ObjectValues { node, .. } | Ast::Not { node, .. } => {
+            ast_depth(node, next)
+        }
+        Ast::Expref { ast, .. } => ast_depth(ast, next),
+        Ast::MultiList { elements, .. } => elements
+            .iter()
+            .map(|e| ast_depth(e, next))
+            .max()
+            .unwrap_or(next),
+        Ast::MultiHash { elements, .. } => elements
+            .iter()
+            .map(|kv| ast_depth(&kv.value, next))
+            .max()
+            .unwrap_or(next),
+        Ast::Function { args, .. } => args
+            .iter()
+            .map(|a| ast_depth(a, next))
+            .max()
+            .unwrap_or(next),
+    }
 }
 
 fn convert(ast: &Ast, text: &str) -> Result<Node, EvalError> {
@@ -464,52 +528,73 @@ pub(crate) fn eval<'a>(node: &Node, data: &'a Value) -> Result<Cow<'a, Value>, E
                 eval_on(rhs, left)
             }
         }
-        Node::Projection { lhs, rhs } => {
-            let left = match eval(lhs, data) {
-                Ok(left) => left,
-                Err(EvalError::NotFound { .. }) => return Ok(Cow::Borrowed(&NULL)),
-                Err(_) if matches!(**rhs, Node::Condition { .. }) => {
-                    return Ok(Cow::Borrowed(&NULL))
-                }
-                Err(e) => return Err(e),
-            };
-            let Value::Array(items) = &*left else {
-                return Ok(Cow::Borrowed(&NULL));
-            };
-            let mut collected = Vec::with_capacity(items.len());
-            for item in items {
-                let current = absorb_not_found(eval(rhs, item))?;
-                if !current.is_null() {
-                    collected.push(current.into_owned());
-                }
-            }
-            Ok(Cow::Owned(Value::Array(collected)))
+        Node::Projection { lhs, rhs } => eval_projection(lhs, rhs, data),
+        Node::Flatten(inner) => eval_flatten(inner, data),
+        Node::ObjectValues(inner) => eval_object_values(inner, data),
+        Node::MultiList(elements) => eval_multi_list(elements, data),
+        Node::MultiHash(pairs) => eval_multi_hash(pairs, data),
+        Node::Function { name, args } => eval_function(name, args, data),
+        _ => eval_simple(node, data),
+    }
+}
+
+#[inline(never)]
+fn eval_projection<'a>(
+    lhs: &Node,
+    rhs: &Node,
+    data: &'a Value,
+) -> Result<Cow<'a, Value>, EvalError> {
+    let left = match eval(lhs, data) {
+        Ok(left) => left,
+        Err(EvalError::NotFound { .. }) => return Ok(Cow::Borrowed(&NULL)),
+        Err(_) if matches!(rhs, Node::Condition { .. }) => return Ok(Cow::Borrowed(&NULL)),
+        Err(e) => return Err(e),
+    };
+    let Value::Array(items) = &*left else {
+        return Ok(Cow::Borrowed(&NULL));
+    };
+    let mut collected = Vec::with_capacity(items.len());
+    for item in items {
+        let current = absorb_not_found(eval(rhs, item))?;
+        if !current.is_null() {
+            collected.push(current.into_owned());
         }
-        Node::Flatten(inner) => {
-            let Ok(left) = eval(inner, data) else {
-                return Ok(Cow::Borrowed(&NULL));
-            };
-            let Value::Array(items) = &*left else {
-                return Ok(Cow::Borrowed(&NULL));
-            };
-            let mut flat = Vec::with_capacity(items.len());
-            for item in items {
-                match item {
-                    Value::Array(inner) => flat.extend(inner.iter().cloned()),
-                    other => flat.push(other.clone()),
-                }
-            }
-            Ok(Cow::Owned(Value::Array(flat)))
+    }
+    Ok(Cow::Owned(Value::Array(collected)))
+}
+
+#[inline(never)]
+fn eval_flatten<'a>(inner: &Node, data: &'a Value) -> Result<Cow<'a, Value>, EvalError> {
+    let Ok(left) = eval(inner, data) else {
+        return Ok(Cow::Borrowed(&NULL));
+    };
+    let Value::Array(items) = &*left else {
+        return Ok(Cow::Borrowed(&NULL));
+    };
+    let mut flat = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Value::Array(inner) => flat.extend(inner.iter().cloned()),
+            other => flat.push(other.clone()),
         }
-        Node::ObjectValues(inner) => {
-            let Ok(left) = eval(inner, data) else {
-                return Ok(Cow::Borrowed(&NULL));
-            };
-            match &*left {
-                Value::Object(map) => Ok(Cow::Owned(Value::Array(map.values().cloned().collect()))),
-                _ => Ok(Cow::Borrowed(&NULL)),
-            }
-        }
+    }
+    Ok(Cow::Owned(Value::Array(flat)))
+}
+
+#[inline(never)]
+fn eval_object_values<'a>(inner: &Node, data: &'a Value) -> Result<Cow<'a, Value>, EvalError> {
+    let Ok(left) = eval(inner, data) else {
+        return Ok(Cow::Borrowed(&NULL));
+    };
+    match &*left {
+        Value::Object(map) => Ok(Cow::Owned(Value::Array(map.values().cloned().collect()))),
+        _ => Ok(Cow::Borrowed(&NULL)),
+    }
+}
+
+#[inline(never)]
+fn eval_simple<'a>(node: &Node, data: &'a Value) -> Result<Cow<'a, Value>, EvalError> {
+    match node {
         Node::Condition { predicate, then } => {
             let test = absorb_not_found(eval(predicate, data))?;
             if is_truthy(&test) {
@@ -541,52 +626,66 @@ pub(crate) fn eval<'a>(node: &Node, data: &'a Value) -> Result<Cow<'a, Value>, E
             let value = absorb_not_found(eval(inner, data))?;
             Ok(Cow::Owned(Value::Bool(!is_truthy(&value))))
         }
-        Node::MultiList(elements) => {
-            if data.is_null() {
-                return Ok(Cow::Borrowed(&NULL));
-            }
-            let mut out = Vec::with_capacity(elements.len());
-            for element in elements {
-                out.push(absorb_not_found(eval(element, data))?.into_owned());
-            }
-            Ok(Cow::Owned(Value::Array(out)))
-        }
-        Node::MultiHash(pairs) => {
-            if data.is_null() {
-                return Ok(Cow::Borrowed(&NULL));
-            }
-            let mut out = Map::new();
-            for (key, value) in pairs {
-                out.insert(
-                    key.clone(),
-                    absorb_not_found(eval(value, data))?.into_owned(),
-                );
-            }
-            Ok(Cow::Owned(Value::Object(out)))
-        }
-        Node::Function { name, args } => {
-            let mut items = Vec::with_capacity(args.len());
-            for arg in args {
-                items.push(match arg {
-                    Node::Expref(inner) => Arg::Expref(inner),
-                    other => Arg::Value(absorb_not_found(eval(other, data))?),
-                });
-            }
-            let args = Args { name, items };
-            let result = match kyverno::call(&args) {
-                Some(result) => result,
-                None => builtin::call(&args).unwrap_or_else(|| {
-                    Err(EvalError::Invalid {
-                        reason: format!("unknown function: {name}()"),
-                    })
-                }),
-            };
-            result.map(Cow::Owned)
-        }
         Node::Expref(_) => Err(EvalError::Invalid {
             reason: "expression reference ('&') outside a function argument".into(),
         }),
+        _ => unreachable!("eval dispatches every other node"),
     }
+}
+
+#[inline(never)]
+fn eval_multi_list<'a>(elements: &[Node], data: &'a Value) -> Result<Cow<'a, Value>, EvalError> {
+    if data.is_null() {
+        return Ok(Cow::Borrowed(&NULL));
+    }
+    let mut out = Vec::with_capacity(elements.len());
+    for element in elements {
+        out.push(absorb_not_found(eval(element, data))?.into_owned());
+    }
+    Ok(Cow::Owned(Value::Array(out)))
+}
+
+#[inline(never)]
+fn eval_multi_hash<'a>(
+    pairs: &[(String, Node)],
+    data: &'a Value,
+) -> Result<Cow<'a, Value>, EvalError> {
+    if data.is_null() {
+        return Ok(Cow::Borrowed(&NULL));
+    }
+    let mut out = Map::new();
+    for (key, value) in pairs {
+        out.insert(
+            key.clone(),
+            absorb_not_found(eval(value, data))?.into_owned(),
+        );
+    }
+    Ok(Cow::Owned(Value::Object(out)))
+}
+
+#[inline(never)]
+fn eval_function<'a>(
+    name: &str,
+    args: &[Node],
+    data: &'a Value,
+) -> Result<Cow<'a, Value>, EvalError> {
+    let mut items = Vec::with_capacity(args.len());
+    for arg in args {
+        items.push(match arg {
+            Node::Expref(inner) => Arg::Expref(inner),
+            other => Arg::Value(absorb_not_found(eval(other, data))?),
+        });
+    }
+    let args = Args { name, items };
+    let result = match kyverno::call(&args) {
+        Some(result) => result,
+        None => builtin::call(&args).unwrap_or_else(|| {
+            Err(EvalError::Invalid {
+                reason: format!("unknown function: {name}()"),
+            })
+        }),
+    };
+    result.map(Cow::Owned)
 }
 
 fn compare(op: Compare, left: &Value, right: &Value) -> Value {
