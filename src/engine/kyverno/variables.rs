@@ -224,14 +224,17 @@ pub fn substitute_all_with_resource(
     ctx: &Value,
     resource: Option<&Value>,
 ) -> Result<Value, VariableError> {
-    let referenced = substitute_references(value)?;
     let walker = Walker {
         ctx,
         resource,
         delete: is_delete_request(ctx),
     };
     let mut path = Vec::new();
-    walker.walk(&referenced, &mut path)
+    if contains_reference(value, 0) {
+        walker.walk(&substitute_references(value)?, &mut path)
+    } else {
+        walker.walk(value, &mut path)
+    }
 }
 
 fn is_delete_request(ctx: &Value) -> bool {
@@ -295,16 +298,17 @@ impl Walker<'_> {
             Value::Object(map) => {
                 let mut out = Map::with_capacity(map.len());
                 for (key, item) in map {
-                    let new_key =
-                        match self.substitute_string(key, path)? {
-                            Value::String(s) => s,
-                            _ => return Err(VariableError::Invalid {
+                    let new_key = match self.substitute_string(key, path)? {
+                        Value::String(s) => s,
+                        _ => {
+                            return Err(VariableError::Invalid {
                                 expression: key.clone(),
                                 reason: format!(
                                     "expected string after substituting variables in key \"{key}\""
                                 ),
-                            }),
-                        };
+                            })
+                        }
+                    };
                     path.push(Segment::Key(key.clone()));
                     let result = self.walk(item, path);
                     path.pop();
@@ -454,9 +458,6 @@ fn braces_trimmed(text: &str) -> (String, bool) {
 /// Resolves `$(path)` references against the document itself, as Kyverno does
 /// before variables: the path is relative to the referring string's location.
 fn substitute_references(document: &Value) -> Result<Value, VariableError> {
-    if !contains_reference(document, 0) {
-        return Ok(document.clone());
-    }
     let mut leaves = HashMap::new();
     collect_leaves(document, &mut String::new(), &mut leaves, 0);
     replace_references(document, document, &mut Vec::new(), &leaves)
