@@ -1,23 +1,26 @@
-//! The one place this module talks to the Rego interpreter.
-//!
-//! The shared wrapper (`crate::engine::rego::program`) did not exist when this
-//! engine was written; everything Gatekeeper needs from Rego goes through
-//! [`RegoProgram`] so switching to the shared wrapper is a change here only.
+//! The one place this module talks to Rego: an adapter over the shared
+//! [`Program`] wrapper of `engine::rego` (compile once, clone per evaluation,
+//! time limit, OPA's `null` semantics).
 
+use crate::engine::rego::Program;
+use crate::limits::Limits;
 use serde_json::Value;
-use std::num::NonZeroU32;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-/// A set of Rego modules compiled once and evaluated many times.
-#[derive(Clone)]
+/// Distinct inventories kept compiled per template; beyond this the cache restarts.
+const INVENTORY_CACHE_SIZE: usize = 32;
+
+/// A template's Rego modules, compiled once per distinct `data` document.
+#[derive(Debug, Clone)]
 pub(crate) struct RegoProgram {
-    engine: regorus::Engine,
-}
-
-impl std::fmt::Debug for RegoProgram {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegoProgram").finish_non_exhaustive()
-    }
+    modules: Arc<Vec<(String, String)>>,
+    limits: Limits,
+    /// Compiled with an empty `data.inventory`, the common case.
+    base: Program,
+    /// `data.inventory` is part of the data document, not of the input, so a
+    /// review with inventory objects needs its own compiled program.
+    with_data: Arc<Mutex<HashMap<String, Program>>>,
 }
 
 /// One Rego source handed to [`RegoProgram::compile`].
@@ -28,63 +31,70 @@ pub(crate) struct RegoSource {
 }
 
 impl RegoProgram {
-    /// Parse and analyse `sources`; `entrypoint` (`data.pkg.rule`) must exist.
+    /// Parse and analyse `sources` with `initial_data`, then evaluate
+    /// `entrypoint` once on an empty review: regorus reports some compile
+    /// errors (unsafe variables) only on first evaluation, OPA at compile time.
+    ///
+    /// The shared wrapper picks the Rego dialect per module (v1, else v0), so
+    /// both Gatekeeper's default v0 and `version: v1` sources compile.
     pub(crate) fn compile(
         sources: &[RegoSource],
-        rego_v1: bool,
-        timeout: Duration,
+        limits: &Limits,
         entrypoint: &str,
         initial_data: &Value,
     ) -> Result<RegoProgram, String> {
-        let mut engine = regorus::Engine::new();
-        engine.set_rego_v0(!rego_v1);
-        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-            limit: timeout,
-            check_interval: NonZeroU32::new(64).expect("non-zero"),
-        });
-        engine
-            .add_data(regorus::Value::from(initial_data.clone()))
+        let modules: Vec<(String, String)> = sources
+            .iter()
+            .map(|s| (s.label.clone(), s.text.clone()))
+            .collect();
+        let base = Program::new(&modules, Some(initial_data.clone()), limits)
             .map_err(|e| e.to_string())?;
-        for source in sources {
-            engine
-                .add_policy(source.label.clone(), source.text.clone())
-                .map_err(|e| e.to_string())?;
-        }
-        engine
-            .compile_with_entrypoint(&entrypoint.into())
-            .map_err(|e| e.to_string())?;
-        let program = RegoProgram { engine };
-        // regorus reports some compile errors (unsafe variables) only when a
-        // rule is first evaluated: evaluate once on an empty review so they
-        // surface at load time, as OPA reports them when compiling.
-        program.eval_rule(
+        base.eval_rule(
             entrypoint,
             &serde_json::json!({"review": {}, "parameters": {}}),
-            None,
-        )?;
-        Ok(program)
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(RegoProgram {
+            modules: Arc::new(modules),
+            limits: *limits,
+            base,
+            with_data: Arc::default(),
+        })
     }
 
-    /// Evaluate `rule` for one input; `data` is merged into the data document first.
+    /// Evaluate `rule` for one input; `data`, when given, replaces the initial data document.
     pub(crate) fn eval_rule(
         &self,
         rule: &str,
         input: &Value,
         data: Option<&Value>,
     ) -> Result<Value, String> {
-        let mut engine = self.engine.clone();
-        if let Some(data) = data {
-            engine
-                .add_data(regorus::Value::from(data.clone()))
-                .map_err(|e| e.to_string())?;
-        }
-        engine.set_input(regorus::Value::from(input.clone()));
-        let value = engine
-            .eval_rule(rule.to_string())
-            .map_err(|e| e.to_string())?;
-        if value == regorus::Value::Undefined {
-            return Ok(Value::Null);
-        }
-        serde_json::to_value(&value).map_err(|e| e.to_string())
+        let result = match data {
+            None => self.base.eval_rule(rule, input),
+            Some(data) => {
+                let key = data.to_string();
+                let cached = self
+                    .with_data
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&key)
+                    .cloned();
+                let program = match cached {
+                    Some(program) => program,
+                    None => {
+                        let program = Program::new(&self.modules, Some(data.clone()), &self.limits)
+                            .map_err(|e| e.to_string())?;
+                        let mut cache = self.with_data.lock().unwrap_or_else(|p| p.into_inner());
+                        if cache.len() >= INVENTORY_CACHE_SIZE {
+                            cache.clear();
+                        }
+                        cache.insert(key, program.clone());
+                        program
+                    }
+                };
+                program.eval_rule(rule, input)
+            }
+        };
+        Ok(result.map_err(|e| e.to_string())?.unwrap_or(Value::Null))
     }
 }

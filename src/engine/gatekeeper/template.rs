@@ -134,8 +134,7 @@ impl Template {
         let entrypoint = format!("data.{package}.violation");
         let program = RegoProgram::compile(
             &sources,
-            chosen.rego_v1,
-            limits.eval_timeout,
+            limits,
             &entrypoint,
             &super::review::empty_inventory(),
         )
@@ -167,7 +166,6 @@ struct ChosenRego {
     libs_field: String,
     rego: String,
     libs: Vec<String>,
-    rego_v1: bool,
     notes: Vec<String>,
 }
 
@@ -200,9 +198,9 @@ fn choose_rego(target: &Value) -> Result<ChosenRego, String> {
                 .filter(|r| !r.trim().is_empty())
                 .ok_or(format!("{field} is empty"))?;
             let version = source["version"].as_str().unwrap_or("v0");
-            let rego_v1 = match version {
-                "v0" | "" => false,
-                "v1" => true,
+            // Both dialects compile: the shared Rego wrapper picks one per module.
+            match version {
+                "v0" | "" | "v1" => {}
                 other => {
                     return Err(format!(
                         "spec.targets[0].code[{i}].source.version {other:?} is not v0 or v1"
@@ -214,7 +212,6 @@ fn choose_rego(target: &Value) -> Result<ChosenRego, String> {
                 libs_field: format!("spec.targets[0].code[{i}].source.libs"),
                 rego: rego.to_string(),
                 libs: strings(&source["libs"]),
-                rego_v1,
                 notes,
             });
         }
@@ -225,7 +222,6 @@ fn choose_rego(target: &Value) -> Result<ChosenRego, String> {
             libs_field: "spec.targets[0].libs".into(),
             rego: rego.to_string(),
             libs: strings(&target["libs"]),
-            rego_v1: false,
             notes,
         }),
         None if has_cel => Err("only K8sNativeValidation (CEL) code is present: CEL is not supported, add a Rego source".into()),
