@@ -141,6 +141,7 @@ fn invalid(value: &Value, reason: &str) -> VariableError {
     VariableError::Invalid {
         expression: value.to_string(),
         reason: reason.to_string(),
+        path: None,
     }
 }
 
@@ -198,6 +199,7 @@ fn evaluate_condition(condition: &Value, ctx: &Value) -> Result<(bool, String), 
     let op = Operator::parse(operator).ok_or_else(|| VariableError::Invalid {
         expression: operator.to_string(),
         reason: format!("failed to create handler for condition operator {operator}"),
+        path: None,
     })?;
     let key = substitute_all(fields.get("key").unwrap_or(&Value::Null), ctx)?;
     let value = substitute_all(fields.get("value").unwrap_or(&Value::Null), ctx)?;

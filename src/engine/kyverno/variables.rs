@@ -34,6 +34,9 @@ const MAX_DOCUMENT_DEPTH: usize = 256;
 const MAX_CACHED_EXPRESSIONS: usize = 4096;
 
 /// Why a variable, reference or expression could not be resolved.
+///
+/// `path` is where in the substituted document the variable sits
+/// (`/spec/containers/0/image`), or `None` for a plain [`query`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum VariableError {
     /// A path step named a key the object does not have (Kyverno: "Unknown key").
@@ -42,16 +45,19 @@ pub enum VariableError {
         variable: String,
         /// The missing key.
         key: String,
-        /// Where in the document the variable sits (`/spec/containers/0/image`), empty for queries.
-        path: String,
+        path: Option<String>,
     },
     /// Malformed expression, unknown function, or an input too large to evaluate.
-    Invalid { expression: String, reason: String },
+    Invalid {
+        expression: String,
+        reason: String,
+        path: Option<String>,
+    },
     /// A function failed (bad argument type, bad regex, division by zero…).
     Function {
         variable: String,
-        path: String,
         message: String,
+        path: Option<String>,
     },
     /// A `$(...)` reference did not resolve to a string.
     Reference {
@@ -63,20 +69,40 @@ pub enum VariableError {
 
 impl fmt::Display for VariableError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = |f: &mut fmt::Formatter<'_>, variable: &str, path: &Option<String>| match path {
+            Some(path) => write!(f, "failed to resolve {variable} at path {path}: "),
+            None => Ok(()),
+        };
         match self {
-            VariableError::NotFound { variable, key, path } => write!(
-                f,
-                "failed to resolve {variable} at path {path}: JMESPath query failed: Unknown key \"{key}\" in path"
-            ),
-            VariableError::Invalid { expression, reason } => {
+            VariableError::NotFound {
+                variable,
+                key,
+                path,
+            } => {
+                at(f, variable, path)?;
+                write!(f, "JMESPath query failed: Unknown key \"{key}\" in path")
+            }
+            VariableError::Invalid {
+                expression,
+                reason,
+                path,
+            } => {
+                at(f, expression, path)?;
                 write!(f, "incorrect query {expression}: {reason}")
             }
-            VariableError::Function { variable, path, message } => {
-                write!(f, "failed to resolve {variable} at path {path}: JMESPath query failed: {message}")
+            VariableError::Function {
+                variable,
+                message,
+                path,
+            } => {
+                at(f, variable, path)?;
+                write!(f, "JMESPath query failed: {message}")
             }
-            VariableError::Reference { reference, path, reason } => {
-                write!(f, "failed to resolve {reference} at path {path}: {reason}")
-            }
+            VariableError::Reference {
+                reference,
+                path,
+                reason,
+            } => write!(f, "failed to resolve {reference} at path {path}: {reason}"),
         }
     }
 }
@@ -84,21 +110,23 @@ impl fmt::Display for VariableError {
 impl std::error::Error for VariableError {}
 
 impl VariableError {
-    fn from_eval(error: EvalError, variable: &str, path: &str) -> Self {
+    fn from_eval(error: EvalError, variable: &str, path: Option<&str>) -> Self {
+        let path = path.map(str::to_string);
         match error {
             EvalError::NotFound { key } => VariableError::NotFound {
                 variable: variable.to_string(),
                 key,
-                path: path.to_string(),
+                path,
             },
             EvalError::Invalid { reason } => VariableError::Invalid {
                 expression: variable.to_string(),
                 reason,
+                path,
             },
             function @ EvalError::Function { .. } => VariableError::Function {
                 variable: variable.to_string(),
-                path: path.to_string(),
                 message: function.to_string(),
+                path,
             },
         }
     }
@@ -107,6 +135,7 @@ impl VariableError {
         VariableError::Invalid {
             expression: truncate_for_message(expression),
             reason: reason.to_string(),
+            path: None,
         }
     }
 }
@@ -149,15 +178,16 @@ fn compiled(expr: &str) -> Result<Arc<Expression>, EvalError> {
 /// assert_eq!(query("request.object.spec.paused || `false`", &ctx).unwrap(), false);
 /// ```
 pub fn query(expr: &str, ctx: &Value) -> Result<Value, VariableError> {
-    query_at(expr, ctx, "")
+    query_at(expr, ctx, None)
 }
 
-fn query_at(expr: &str, ctx: &Value, path: &str) -> Result<Value, VariableError> {
+fn query_at(expr: &str, ctx: &Value, path: Option<&str>) -> Result<Value, VariableError> {
     let trimmed = expr.trim();
     if trimmed.is_empty() {
         return Err(VariableError::Invalid {
             expression: expr.to_string(),
             reason: "invalid query (nil)".into(),
+            path: path.map(str::to_string),
         });
     }
     let expression = compiled(trimmed).map_err(|e| VariableError::from_eval(e, trimmed, path))?;
@@ -306,6 +336,7 @@ impl Walker<'_> {
                                 reason: format!(
                                     "expected string after substituting variables in key \"{key}\""
                                 ),
+                                path: None,
                             })
                         }
                     };
@@ -339,7 +370,7 @@ impl Walker<'_> {
                             return Err(VariableError::NotFound {
                                 variable: variable.to_string(),
                                 key: object.to_string(),
-                                path: path_str.to_string(),
+                                path: Some(path_str.to_string()),
                             })
                         }
                     }
@@ -363,7 +394,7 @@ impl Walker<'_> {
                         return Err(VariableError::NotFound {
                             variable: format!("{base}{path_str}"),
                             key: k.clone(),
-                            path: path_str.to_string(),
+                            path: Some(path_str.to_string()),
                         })
                     }
                 },
@@ -408,7 +439,7 @@ impl Walker<'_> {
                     if self.delete {
                         variable = variable.replace("request.object", "request.oldObject");
                     }
-                    query_at(&variable, self.ctx, &path_str)?
+                    query_at(&variable, self.ctx, Some(&path_str))?
                 };
                 if original == var_text {
                     return Ok(resolved);
