@@ -10,6 +10,8 @@
 //!   `want_load: {id, mode, title, severity, controls}` checks the header,
 //!   `want` then judges `object` through the `Engine` trait
 //!   (`pass`, `fail`, `not-applicable`, `error`, or `{fail: [msg, ...]}`).
+//!   `input_path` sets the evaluated input's path (a library case directory
+//!   may hold an `_inventory.yaml`).
 //! - `want_error: text` (+ `want_error_line: n`): loading or reviewing fails
 //!   with a message containing `text`.
 
@@ -149,7 +151,11 @@ fn run_policy_case(path: &Path, policy: &str, case: &Value) -> Result<(), String
         }
     }
     for object in objects(case) {
-        let input = Input::from_value(path.to_path_buf(), 0, None, object);
+        let input_path = match case.get("input_path").and_then(Value::as_str) {
+            Some(rel) => Path::new(env!("CARGO_MANIFEST_DIR")).join(rel),
+            None => path.to_path_buf(),
+        };
+        let input = Input::from_value(input_path, 0, None, object);
         let outcome = loaded.engine.evaluate(&input);
         match (&outcome, case.get("want_error"), case.get("want")) {
             (Outcome::Error { reason }, Some(want), _) => contains(reason, want)?,
