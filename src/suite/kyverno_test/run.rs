@@ -13,13 +13,15 @@
 
 use super::load::{load_tests, LoadedTest, PolicyDoc, ResourceDoc};
 use super::model::ResultRow;
-use crate::engine::kyverno::engine::{apply_policy, ResourceContext, RuleResponse};
+use crate::engine::kyverno::engine::{
+    apply_policy_with_rule_values, ResourceContext, RuleResponse,
+};
 use crate::engine::kyverno::policy::{ContextEntry, ContextSource, ForEach, Policy, RuleKind};
 use crate::error::LoadError;
 use crate::limits::Limits;
 use crate::runner::TestResult;
 use serde_json::{Map, Value};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 use std::path::Path;
 
@@ -386,7 +388,8 @@ impl TestRun<'_> {
             let resource = &test.resources[resource_index];
             let label = resource.label();
             let ctx = self.context_for(doc, resource, operation);
-            if let Some(reason) = self.needs_cluster(&rules, doc, &ctx.values) {
+            let rule_values = self.rule_values(doc);
+            if let Some(reason) = self.needs_cluster(&rules, doc, &ctx.values, &rule_values) {
                 items.push(Item::skipped(label, reason));
                 continue;
             }
@@ -398,7 +401,7 @@ impl TestRun<'_> {
             let responses = self
                 .cache
                 .entry(key)
-                .or_insert_with(|| evaluate(policy, &ctx))
+                .or_insert_with(|| evaluate(policy, &ctx, &rule_values))
                 .clone();
             items.push(match responses {
                 Err(e) => Item::error(label, e),
@@ -426,10 +429,6 @@ impl TestRun<'_> {
             for p in spec.policies.iter().filter(|p| p.name == policy.name) {
                 for r in p.resources.iter().filter(|r| r.name == resource.name) {
                     values.extend(r.values.clone());
-                }
-                // Rule values override context entries; Kyverno keys them per rule, names rarely clash.
-                for rule in &p.rules {
-                    values.extend(rule.values.clone());
                 }
             }
             let mut labels: HashMap<&str, &Map<String, Value>> = HashMap::new();
@@ -478,29 +477,69 @@ impl TestRun<'_> {
         }
     }
 
-    /// A context entry that needs an API server, a ConfigMap or a registry, unless the values file mocks it.
+    /// `policies[].rules[].values` of the values file for one policy, keyed by rule name.
+    fn rule_values(&self, policy: &PolicyDoc) -> BTreeMap<String, Map<String, Value>> {
+        let mut out: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+        for p in self
+            .test
+            .values
+            .iter()
+            .flat_map(|v| &v.policies)
+            .filter(|p| p.name == policy.name)
+        {
+            for rule in &p.rules {
+                out.entry(rule.name.clone())
+                    .or_default()
+                    .extend(rule.values.clone());
+            }
+        }
+        out
+    }
+
+    /// Why the rules cannot be evaluated here: a context entry that needs an
+    /// API server, a ConfigMap or a registry and that no value mocks, or
+    /// `foreachValues`, which the engine does not take.
     fn needs_cluster(
         &self,
         rules: &[&crate::engine::kyverno::policy::Rule],
         policy: &PolicyDoc,
         values: &Map<String, Value>,
+        rule_values: &BTreeMap<String, Map<String, Value>>,
     ) -> Option<String> {
-        let mut external = Vec::new();
         for rule in rules {
+            let uses_foreach_values = self
+                .test
+                .values
+                .iter()
+                .flat_map(|v| &v.policies)
+                .filter(|p| p.name == policy.name)
+                .flat_map(|p| &p.rules)
+                .any(|r| r.name == rule.name && !r.foreach_values.is_empty());
+            if uses_foreach_values {
+                return Some(format!(
+                    "rule {}/{} uses foreachValues, which verdict does not support",
+                    policy.name, rule.name
+                ));
+            }
+            let mut external = Vec::new();
             collect_external(&rule.context, &mut external);
             if let Some(foreach) = rule.validation().and_then(|v| v.foreach.as_ref()) {
                 collect_foreach_external(foreach, &mut external);
             }
+            let mocked = |name: &str| {
+                values.contains_key(name)
+                    || rule_values
+                        .get(&rule.name)
+                        .is_some_and(|v| v.contains_key(name))
+            };
+            if let Some((name, source)) = external.into_iter().find(|(name, _)| !mocked(name)) {
+                return Some(format!(
+                    "rule {}/{} needs context `{name}` from {source}, which verdict does not fetch",
+                    policy.name, rule.name
+                ));
+            }
         }
-        external
-            .into_iter()
-            .find(|(name, _)| !values.contains_key(name))
-            .map(|(name, source)| {
-                format!(
-                    "policy {} needs context `{name}` from {source}, which verdict does not fetch",
-                    policy.name
-                )
-            })
+        None
     }
 
     fn subresource(&self, resource: &ResourceDoc) -> Option<String> {
@@ -544,17 +583,22 @@ fn rule_unsupported(kind: &RuleKind) -> Option<String> {
 }
 
 /// Apply the policy, turning an engine panic into an error result rather than aborting the run.
-fn evaluate(policy: &Policy, ctx: &ResourceContext) -> Result<Vec<RuleResponse>, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply_policy(policy, ctx))).map_err(
-        |panic| {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            format!("the Kyverno engine panicked: {what}")
-        },
-    )
+fn evaluate(
+    policy: &Policy,
+    ctx: &ResourceContext,
+    rule_values: &BTreeMap<String, Map<String, Value>>,
+) -> Result<Vec<RuleResponse>, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        apply_policy_with_rule_values(policy, ctx, rule_values)
+    }))
+    .map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        format!("the Kyverno engine panicked: {what}")
+    })
 }
 
 /// Compare the responses for the row's rule with the expectation.
@@ -667,6 +711,7 @@ fn missing_resource_message(resources: &[ResourceDoc], reference: &str, kind: &s
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn autogen_responses_answer_for_their_rule() {
@@ -741,5 +786,64 @@ mod tests {
             .messages
             .iter()
             .any(|m| m.contains("matched none")));
+    }
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/suite/kyverno_test/fixtures")
+            .join(name)
+            .join("kyverno-test.yaml")
+    }
+
+    #[test]
+    fn admission_fixture_user_info_namespace_labels_operation_and_context() {
+        let report = run_suite(&fixture("admission")).unwrap();
+        let row = |i: usize, resource: &str, actual: &str, ok: bool, skipped: bool| {
+            (i, resource.to_string(), actual.to_string(), ok, skipped)
+        };
+        assert_eq!(
+            outcomes(&report),
+            vec![
+                row(0, "ConfigMap/prod/prod-owned", "pass", true, false),
+                row(1, "ConfigMap/prod/prod-owned", "skip", true, false),
+                row(2, "ConfigMap/prod/prod-owned", "pass", true, false),
+                row(3, "ConfigMap/prod/prod-unowned", "fail", true, false),
+                row(4, "ConfigMap/dev/dev-unowned", "skip", true, false),
+                row(5, "ConfigMap/prod/prod-owned", "fail", true, false),
+                row(6, "ConfigMap/prod/prod-owned", "pass", true, false),
+                row(7, "ConfigMap/prod/prod-owned", "", false, true),
+                row(7, "ConfigMap/dev/dev-unowned", "fail", true, false),
+            ]
+        );
+        assert!(report.results[7]
+            .skipped
+            .as_deref()
+            .unwrap()
+            .contains("deploymentCount"));
+    }
+
+    #[test]
+    fn legacy_fixture_status_resource_and_policy_namespace() {
+        let report = run_suite(&fixture("legacy")).unwrap();
+        let row = |i: usize, resource: &str, actual: &str, ok: bool, skipped: bool| {
+            (i, resource.to_string(), actual.to_string(), ok, skipped)
+        };
+        assert_eq!(
+            outcomes(&report),
+            vec![
+                row(0, "Pod/team-a/with-app", "pass", true, false),
+                row(1, "Pod/team-a/without-app", "fail", true, false),
+                row(2, "Pod/team-b/elsewhere", "skip", true, false),
+            ]
+        );
+        assert_eq!(report.results[0].test, "legacy");
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.contains("deprecated test schema")),
+            "{:?}",
+            report.warnings
+        );
     }
 }
