@@ -493,6 +493,9 @@ fn is_external_url(args: &Args) -> Result<Value, EvalError> {
     } else {
         host_port.split(':').next().unwrap_or("")
     };
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(Value::Bool(false));
+    }
     match host.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V4(ip)) => Ok(Value::Bool(!(ip.is_loopback() || ip.is_private()))),
         Ok(std::net::IpAddr::V6(ip)) => {

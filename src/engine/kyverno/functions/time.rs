@@ -206,7 +206,8 @@ fn go_layout_to_chrono(layout: &str) -> Result<Converted, String> {
         (".999", "%.f", false, true),
         ("Jan", "%b", false, false),
         ("Mon", "%a", false, false),
-        ("MST", "", true, false),
+        // Go gives an unknown zone abbreviation a zero offset; chrono skips the name.
+        ("MST", "%Z", false, false),
         ("002", "%j", false, false),
         ("__2", "%j", false, false),
         ("_2", "%e", false, false),
@@ -231,9 +232,6 @@ fn go_layout_to_chrono(layout: &str) -> Result<Converted, String> {
     'scan: while !rest.is_empty() {
         for (token, item, zone, time) in TOKENS {
             if rest.starts_with(token) {
-                if *token == "MST" {
-                    return Err("zone abbreviations (MST) are not supported".into());
-                }
                 format.push_str(item);
                 has_zone |= zone;
                 has_time |= time;
