@@ -6,12 +6,14 @@
 //! runs the baseline and restricted variants of Capabilities and Seccomp),
 //! `want_error` is a substring of the rule error, `want_fields` the field paths of
 //! all field errors (order-free), `want_images` the images reported (order-free),
-//! and `want_message` Kyverno's full message for a rule named `pss`.
+//! and `want_message` Kyverno's full message for a rule named `pss`. `exceptions`
+//! lists the `podSecurity` excludes of matching PolicyExceptions, and
+//! `want_exempted` whether they cleared a failing rule (Kyverno's skip).
 
 use rstest::rstest;
 use serde_json::Value;
 use std::path::PathBuf;
-use verdict::engine::kyverno::handlers::pss::{evaluate, PssOutcome};
+use verdict::engine::kyverno::handlers::pss::{evaluate_with_exceptions, PssOutcome};
 
 #[rstest]
 fn kyverno_pod_security(#[files("tests/engine/kyverno/pss-*.yaml")] path: PathBuf) {
@@ -53,7 +55,11 @@ fn sorted_strings(value: &Value, what: &str) -> Result<Vec<String>, String> {
 fn run_case(case: &Value) -> Result<(), String> {
     let pod_security = case.get("podSecurity").ok_or("no podSecurity")?;
     let resource = case.get("resource").ok_or("no resource")?;
-    let result = evaluate(pod_security, resource);
+    let exceptions = match case.get("exceptions") {
+        None => vec![],
+        Some(list) => list.as_array().ok_or("exceptions must be a list")?.clone(),
+    };
+    let result = evaluate_with_exceptions(pod_security, &exceptions, resource);
     if let Some(want_error) = case.get("want_error") {
         let want_error = want_error.as_str().ok_or("want_error must be text")?;
         return match result {
@@ -61,10 +67,17 @@ fn run_case(case: &Value) -> Result<(), String> {
             Err(e) => Err(format!(
                 "want error containing {want_error:?}, got error {e:?}"
             )),
-            Ok(outcome) => Err(format!("want error, got {}", outcome.message("pss"))),
+            Ok((outcome, _)) => Err(format!("want error, got {}", outcome.message("pss"))),
         };
     }
-    let outcome = result.map_err(|e| format!("unexpected error: {e}"))?;
+    let (outcome, exempted) = result.map_err(|e| format!("unexpected error: {e}"))?;
+    let want_exempted = case
+        .get("want_exempted")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if exempted != want_exempted {
+        return Err(format!("want exempted {want_exempted}, got {exempted}"));
+    }
     let want = sorted_strings(
         case.get("want_violations").ok_or("no want_violations")?,
         "want_violations",

@@ -81,6 +81,29 @@ impl PssOutcome {
 /// assert!(outcome.message("baseline").contains("spec.hostNetwork is forbidden"));
 /// ```
 pub fn evaluate(pod_security: &Value, resource: &Value) -> Result<PssOutcome, String> {
+    evaluate_with_exceptions(pod_security, &[], resource).map(|(outcome, _)| outcome)
+}
+
+/// [`evaluate`], then the `podSecurity` excludes of the PolicyExceptions that
+/// matched the resource, applied as Kyverno does to what still fails. The flag is
+/// true when the rule failed and the exceptions cleared every check: Kyverno then
+/// reports the rule as skipped ("rule is skipped due to policy exceptions").
+///
+/// ```
+/// use serde_json::json;
+/// use verdict::engine::kyverno::handlers::pss::evaluate_with_exceptions;
+///
+/// let rule = json!({"level": "baseline"});
+/// let pod = json!({"kind": "Pod", "spec": {"hostPID": true, "containers": [{"name": "a", "image": "x"}]}});
+/// let exception = json!({"controlName": "Host Namespaces"});
+/// let (outcome, exempted) = evaluate_with_exceptions(&rule, &[exception], &pod).unwrap();
+/// assert!(outcome.passed() && exempted);
+/// ```
+pub fn evaluate_with_exceptions(
+    pod_security: &Value,
+    exception_excludes: &[Value],
+    resource: &Value,
+) -> Result<(PssOutcome, bool), String> {
     let rule = pod_security
         .as_object()
         .ok_or("validate.podSecurity must be an object")?;
@@ -97,29 +120,40 @@ pub fn evaluate(pod_security: &Value, resource: &Value) -> Result<PssOutcome, St
     let version = Version::parse(&version_text)?;
     let exclusions = match rule.get("exclude") {
         None | Some(Value::Null) => vec![],
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| Exclusion::parse(item, i))
-            .collect::<Result<_, _>>()?,
+        Some(Value::Array(items)) => parse_exclusions(items)?,
         Some(other) => return Err(format!("podSecurity.exclude must be a list, got {other}")),
     };
+    let exception_exclusions = parse_exclusions(exception_excludes)?;
 
     let pod = pod_from_resource(resource)?;
     let mut failures = run_checks(level, version, &pod);
     if !failures.is_empty() && !exclusions.is_empty() {
         failures = apply(level, version, &exclusions, failures, &pod);
     }
+    let mut exempted = false;
+    if !failures.is_empty() && !exception_exclusions.is_empty() {
+        failures = apply(level, version, &exception_exclusions, failures, &pod);
+        exempted = failures.is_empty();
+    }
     let kind = resource.get("kind").and_then(Value::as_str).unwrap_or("");
     let violations = failures
         .into_iter()
         .map(|(id, failure)| violation(id, failure, kind, &pod))
         .collect();
-    Ok(PssOutcome {
+    let outcome = PssOutcome {
         level: level_text,
         version: version_text,
         violations,
-    })
+    };
+    Ok((outcome, exempted))
+}
+
+fn parse_exclusions(items: &[Value]) -> Result<Vec<Exclusion>, String> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| Exclusion::parse(item, i))
+        .collect()
 }
 
 fn violation(check_id: &str, failure: CheckFailure, kind: &str, pod: &Pod) -> PssViolation {

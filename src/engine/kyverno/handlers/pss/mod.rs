@@ -5,7 +5,8 @@
 //! and the resource (after autogen, a Pod or a controller holding a pod template);
 //! `Ok(outcome)` with `outcome.passed()` is a pass, otherwise a fail with
 //! `outcome.message(rule_name)` as Kyverno's message; `Err(reason)` is a rule
-//! error. Policy exceptions with `podSecurity` excludes are not handled here.
+//! error. [`evaluate_with_exceptions`] also applies the `podSecurity` excludes of
+//! matching PolicyExceptions (matching the exceptions is the caller's job).
 //!
 //! Behaviour follows Kyverno (`pkg/pss`, `validate_pss.go`) over its fork of
 //! `k8s.io/pod-security-admission` (release 1.34): `restricted` runs every check
@@ -21,4 +22,4 @@ mod exclude;
 mod model;
 
 pub use checks::{BadValue, FieldError, FieldErrorKind};
-pub use evaluate::{evaluate, PssOutcome, PssViolation};
+pub use evaluate::{evaluate, evaluate_with_exceptions, PssOutcome, PssViolation};
