@@ -8,6 +8,7 @@
 
 mod arithmetic;
 mod builtin;
+mod digest;
 pub(crate) mod duration;
 pub(crate) mod go_text;
 mod interpreter;
