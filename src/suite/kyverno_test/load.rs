@@ -14,12 +14,18 @@ use std::path::{Path, PathBuf};
 /// The file name `kyverno test` looks for.
 pub const TEST_FILE_NAME: &str = "kyverno-test.yaml";
 
+/// Names accepted by [`discover`]: Kyverno's, and its `.yml` spelling.
+const TEST_FILE_NAMES: [&str; 2] = [TEST_FILE_NAME, "kyverno-test.yml"];
+
 /// Every `kyverno-test.yaml` under `root` (or `root` itself when it is one),
 /// sorted. Hidden directories are searched too: upstream keeps its tests in
 /// `.kyverno-test/`.
 pub fn discover(root: &Path) -> Vec<PathBuf> {
     if root.is_file() {
-        return if root.file_name().is_some_and(|n| n == TEST_FILE_NAME) {
+        return if root
+            .file_name()
+            .is_some_and(|n| TEST_FILE_NAMES.iter().any(|t| n == *t))
+        {
             vec![root.to_path_buf()]
         } else {
             Vec::new()
@@ -29,7 +35,7 @@ pub fn discover(root: &Path) -> Vec<PathBuf> {
         .follow_links(false)
         .into_iter()
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file() && e.file_name() == TEST_FILE_NAME)
+        .filter(|e| e.file_type().is_file() && TEST_FILE_NAMES.iter().any(|t| e.file_name() == *t))
         .map(walkdir::DirEntry::into_path)
         .collect();
     found.sort();
@@ -138,10 +144,7 @@ fn load_test(
     let mut warnings = Vec::new();
     let mut unsupported = file.unsupported_inputs();
     if file.api_version.is_none() || file.kind.is_none() || file.name.is_some() {
-        warnings.push(format!(
-            "{}: deprecated test schema (no apiVersion/kind, or top-level name)",
-            path.display()
-        ));
+        warnings.push("deprecated test schema (no apiVersion/kind, or top-level name)".to_string());
     }
     if let (Some(api), Some(kind)) = (&file.api_version, &file.kind) {
         if !api.starts_with("cli.kyverno.io/") || kind != "Test" {

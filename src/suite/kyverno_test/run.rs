@@ -30,7 +30,9 @@ use std::path::Path;
 pub struct SuiteReport {
     /// One result per resource of each row (one per row when no resource could be selected).
     pub results: Vec<TestResult>,
-    /// Things worth a look that do not fail a result: rules matching no resource, duplicates, deprecated schemas.
+    /// Things worth a look that do not fail a result: rules matching no resource,
+    /// duplicates, deprecated schemas. They name the test and any other file
+    /// concerned, not the suite file itself, which the caller knows.
     pub warnings: Vec<String>,
     /// Which results belong to which row, for per-row summaries.
     pub rows: Vec<RowSpan>,
@@ -102,7 +104,7 @@ fn run_test(test: &LoadedTest, report: &mut SuiteReport) {
             outcome
                 .warnings
                 .iter()
-                .map(|w| format!("{}: {w}", test.path.display())),
+                .map(|w| format!("test `{}`: {w}", test.name)),
         );
         for item in outcome.items {
             let mut result = TestResult {
@@ -152,7 +154,7 @@ fn run_test(test: &LoadedTest, report: &mut SuiteReport) {
         }
         report
             .warnings
-            .push(format!("{}: {note}", test.path.display()));
+            .push(format!("test `{}`: {note}", test.name));
     }
 }
 
@@ -294,7 +296,8 @@ impl TestRun<'_> {
                     .collect(),
             );
         }
-        let rule_key = Some((policy_index, base_rule.to_string()));
+        // Keyed by the rule as the row names it: a row naming `autogen-cronjob-x` checks only that generated rule.
+        let rule_key = Some((policy_index, row.rule.clone()));
         let rules: Vec<_> = policy
             .rules
             .iter()
