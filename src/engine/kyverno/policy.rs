@@ -104,6 +104,17 @@ pub struct ForEach {
     pub foreach: Option<Vec<ForEach>>,
 }
 
+impl ForEach {
+    /// The `list` expressions of this entry and its nested entries.
+    pub fn lists(&self) -> Vec<String> {
+        let mut out = vec![self.list.clone()];
+        for inner in self.foreach.iter().flatten() {
+            out.extend(inner.lists());
+        }
+        out
+    }
+}
+
 /// A `context` entry of a rule or foreach.
 #[derive(Debug, Clone)]
 pub struct ContextEntry {

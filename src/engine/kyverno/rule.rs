@@ -8,7 +8,9 @@ use super::engine::{ResourceContext, RuleResponse, RuleStatus};
 use super::handlers;
 use super::images::image_infos;
 use super::matching::{matches_rule, MatchRequest};
-use super::policy::{ContextEntry, ContextSource, FailureAction, Policy, Rule, Validation};
+use super::policy::{
+    ContextEntry, ContextSource, FailureAction, ForEach, Policy, Rule, Validation,
+};
 use super::{conditions, variables};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -179,11 +181,16 @@ pub fn substitute_message(message: &str, ctx: &Value) -> Result<String, String> 
 /// Load `context` entries into the JSON context, in order. Entries named in
 /// `values` keep the given value. Only `variable` entries can be computed
 /// offline; the others need a cluster or registry.
+///
+/// Kyverno loads variables lazily: one that cannot be computed is an error only
+/// once something queries it. Such failures come back in [`Deferred`] for the
+/// caller to check against what it evaluates next.
 pub fn load_context_entries(
     entries: &[ContextEntry],
     ctx: &mut Value,
     values: &Map<String, Value>,
-) -> Result<(), String> {
+) -> Result<Deferred, String> {
+    let mut deferred = Deferred::default();
     for entry in entries {
         if values.contains_key(&entry.name) {
             continue;
@@ -202,18 +209,98 @@ pub fn load_context_entries(
                 entry.name
             ));
         };
-        let output = load_variable(
+        let loaded = load_variable(
             &entry.name,
             value.as_ref(),
             jmes_path.as_deref(),
             default.as_ref(),
             ctx,
-        )?;
-        if let Some(obj) = ctx.as_object_mut() {
-            obj.insert(entry.name.clone(), output);
+        );
+        let Some(obj) = ctx.as_object_mut() else {
+            continue;
+        };
+        match loaded {
+            Ok(output) => {
+                obj.insert(entry.name.clone(), output);
+            }
+            Err(e) => {
+                obj.remove(&entry.name);
+                deferred.failed.push((entry.name.clone(), e));
+            }
         }
     }
-    Ok(())
+    Ok(deferred)
+}
+
+/// Context variables that failed to load, and why.
+#[derive(Debug, Clone, Default)]
+pub struct Deferred {
+    failed: Vec<(String, String)>,
+}
+
+impl Deferred {
+    /// The load error of a failed variable that a `{{ ... }}` in `doc` refers to.
+    pub fn used_in(&self, doc: &Value) -> Option<String> {
+        if self.failed.is_empty() {
+            return None;
+        }
+        let mut texts = Vec::new();
+        collect_variables(doc, &mut texts);
+        self.used_in_expressions(texts.iter().map(String::as_str))
+    }
+
+    /// The load error of a failed variable that one of these bare JMESPath expressions names.
+    pub fn used_in_expressions<'a>(
+        &self,
+        exprs: impl IntoIterator<Item = &'a str>,
+    ) -> Option<String> {
+        let exprs: Vec<&str> = exprs.into_iter().collect();
+        self.failed.iter().find_map(|(name, error)| {
+            exprs
+                .iter()
+                .any(|e| names_variable(e, name))
+                .then(|| error.clone())
+        })
+    }
+}
+
+/// Every `{{ ... }}` body in the strings (and keys) of `doc`.
+fn collect_variables(doc: &Value, out: &mut Vec<String>) {
+    match doc {
+        Value::String(s) => variable_bodies(s, out),
+        Value::Array(items) => items.iter().for_each(|i| collect_variables(i, out)),
+        Value::Object(map) => {
+            for (k, v) in map {
+                variable_bodies(k, out);
+                collect_variables(v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn variable_bodies(text: &str, out: &mut Vec<String>) {
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let body = &rest[start + 2..];
+        let end = body.find("}}").unwrap_or(body.len());
+        out.push(body[..end].to_string());
+        rest = &body[end..];
+    }
+}
+
+/// Kyverno's deferred-loader match: `name` as a whole word not preceded by `.` or an identifier character.
+fn names_variable(expr: &str, name: &str) -> bool {
+    let is_ident = |c: char| c == '.' || c.is_ascii_alphanumeric();
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    expr.match_indices(name).any(|(i, _)| {
+        let before_ok = expr[..i].chars().next_back().is_none_or(|c| !is_ident(c));
+        let after_ok = expr[i + name.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !word(c));
+        before_ok && after_ok
+    })
 }
 
 /// Kyverno's `variableLoader.loadVariable`.
@@ -334,16 +421,45 @@ pub fn evaluate_rule(
         operation: &request.operation,
         values: &values,
     };
-    if let Err(e) = load_context_entries(&rule.context, &mut ctx, &values) {
+    let deferred = match load_context_entries(&rule.context, &mut ctx, &values) {
+        Ok(deferred) => deferred,
+        Err(e) => {
+            return Some(RuleResponse::new(
+                &rule.name,
+                RuleStatus::Error,
+                format!("failed to load context: {e}"),
+            ))
+        }
+    };
+    let load_error = |doc: &Value| {
+        deferred.used_in(doc).map(|e| {
+            RuleResponse::new(
+                &rule.name,
+                RuleStatus::Error,
+                format!("failed to load context: {e}"),
+            )
+        })
+    };
+    if let Some(error) = rule.preconditions.as_ref().and_then(load_error) {
+        return Some(error);
+    }
+    if let Some(pre) = check_preconditions(rule, &ctx) {
+        return Some(pre);
+    }
+    if let Some(error) = load_error(&rule.raw["validate"]) {
+        return Some(error);
+    }
+    let foreach_lists = validation.foreach.iter().flatten().flat_map(ForEach::lists);
+    if let Some(e) =
+        deferred.used_in_expressions(foreach_lists.collect::<Vec<_>>().iter().map(String::as_str))
+    {
         return Some(RuleResponse::new(
             &rule.name,
             RuleStatus::Error,
             format!("failed to load context: {e}"),
         ));
     }
-    let Some(response) =
-        check_preconditions(rule, &ctx).or_else(|| handlers::dispatch(&scope, &mut ctx))
-    else {
+    let Some(response) = handlers::dispatch(&scope, &mut ctx) else {
         return Some(RuleResponse::unreported(
             &rule.name,
             "no result: the rule applied to nothing (e.g. a foreach over no elements)",

@@ -58,12 +58,22 @@ impl<'a> Validator<'a> {
     /// whose lists yielded no element).
     pub fn validate(&self, ctx: &mut Value, element: Option<&Value>) -> Option<RuleResponse> {
         let name = &self.scope.name;
-        if let Err(e) = load_context_entries(self.context, ctx, self.scope.values) {
-            return Some(RuleResponse::new(
+        let deferred = match load_context_entries(self.context, ctx, self.scope.values) {
+            Ok(deferred) => deferred,
+            Err(e) => {
+                let message = format!("failed to load context: {e}");
+                return Some(RuleResponse::new(name, RuleStatus::Error, message));
+            }
+        };
+        let load_error = |e: String| {
+            Some(RuleResponse::new(
                 name,
                 RuleStatus::Error,
                 format!("failed to load context: {e}"),
-            ));
+            ))
+        };
+        if let Some(e) = self.preconditions.and_then(|p| deferred.used_in(p)) {
+            return load_error(e);
         }
         if let Some(pre) = self.preconditions {
             match conditions::evaluate_conditions(pre, ctx) {
@@ -83,6 +93,25 @@ impl<'a> Validator<'a> {
                 }
                 Ok(true) => {}
             }
+        }
+        let body = [self.deny, self.pattern, self.any_pattern]
+            .into_iter()
+            .flatten();
+        let message = self.scope.validation.message.clone().map(Value::String);
+        if let Some(e) = body
+            .chain(message.as_ref())
+            .find_map(|doc| deferred.used_in(doc))
+        {
+            return load_error(e);
+        }
+        let lists: Vec<String> = self
+            .foreach
+            .iter()
+            .flat_map(|l| l.iter())
+            .flat_map(ForEach::lists)
+            .collect();
+        if let Some(e) = deferred.used_in_expressions(lists.iter().map(String::as_str)) {
+            return load_error(e);
         }
         if let Some(deny) = self.deny {
             Some(self.validate_deny(deny, ctx))
