@@ -4,7 +4,8 @@
 //! and `cases: [{note, template?, constraint?, policy?, object | objects,
 //! inventory?, want | want_error | want_load}]`:
 //! - `template` + `constraint`: the low-level API ([`Template::review`]);
-//!   `want: {violations: [msg, ...]}` (sorted) or `want: not-applicable`.
+//!   `want: {violations: [msg, ...]}` (sorted) or `want: not-applicable`;
+//!   `request` instead of `object` reviews an AdmissionRequest.
 //! - `policy` (the text of a library rule file) or `policy_path` (a file of
 //!   the library, relative to the crate), loaded with [`load`];
 //!   `want_load: {id, mode, title, severity, controls}` checks the header,
@@ -80,6 +81,12 @@ fn run_case(path: &Path, file: &Value, case: &Value) -> Result<(), String> {
             path,
         )
         .map_err(|e| e.to_string())?;
+        if let Some(request) = case.get("request") {
+            return template
+                .review_request(&constraint, request, &inventory)
+                .map(|o| vec![o])
+                .map_err(|e| e.to_string());
+        }
         let objects = objects(case);
         if objects.is_empty() {
             return Err("no object".to_string());

@@ -110,6 +110,9 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
     })
 }
 
+/// The objects of one `_inventory.yaml`, or why it could not be read.
+type CachedInventory = Result<Arc<Vec<Value>>, String>;
+
 /// A compiled template and its Constraint, judging manifests.
 #[derive(Debug)]
 pub struct GatekeeperRule {
@@ -117,7 +120,7 @@ pub struct GatekeeperRule {
     pub constraint: Constraint,
     limits: crate::limits::Limits,
     /// `_inventory.yaml` per case directory, read once.
-    inventories: Mutex<HashMap<PathBuf, Result<Arc<Vec<Value>>, String>>>,
+    inventories: Mutex<HashMap<PathBuf, CachedInventory>>,
 }
 
 impl GatekeeperRule {

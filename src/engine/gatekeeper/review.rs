@@ -228,8 +228,85 @@ impl Template {
         if !self.matches(constraint, object, inventory)? {
             return Ok(ReviewOutcome::NotMatched);
         }
-        let input =
-            json!({"review": admission_review(object)?, "parameters": constraint.parameters});
+        self.violations(constraint, admission_review(object)?, inventory)
+    }
+
+    /// Review an `AdmissionRequest` (the `request` of an AdmissionReview, as
+    /// gator accepts): `input.review` is the request itself; the Constraint
+    /// matches if it selects `object` or `oldObject`, and a DELETE carrying only
+    /// `oldObject` is reviewed with it as `object`, as Gatekeeper's webhook does.
+    pub fn review_request(
+        &self,
+        constraint: &Constraint,
+        request: &Value,
+        inventory: &[Value],
+    ) -> Result<ReviewOutcome, ReviewError> {
+        self.check_kind(constraint)?;
+        let mut request = request
+            .as_object()
+            .cloned()
+            .ok_or_else(|| review_error("the AdmissionRequest is not an object"))?;
+        let present = |v: Option<&Value>| v.is_some_and(|v| !v.is_null());
+        if !present(request.get("object")) && !present(request.get("oldObject")) {
+            return Err(review_error(
+                "the AdmissionRequest has neither object nor oldObject to review",
+            ));
+        }
+        if request.get("operation").and_then(Value::as_str) == Some("DELETE")
+            && !present(request.get("object"))
+        {
+            let old = request["oldObject"].clone();
+            request.insert("object".into(), old);
+        }
+        let namespace = request
+            .get("namespace")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .and_then(|ns| find_namespace(inventory, ns));
+        let mut matched = false;
+        for object in [request.get("object"), request.get("oldObject")]
+            .into_iter()
+            .flatten()
+        {
+            if object.is_null() {
+                continue;
+            }
+            let gvk = GroupVersionKind::of(object)?;
+            let namespace = namespace.or_else(|| {
+                object["metadata"]["namespace"]
+                    .as_str()
+                    .filter(|n| !n.is_empty())
+                    .and_then(|ns| find_namespace(inventory, ns))
+            });
+            let candidate = Candidate {
+                object,
+                group: &gvk.group,
+                kind: &gvk.kind,
+                namespace,
+            };
+            if constraint
+                .matcher
+                .matches(&candidate)
+                .map_err(|e| review_error(format!("Constraint {}: {e}", constraint.name)))?
+            {
+                matched = true;
+                break;
+            }
+        }
+        if !matched {
+            return Ok(ReviewOutcome::NotMatched);
+        }
+        self.violations(constraint, Value::Object(request), inventory)
+    }
+
+    /// Evaluate `violation` for an already built `input.review`.
+    fn violations(
+        &self,
+        constraint: &Constraint,
+        review: Value,
+        inventory: &[Value],
+    ) -> Result<ReviewOutcome, ReviewError> {
+        let input = json!({"review": review, "parameters": constraint.parameters});
         let data = if inventory.is_empty() {
             None
         } else {
