@@ -75,7 +75,7 @@ pub fn control_name(check_id: &str) -> &'static str {
         .find(|(_, ids)| ids.contains(&check_id))
         .map(|(name, _)| *name)
         .unwrap_or(match check_id {
-            "hostProbesAndHostLifecycle" => "Probes and Lifecycle Hooks",
+            "hostProbesAndHostLifecycle" => "Host Probes / Lifecycle Hooks",
             _ => "",
         })
 }
