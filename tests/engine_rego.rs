@@ -228,3 +228,92 @@ fn normalise(value: &Value) -> Value {
         other => other.clone(),
     }
 }
+
+/// Every Rego rule of the library judges its own cases as their names say,
+/// and passes every known-good plan of the corpus.
+///
+/// `tests/policy.rs` snapshots the verdicts; this target checks the
+/// expectations directly, so a wrong rule fails here with its messages.
+#[rstest]
+fn library_rule_judges_its_cases(#[files("policies/terraform-guardrails/*.rego")] path: PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let libs: Vec<(PathBuf, String)> = walk_rego(&root.join("policies/lib"));
+    let ctx = LoadContext {
+        limits: Limits::default(),
+        rego_libs: libs,
+    };
+    let text = std::fs::read_to_string(&path).unwrap();
+    let rule = load(&path, &text, &ctx).unwrap_or_else(|e| panic!("{e}"));
+    let id = &rule.header.id;
+    assert_eq!(
+        Some(id.as_str()),
+        path.file_stem().and_then(|s| s.to_str()),
+        "custom.id must be the file stem"
+    );
+
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(root.join("cases").join(id))
+        .unwrap_or_else(|e| panic!("cases/{id}: {e}"))
+        .map(|e| e.unwrap().path())
+        .collect();
+    cases.sort();
+    let corpus_dir = root.join("cases/_corpus/terraform");
+    let mut corpus: Vec<PathBuf> = std::fs::read_dir(&corpus_dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    corpus.sort();
+
+    let mut failures = Vec::new();
+    let (mut passes, mut fails) = (0, 0);
+    for case in cases.iter().chain(corpus.iter()) {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let want_fail = name.starts_with("fail-");
+        if want_fail {
+            fails += 1;
+        } else if name.starts_with("pass-") {
+            passes += 1;
+        }
+        let value: Value = serde_json::from_str(&std::fs::read_to_string(case).unwrap()).unwrap();
+        let input = Input::from_value(case.clone(), 0, None, value);
+        let outcome = rule.engine.evaluate(&input);
+        // Shown with `--nocapture`, to review what each case reports.
+        eprintln!("{id} {name}: {outcome:?}");
+        let ok = match (&outcome, want_fail) {
+            (Outcome::Fail { .. }, true) | (Outcome::Pass, false) => true,
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!(
+                "{}: {outcome:?}",
+                case.strip_prefix(root).unwrap_or(case).display()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{id}:\n{}", failures.join("\n"));
+    assert!(
+        passes >= 3 && fails >= 3,
+        "{id}: needs at least 3 pass and 3 fail cases ({passes} / {fails})"
+    );
+    assert!(
+        corpus.len() >= 3,
+        "cases/_corpus/terraform needs at least 3 known-good plans"
+    );
+}
+
+fn walk_rego(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    let mut entries: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            found.extend(walk_rego(&path));
+        } else if path.extension().is_some_and(|e| e == "rego")
+            && !path.to_string_lossy().ends_with("_test.rego")
+        {
+            found.push((path.clone(), std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+    found
+}
