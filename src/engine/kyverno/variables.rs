@@ -491,7 +491,7 @@ fn braces_trimmed(text: &str) -> (String, bool) {
 fn substitute_references(document: &Value) -> Result<Value, VariableError> {
     let mut leaves = HashMap::new();
     collect_leaves(document, &mut String::new(), &mut leaves, 0);
-    replace_references(document, document, &mut Vec::new(), &leaves)
+    replace_references(document, &mut Vec::new(), &leaves)
 }
 
 fn contains_reference(value: &Value, depth: usize) -> bool {
@@ -543,7 +543,6 @@ fn collect_leaves(
 
 fn replace_references(
     value: &Value,
-    document: &Value,
     path: &mut Vec<Segment>,
     leaves: &HashMap<String, Value>,
 ) -> Result<Value, VariableError> {
@@ -559,7 +558,7 @@ fn replace_references(
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 path.push(Segment::Index(i));
-                let result = replace_references(item, document, path, leaves);
+                let result = replace_references(item, path, leaves);
                 path.pop();
                 out.push(result?);
             }
@@ -570,7 +569,7 @@ fn replace_references(
             for (key, item) in map {
                 let new_key = resolve_references_in(key, &path_text(path), leaves)?;
                 path.push(Segment::Key(key.clone()));
-                let result = replace_references(item, document, path, leaves);
+                let result = replace_references(item, path, leaves);
                 path.pop();
                 out.insert(new_key, result?);
             }

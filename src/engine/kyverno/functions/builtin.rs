@@ -91,7 +91,7 @@ fn unary_number(args: &Args, f: fn(f64) -> f64) -> Result<Value, EvalError> {
     Ok(number(f(args.number(0)?)))
 }
 
-fn numbers<'v>(args: &Args, items: &'v [Value], index: usize) -> Result<Vec<f64>, EvalError> {
+fn numbers(args: &Args, items: &[Value], index: usize) -> Result<Vec<f64>, EvalError> {
     items
         .iter()
         .map(|v| {

@@ -267,7 +267,7 @@ fn next_chunk(layout: &str) -> (&str, Option<(Chunk, &str)>) {
             let same = rest[1..]
                 .chars()
                 .take(digits)
-                .all(|d| Some(d) == rest[1..].chars().next());
+                .all(|d| rest[1..].starts_with(d));
             let after = rest[1 + digits..].chars().next();
             if digits > 0 && same && !after.is_some_and(|a| a.is_ascii_digit()) {
                 let fixed = rest[1..].starts_with('0');
@@ -279,8 +279,8 @@ fn next_chunk(layout: &str) -> (&str, Option<(Chunk, &str)>) {
             continue;
         }
         for (token, chunk) in CHUNKS {
-            if rest.starts_with(token) {
-                return (&layout[..i], Some((*chunk, &rest[token.len()..])));
+            if let Some(after) = rest.strip_prefix(token) {
+                return (&layout[..i], Some((*chunk, after)));
             }
         }
     }
@@ -462,7 +462,7 @@ fn parse_go_time(layout: &str, text: &str) -> Result<DateTime<FixedOffset>, Stri
             Chunk::Fraction(digits, fixed) => {
                 let v = value.strip_prefix(['.', ',']).unwrap_or(value);
                 let count = v.bytes().take_while(u8::is_ascii_digit).count();
-                if fixed && count != digits || (v.len() == value.len() && fixed) {
+                if fixed && (count != digits || v.len() == value.len()) {
                     return Err(format!("cannot parse {value:?} as fractional seconds"));
                 }
                 nanos = fraction_nanos(&v[..count]);
