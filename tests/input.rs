@@ -189,10 +189,14 @@ fn depth_limit_is_exact() {
         let e = load_str(Path::new(name), &text, &limits).unwrap_err();
         assert_eq!(e.message, "nesting deeper than 5 levels (limit)", "{name}");
     }
-    // Ordinary deep documents (a hundred levels) load with the default limits.
+    // The parsers' own ceiling bounds the default limit; up to it, documents load.
     let limits = Limits::default();
-    assert!(load_str(Path::new("deep.json"), &json(100), &limits).is_ok());
-    assert!(load_str(Path::new("deep.yaml"), &yaml(100), &limits).is_ok());
+    assert!(load_str(Path::new("deep.json"), &json(127), &limits).is_ok());
+    assert!(load_str(Path::new("deep.yaml"), &yaml(127), &limits).is_ok());
+    for (name, text) in [("deep.json", json(128)), ("deep.yaml", yaml(128))] {
+        let e = load_str(Path::new(name), &text, &limits).unwrap_err();
+        assert_eq!(e.message, "nesting deeper than 127 levels (limit)", "{name}");
+    }
 }
 
 #[test]
@@ -332,4 +336,22 @@ fn validators_are_compiled_once_and_reused() {
             validate_manifest(input).unwrap();
         }
     }
+}
+
+#[test]
+fn yaml_scalars_convert_to_json_as_kubernetes_does() {
+    let value = &load("yaml-scalars.yaml")[0].value;
+    assert_eq!(value["1"], "one");
+    assert_eq!(value["true"], "yes", "YAML 1.2: `yes` is a string");
+    assert_eq!(value["null"], "nothing");
+    assert_eq!(value["on"], "push");
+    assert_eq!(value["big"].as_f64(), Some(1.2345678901234568e29));
+    assert_eq!(value["quoted"], "007");
+}
+
+#[test]
+fn custom_yaml_tags_are_refused() {
+    let e = load_err(&fixture("tagged.yaml"), &Limits::default());
+    assert_eq!(e.message, "unsupported YAML tag !Ref");
+    assert_eq!(e.line, Some(4));
 }

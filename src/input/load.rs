@@ -20,7 +20,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 /// Both parsers refuse to nest deeper than this, whatever [`Limits::max_depth`] says.
-pub const PARSER_MAX_DEPTH: usize = 127;
+const PARSER_MAX_DEPTH: usize = 127;
 
 /// Memory charged per parsed node, roughly the size of a `serde_json::Value` and its slot.
 const NODE_COST: usize = 16;
@@ -297,7 +297,9 @@ fn document_start_lines(text: &str) -> Vec<usize> {
         } else if content {
             match open {
                 Some(false) => {
-                    *starts.last_mut().expect("a marker opened the document") = number;
+                    if let Some(start) = starts.last_mut() {
+                        *start = number;
+                    }
                     open = Some(true);
                 }
                 Some(true) => {}
@@ -314,19 +316,17 @@ fn document_start_lines(text: &str) -> Vec<usize> {
 
 /// `kind: List` and `*List` objects with `items` stand for their items.
 fn flatten_list(value: Value) -> Vec<Value> {
-    let is_list = value.get("apiVersion").is_some_and(Value::is_string)
-        && value.get("kind").and_then(Value::as_str).is_some_and(|kind| kind.ends_with("List"))
-        && value.get("items").is_some_and(Value::is_array);
-    if !is_list {
+    let Value::Object(mut object) = value else {
         return vec![value];
+    };
+    let is_list = object.get("apiVersion").is_some_and(Value::is_string)
+        && object.get("kind").and_then(Value::as_str).is_some_and(|kind| kind.ends_with("List"));
+    if is_list && object.get("items").is_some_and(Value::is_array) {
+        if let Some(Value::Array(items)) = object.remove("items") {
+            return items;
+        }
     }
-    match value {
-        Value::Object(mut object) => match object.remove("items") {
-            Some(Value::Array(items)) => items,
-            _ => unreachable!("checked above"),
-        },
-        _ => unreachable!("checked above"),
-    }
+    vec![Value::Object(object)]
 }
 
 /// What parsing a file may still spend; set `failure` before erroring so the
@@ -397,6 +397,13 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
         self.budget.charge(0)?;
         Ok(Value::Number(v.into()))
+    }
+    /// Integers past 64 bits become floats, as serde_json itself reads them.
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        self.visit_f64(v as f64)
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        self.visit_f64(v as f64)
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         self.budget.charge(0)?;
