@@ -1,8 +1,8 @@
 //! Reading files into [`Input`]s with strict limits.
 //!
 //! Every input may be hostile, so each step is bounded: the size is checked
-//! before reading, nesting depth is bounded (serde_json and serde_yaml_ng both
-//! stop at 128 levels, without recursing further), YAML alias expansion is
+//! before reading, nesting depth is bounded (at most 127 levels: serde_json and
+//! serde_yaml_ng both stop recursing at 128 whatever the limit), YAML alias expansion is
 //! charged against a budget proportional to the file, and the number of
 //! documents is capped. Errors always name the file, and the line when known.
 
