@@ -20,6 +20,7 @@ use rstest::rstest;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use verdict::engine::gatekeeper::{load, parse_documents, Constraint, ReviewOutcome, Template};
+use verdict::input::schema::validate_manifest;
 use verdict::input::Input;
 use verdict::library::LoadContext;
 use verdict::verdict::Outcome;
@@ -208,18 +209,18 @@ fn library_rule_judges_its_cases(#[files("policies/gate4-admission/*.yaml")] pat
         let text = std::fs::read_to_string(file).unwrap();
         let docs =
             parse_documents(file, &text, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
-        let outcomes: Vec<Outcome> = docs
+        let inputs: Vec<Input> = docs
             .into_iter()
             .enumerate()
-            .map(|(i, d)| {
-                rule.engine.evaluate(&Input::from_value(
-                    file.to_path_buf(),
-                    i,
-                    Some(d.line),
-                    d.value,
-                ))
-            })
+            .map(|(i, d)| Input::from_value(file.to_path_buf(), i, Some(d.line), d.value))
             .collect();
+        // Fixtures are real objects: a misspelt field must not make a case pass.
+        for input in &inputs {
+            if let Err(e) = validate_manifest(input) {
+                failures.push(e.to_string());
+            }
+        }
+        let outcomes: Vec<Outcome> = inputs.iter().map(|i| rule.engine.evaluate(i)).collect();
         let has = |name: &str| outcomes.iter().any(|o| o.name() == name);
         let ok = match expect {
             "fail" => has("fail") && !has("error"),
