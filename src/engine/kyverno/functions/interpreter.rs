@@ -478,14 +478,14 @@ fn absorb_not_found<'a>(
 }
 
 /// Applies `node` to the value `cow`, keeping borrows when the input is borrowed.
-fn eval_on<'a>(node: &Node, cow: Cow<'a, Value>) -> Result<Cow<'a, Value>, EvalError> {
+fn eval_on<'a>(node: &'a Node, cow: Cow<'a, Value>) -> Result<Cow<'a, Value>, EvalError> {
     match cow {
         Cow::Borrowed(value) => eval(node, value),
         Cow::Owned(value) => Ok(Cow::Owned(eval(node, &value)?.into_owned())),
     }
 }
 
-pub(crate) fn eval<'a>(node: &Node, data: &'a Value) -> Result<Cow<'a, Value>, EvalError> {
+pub(crate) fn eval<'a>(node: &'a Node, data: &'a Value) -> Result<Cow<'a, Value>, EvalError> {
     match node {
         Node::Identity => Ok(Cow::Borrowed(data)),
         Node::Field(name) => match data {
@@ -515,7 +515,7 @@ pub(crate) fn eval<'a>(node: &Node, data: &'a Value) -> Result<Cow<'a, Value>, E
             Value::Array(items) => Cow::Owned(Value::Array(slice(items, *start, *stop, *step))),
             _ => Cow::Borrowed(&NULL),
         }),
-        Node::Literal(value) => Ok(Cow::Owned(value.clone())),
+        Node::Literal(value) => Ok(Cow::Borrowed(value)),
         Node::Subexpr { lhs, rhs, pipe } => {
             let left = if *pipe {
                 absorb_not_found(eval(lhs, data))?
@@ -593,7 +593,7 @@ fn eval_object_values<'a>(inner: &Node, data: &'a Value) -> Result<Cow<'a, Value
 }
 
 #[inline(never)]
-fn eval_simple<'a>(node: &Node, data: &'a Value) -> Result<Cow<'a, Value>, EvalError> {
+fn eval_simple<'a>(node: &'a Node, data: &'a Value) -> Result<Cow<'a, Value>, EvalError> {
     match node {
         Node::Condition { predicate, then } => {
             let test = absorb_not_found(eval(predicate, data))?;
