@@ -7,7 +7,8 @@ use std::time::Duration;
 pub struct Limits {
     /// Largest input or policy file read, in bytes.
     pub max_file_bytes: u64,
-    /// Deepest nesting of arrays and objects accepted in a document.
+    /// Deepest nesting of arrays and objects accepted in a document. The YAML and
+    /// JSON parsers stop at 127 levels whatever this says, so larger values do not help.
     pub max_depth: usize,
     /// Most documents accepted in one multi-document file.
     pub max_documents: usize,
@@ -19,7 +20,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_file_bytes: 16 * 1024 * 1024,
-            max_depth: 256,
+            max_depth: 127,
             max_documents: 10_000,
             eval_timeout: Duration::from_secs(5),
         }
