@@ -131,3 +131,40 @@ fn check_optional(case: &Value, outcome: &PssOutcome) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Unknown fields and volume sources nested 10 000 deep are not walked: no stack
+/// overflow, and the checks still see the fields they read.
+#[test]
+fn deep_unknown_fields_are_not_walked() {
+    // Built by moves only: `json!` interpolation, cloning and dropping all recurse.
+    let deep = || {
+        let mut value = Value::String("leaf".into());
+        for _ in 0..10_000 {
+            let mut wrapper = serde_json::Map::new();
+            wrapper.insert("x".into(), value);
+            value = Value::Object(wrapper);
+        }
+        value
+    };
+    let mut pod = serde_json::json!({
+        "kind": "Pod",
+        "spec": {
+            "hostIPC": true,
+            "containers": [{"name": "app", "image": "nginx", "unknownField": null}],
+            "volumes": [{"name": "data", "csi": {"driver": "d", "volumeAttributes": null}}],
+        },
+    });
+    *pod.pointer_mut("/spec/containers/0/unknownField").unwrap() = deep();
+    *pod.pointer_mut("/spec/volumes/0/csi/volumeAttributes")
+        .unwrap() = deep();
+    let rule = serde_json::json!({"level": "restricted"});
+    let (outcome, _) = evaluate_with_exceptions(&rule, &[], &pod).expect("evaluates");
+    let controls: Vec<&str> = outcome
+        .violations
+        .iter()
+        .map(|v| v.control.as_str())
+        .collect();
+    assert!(controls.contains(&"Host Namespaces"), "{controls:?}");
+    assert!(!controls.contains(&"Volume Types"), "{controls:?}");
+    std::mem::forget(pod);
+}

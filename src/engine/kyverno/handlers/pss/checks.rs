@@ -408,8 +408,7 @@ fn host_path_volumes(pod: &Pod) -> Option<CheckFailure> {
     let mut names = Vec::new();
     let mut errors = Vec::new();
     for (i, volume) in pod.spec().volumes.iter().flatten().enumerate() {
-        if let Some(host_path) = volume.source("hostPath") {
-            let path = host_path.get("path").and_then(|p| p.as_str()).unwrap_or("");
+        if let Some(path) = &volume.host_path {
             names.push(volume.name().to_string());
             errors.push(FieldError::forbidden(
                 format!("spec.volumes[{i}].hostPath"),
@@ -1174,14 +1173,14 @@ fn restricted_volumes(pod: &Pod) -> Option<CheckFailure> {
     for (i, volume) in pod.spec().volumes.iter().flatten().enumerate() {
         if ALLOWED_VOLUME_SOURCES
             .iter()
-            .any(|s| volume.source(s).is_some())
+            .any(|s| volume.has_source(s))
         {
             continue;
         }
         // A volume with no source the library knows is "unknown", and forbidden.
         let kind = RESTRICTED_VOLUME_SOURCES
             .iter()
-            .find(|s| volume.source(s).is_some())
+            .find(|s| volume.has_source(s))
             .copied()
             .unwrap_or("unknown");
         types.insert(kind);

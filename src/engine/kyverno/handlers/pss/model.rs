@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// A pod as the checks see it: the pod template's metadata and spec.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -39,7 +39,7 @@ pub(crate) struct PodSpec {
     pub containers: Option<Vec<Container>>,
     #[serde(default)]
     pub ephemeral_containers: Option<Vec<Container>>,
-    #[serde(default)]
+    #[serde(skip)]
     pub volumes: Option<Vec<Volume>>,
     #[serde(default)]
     pub os: Option<PodOs>,
@@ -212,23 +212,69 @@ pub(crate) struct Lifecycle {
     pub pre_stop: Option<HostHandler>,
 }
 
-/// A volume keeps its sources untyped: the volume-type checks only ask which
-/// source key is set (non-null).
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A volume as the volume checks see it: its name, which source keys are set
+/// (non-null), and the hostPath path. Read by hand rather than through serde,
+/// so an arbitrarily deep volume source is never walked.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Volume {
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(flatten)]
-    pub sources: Map<String, Value>,
+    pub name: String,
+    pub sources: Vec<String>,
+    pub host_path: Option<String>,
 }
 
 impl Volume {
     pub fn name(&self) -> &str {
-        self.name.as_deref().unwrap_or("")
+        &self.name
     }
 
-    pub fn source(&self, key: &str) -> Option<&Value> {
-        self.sources.get(key).filter(|v| !v.is_null())
+    pub fn has_source(&self, key: &str) -> bool {
+        self.sources.iter().any(|s| s == key)
+    }
+
+    fn from_value(value: &Value, index: usize) -> Result<Self, String> {
+        let at = format!("spec.volumes[{index}]");
+        let obj = value
+            .as_object()
+            .ok_or_else(|| format!("{at} must be an object"))?;
+        let name = match obj.get("name") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => return Err(format!("{at}.name must be a string, got {other}")),
+        };
+        let sources = obj
+            .iter()
+            .filter(|(k, v)| k.as_str() != "name" && !v.is_null())
+            .map(|(k, _)| k.clone())
+            .collect();
+        let host_path = match obj.get("hostPath") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(h)) => match h.get("path") {
+                None | Some(Value::Null) => Some(String::new()),
+                Some(Value::String(p)) => Some(p.clone()),
+                Some(other) => {
+                    return Err(format!("{at}.hostPath.path must be a string, got {other}"))
+                }
+            },
+            Some(other) => return Err(format!("{at}.hostPath must be an object, got {other}")),
+        };
+        Ok(Volume {
+            name,
+            sources,
+            host_path,
+        })
+    }
+}
+
+fn volumes_from_value(spec: &Value) -> Result<Option<Vec<Volume>>, String> {
+    match spec.get("volumes") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Volume::from_value(v, i))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(other) => Err(format!("spec.volumes must be a list, got {other}")),
     }
 }
 
@@ -356,14 +402,22 @@ pub(crate) fn pod_from_resource(resource: &Value) -> Result<Pod, String> {
     };
     let decode_error =
         |what: &str, e: serde_json::Error| format!("Error while getting new resource: {what}: {e}");
+    // Decoding from `&Value` skips unknown fields without walking them.
     let metadata = match metadata {
-        Some(m) => serde_json::from_value::<Option<ObjectMeta>>(m.clone())
-            .map_err(|e| decode_error("metadata", e))?,
+        Some(m) => Option::<ObjectMeta>::deserialize(m).map_err(|e| decode_error("metadata", e))?,
         None => None,
     };
     let spec = match spec {
-        Some(s) => serde_json::from_value::<Option<PodSpec>>(s.clone())
-            .map_err(|e| decode_error("pod spec", e))?,
+        Some(raw) => {
+            match Option::<PodSpec>::deserialize(raw).map_err(|e| decode_error("pod spec", e))? {
+                Some(mut spec) => {
+                    spec.volumes = volumes_from_value(raw)
+                        .map_err(|e| format!("Error while getting new resource: {e}"))?;
+                    Some(spec)
+                }
+                None => None,
+            }
+        }
         None => None,
     };
     Ok(Pod { metadata, spec })
