@@ -196,7 +196,7 @@ fn evaluate_condition(condition: &Value, ctx: &Value) -> Result<(bool, String), 
         .get("operator")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid(condition, "condition has no operator"))?;
-    let op = Operator::parse(operator).ok_or_else(|| VariableError::Invalid {
+    let op = ConditionOperator::parse(operator).ok_or_else(|| VariableError::Invalid {
         expression: operator.to_string(),
         reason: format!("failed to create handler for condition operator {operator}"),
         path: None,
@@ -212,40 +212,56 @@ fn evaluate_condition(condition: &Value, ctx: &Value) -> Result<(bool, String), 
 }
 
 /// A condition operator, matched case-insensitively as Kyverno does.
+///
+/// ```
+/// use verdict::engine::kyverno::conditions::ConditionOperator;
+/// use serde_json::json;
+/// let op = ConditionOperator::parse("GreaterThanOrEquals").unwrap();
+/// assert!(op.evaluate(&json!("1Gi"), &json!("512Mi")));
+/// assert!(ConditionOperator::parse("anyin").unwrap().evaluate(&json!(["a", "z"]), &json!(["a*"])));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operator {
+pub enum ConditionOperator {
+    /// `Equals` (and the deprecated `Equal`).
     Equals,
+    /// `NotEquals` (and the deprecated `NotEqual`).
     NotEquals,
+    /// The deprecated `In`: every key exactly in the value list.
     In,
     AnyIn,
     AllIn,
+    /// The deprecated `NotIn`: some key not exactly in the value list.
     NotIn,
     AnyNotIn,
     AllNotIn,
+    /// `GreaterThan[OrEquals]`/`LessThan[OrEquals]`: the ordering the key must have
+    /// against the value, and whether equal also holds. Compares durations,
+    /// quantities, numbers and semantic versions.
     Numeric(Ordering, bool),
+    /// The deprecated `Duration*` operators, with the same two fields.
     Duration(Ordering, bool),
 }
 
-impl Operator {
+impl ConditionOperator {
     /// Parses an operator name; `Equal`/`NotEqual` are Kyverno's deprecated spellings.
-    pub fn parse(name: &str) -> Option<Operator> {
+    pub fn parse(name: &str) -> Option<ConditionOperator> {
         Some(match name.to_ascii_lowercase().as_str() {
-            "equal" | "equals" => Operator::Equals,
-            "notequal" | "notequals" => Operator::NotEquals,
-            "in" => Operator::In,
-            "anyin" => Operator::AnyIn,
-            "allin" => Operator::AllIn,
-            "notin" => Operator::NotIn,
-            "anynotin" => Operator::AnyNotIn,
-            "allnotin" => Operator::AllNotIn,
-            "greaterthan" => Operator::Numeric(Ordering::Greater, false),
-            "greaterthanorequals" => Operator::Numeric(Ordering::Greater, true),
-            "lessthan" => Operator::Numeric(Ordering::Less, false),
-            "lessthanorequals" => Operator::Numeric(Ordering::Less, true),
-            "durationgreaterthan" => Operator::Duration(Ordering::Greater, false),
-            "durationgreaterthanorequals" => Operator::Duration(Ordering::Greater, true),
-            "durationlessthan" => Operator::Duration(Ordering::Less, false),
-            "durationlessthanorequals" => Operator::Duration(Ordering::Less, true),
+            "equal" | "equals" => ConditionOperator::Equals,
+            "notequal" | "notequals" => ConditionOperator::NotEquals,
+            "in" => ConditionOperator::In,
+            "anyin" => ConditionOperator::AnyIn,
+            "allin" => ConditionOperator::AllIn,
+            "notin" => ConditionOperator::NotIn,
+            "anynotin" => ConditionOperator::AnyNotIn,
+            "allnotin" => ConditionOperator::AllNotIn,
+            "greaterthan" => ConditionOperator::Numeric(Ordering::Greater, false),
+            "greaterthanorequals" => ConditionOperator::Numeric(Ordering::Greater, true),
+            "lessthan" => ConditionOperator::Numeric(Ordering::Less, false),
+            "lessthanorequals" => ConditionOperator::Numeric(Ordering::Less, true),
+            "durationgreaterthan" => ConditionOperator::Duration(Ordering::Greater, false),
+            "durationgreaterthanorequals" => ConditionOperator::Duration(Ordering::Greater, true),
+            "durationlessthan" => ConditionOperator::Duration(Ordering::Less, false),
+            "durationlessthanorequals" => ConditionOperator::Duration(Ordering::Less, true),
             _ => return None,
         })
     }
@@ -253,16 +269,18 @@ impl Operator {
     /// Applies the operator to substituted `key` and `value`.
     pub fn evaluate(self, key: &Value, value: &Value) -> bool {
         match self {
-            Operator::Equals => equals(key, value),
-            Operator::NotEquals => not_equals(key, value),
-            Operator::In => legacy_in(key, value, false),
-            Operator::NotIn => legacy_in(key, value, true),
-            Operator::AnyIn => any_in(key, value, false),
-            Operator::AnyNotIn => any_in(key, value, true),
-            Operator::AllIn => all_in(key, value, false),
-            Operator::AllNotIn => all_in(key, value, true),
-            Operator::Numeric(direction, or_equal) => numeric(key, value, direction, or_equal),
-            Operator::Duration(direction, or_equal) => {
+            ConditionOperator::Equals => equals(key, value),
+            ConditionOperator::NotEquals => not_equals(key, value),
+            ConditionOperator::In => legacy_in(key, value, false),
+            ConditionOperator::NotIn => legacy_in(key, value, true),
+            ConditionOperator::AnyIn => any_in(key, value, false),
+            ConditionOperator::AnyNotIn => any_in(key, value, true),
+            ConditionOperator::AllIn => all_in(key, value, false),
+            ConditionOperator::AllNotIn => all_in(key, value, true),
+            ConditionOperator::Numeric(direction, or_equal) => {
+                numeric(key, value, direction, or_equal)
+            }
+            ConditionOperator::Duration(direction, or_equal) => {
                 duration_operator(key, value, direction, or_equal)
             }
         }
