@@ -408,7 +408,7 @@ impl TestRun<'_> {
                 .clone();
             items.push(match responses {
                 Err(e) => Item::error(label, e),
-                Ok(responses) => judge(label, expected, &row.rule, &responses),
+                Ok(responses) => judge(label, expected, &row.rule, &responses, scored(policy)),
             });
         }
         RowOutcome {
@@ -480,20 +480,26 @@ impl TestRun<'_> {
         }
     }
 
-    /// `policies[].rules[].values` of the values file for one policy, keyed by rule name.
+    /// `policies[].rules[].values` of the values file for one policy, keyed by
+    /// the rule names the engine reports. As in Kyverno's CLI store, values
+    /// given for `x` also serve `autogen-x` and `autogen-cronjob-x`, and the
+    /// first entry that fits a rule wins.
     fn rule_values(&self, policy: &PolicyDoc) -> BTreeMap<String, Map<String, Value>> {
         let mut out: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
-        for p in self
+        let entries = self
             .test
             .values
             .iter()
             .flat_map(|v| &v.policies)
             .filter(|p| p.name == policy.name)
-        {
-            for rule in &p.rules {
-                out.entry(rule.name.clone())
-                    .or_default()
-                    .extend(rule.values.clone());
+            .flat_map(|p| &p.rules);
+        for rule in entries.filter(|r| !r.values.is_empty()) {
+            for name in [
+                rule.name.clone(),
+                format!("autogen-{}", rule.name),
+                format!("autogen-cronjob-{}", rule.name),
+            ] {
+                out.entry(name).or_insert_with(|| rule.values.clone());
             }
         }
         out
@@ -605,7 +611,13 @@ fn evaluate(
 }
 
 /// Compare the responses for the row's rule with the expectation.
-fn judge(resource: String, expected: &str, rule: &str, responses: &[RuleResponse]) -> Item {
+fn judge(
+    resource: String,
+    expected: &str,
+    rule: &str,
+    responses: &[RuleResponse],
+    scored: bool,
+) -> Item {
     let matching: Vec<&RuleResponse> = responses
         .iter()
         .filter(|r| r.reported && rule_matches(rule, &r.rule))
@@ -634,11 +646,16 @@ fn judge(resource: String, expected: &str, rule: &str, responses: &[RuleResponse
             reported: false,
         };
     }
-    let mut actual = matching[0].status.as_str();
+    // Kyverno's policy report turns the failures of an unscored policy into warnings.
+    let reported_status = |r: &RuleResponse| match r.status.as_str() {
+        "fail" if !scored => "warn",
+        other => other,
+    };
+    let mut actual = reported_status(matching[0]);
     let mut messages = Vec::new();
     for r in &matching {
-        if r.status.as_str() != expected {
-            actual = r.status.as_str();
+        if reported_status(r) != expected {
+            actual = reported_status(r);
         }
         if !r.message.is_empty() {
             messages.push(if matching.len() > 1 {
@@ -648,7 +665,7 @@ fn judge(resource: String, expected: &str, rule: &str, responses: &[RuleResponse
             });
         }
     }
-    let ok = matching.iter().all(|r| r.status.as_str() == expected);
+    let ok = matching.iter().all(|r| reported_status(r) == expected);
     Item {
         resource,
         actual: actual.to_string(),
@@ -657,6 +674,11 @@ fn judge(resource: String, expected: &str, rule: &str, responses: &[RuleResponse
         messages,
         reported: true,
     }
+}
+
+/// False for a policy annotated `policies.kyverno.io/scored: "false"`.
+fn scored(policy: &Policy) -> bool {
+    policy.annotation("policies.kyverno.io/scored") != Some("false")
 }
 
 /// `rule` names `response` directly or through its autogen forms, as `kyverno test` looks them up.
@@ -766,6 +788,7 @@ mod tests {
                 row(8, "Service/default/svc-create", "pass", true, false),
                 row(9, "Service/default/svc-update", "fail", true, false),
                 row(10, "good", "", false, true),
+                row(11, "Pod/default/bad", "warn", true, false),
             ]
         );
         let results = &report.results;
