@@ -367,3 +367,42 @@ impl Template {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_runaway_template_is_stopped_by_the_time_limit() {
+        let template = serde_json::json!({
+            "apiVersion": "templates.gatekeeper.sh/v1", "kind": "ConstraintTemplate",
+            "metadata": {"name": "k8sslow"},
+            "spec": {"crd": {"spec": {"names": {"kind": "K8sSlow"}}},
+                     "targets": [{"target": "admission.k8s.gatekeeper.sh", "rego":
+                        "package k8sslow\nviolation[{\"msg\": \"slow\"}] {\n  n := input.review.object.spec.n\n  count([x | x := numbers.range(1, n)[_]; y := numbers.range(1, n)[_]; x < y]) < 0\n}"}]}});
+        let limits = Limits {
+            eval_timeout: Duration::from_millis(200),
+            ..Limits::default()
+        };
+        let template =
+            Template::from_value_with_limits(&template, Path::new("slow.yaml"), &limits).unwrap();
+        let constraint = Constraint::from_value(
+            &serde_json::json!({"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sSlow", "metadata": {"name": "slow"}}),
+            Path::new("slow.yaml"),
+        )
+        .unwrap();
+        let object = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "a"}, "spec": {"n": 100000}});
+        let started = Instant::now();
+        let err = template.review(&constraint, &object, &[]).unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert!(err.message.contains("slow.yaml"), "{}", err.message);
+        assert!(err.message.contains("time limit"), "{}", err.message);
+    }
+}
