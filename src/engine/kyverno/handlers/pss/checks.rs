@@ -1171,10 +1171,7 @@ fn restricted_volumes(pod: &Pod) -> Option<CheckFailure> {
     let mut types = BTreeSet::new();
     let mut errors = Vec::new();
     for (i, volume) in pod.spec().volumes.iter().flatten().enumerate() {
-        if ALLOWED_VOLUME_SOURCES
-            .iter()
-            .any(|s| volume.has_source(s))
-        {
+        if ALLOWED_VOLUME_SOURCES.iter().any(|s| volume.has_source(s)) {
             continue;
         }
         // A volume with no source the library knows is "unknown", and forbidden.

@@ -186,20 +186,24 @@ fn violation(check_id: &str, failure: CheckFailure, kind: &str, pod: &Pod) -> Ps
 /// Field paths are computed on the pod; report them where they sit in the
 /// submitted resource.
 fn field_in_resource(field: &str, kind: &str) -> String {
-    let template = match kind {
+    // (where the pod spec sits, where the metadata the checks read sits)
+    let (spec, metadata) = match kind {
         "DaemonSet"
         | "Deployment"
         | "Job"
         | "StatefulSet"
         | "ReplicaSet"
-        | "ReplicationController" => "spec.template",
-        "CronJob" => "spec.jobTemplate.spec.template",
+        | "ReplicationController" => ("spec.template.spec", "spec.template.metadata"),
+        "CronJob" => (
+            "spec.jobTemplate.spec.template.spec",
+            "spec.jobTemplate.metadata",
+        ),
         _ => return field.to_string(),
     };
     if let Some(rest) = field.strip_prefix("spec") {
-        format!("{template}.spec{rest}")
+        format!("{spec}{rest}")
     } else if let Some(rest) = field.strip_prefix("metadata") {
-        format!("{template}.metadata{rest}")
+        format!("{metadata}{rest}")
     } else {
         field.to_string()
     }
@@ -299,5 +303,13 @@ mod tests {
             "spec.jobTemplate.spec.template.spec.hostPID"
         );
         assert_eq!(field_in_resource("spec.hostPID", "Pod"), "spec.hostPID");
+        assert_eq!(
+            field_in_resource("metadata.annotations[a/b]", "Deployment"),
+            "spec.template.metadata.annotations[a/b]"
+        );
+        assert_eq!(
+            field_in_resource("metadata.annotations[a/b]", "CronJob"),
+            "spec.jobTemplate.metadata.annotations[a/b]"
+        );
     }
 }
