@@ -70,7 +70,7 @@ pub struct Rule {
 /// What a rule does. Only `Validate` rules produce validation results.
 #[derive(Debug, Clone)]
 pub enum RuleKind {
-    Validate(Validation),
+    Validate(Box<Validation>),
     /// mutate, generate or verifyImages: not evaluated by the validate engine.
     Other(&'static str),
 }
@@ -311,9 +311,9 @@ impl Rule {
         let preconditions = raw.get("preconditions").filter(|p| !p.is_null()).cloned();
         let context = parse_context(raw.get("context")).map_err(|e| at(&e))?;
         let kind = if let Some(validate) = raw.get("validate").filter(|v| !v.is_null()) {
-            RuleKind::Validate(
+            RuleKind::Validate(Box::new(
                 parse_validation(validate).map_err(|e| at(&format!("validate: {e}")))?,
-            )
+            ))
         } else if raw.get("mutate").is_some() {
             RuleKind::Other("mutate")
         } else if raw.get("generate").is_some() {
