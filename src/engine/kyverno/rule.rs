@@ -178,9 +178,11 @@ pub fn substitute_message(message: &str, ctx: &Value) -> Result<String, String> 
     }
 }
 
-/// Load `context` entries into the JSON context, in order. Entries named in
-/// `values` keep the given value. Only `variable` entries can be computed
-/// offline; the others need a cluster or registry.
+/// Load `context` entries into the JSON context, in order. Only `variable`
+/// entries can be computed offline; the others (apiCall, configMap, ...) need a
+/// cluster or registry and must be given in `values` (a values file), else
+/// the rule errors. As in Kyverno, a computed `variable` replaces a value of
+/// the same name.
 ///
 /// Kyverno loads variables lazily: one that cannot be computed is an error only
 /// once something queries it. Such failures come back in [`Deferred`] for the
@@ -192,7 +194,8 @@ pub fn load_context_entries(
 ) -> Result<Deferred, String> {
     let mut deferred = Deferred::default();
     for entry in entries {
-        if values.contains_key(&entry.name) {
+        let external = matches!(entry.source, ContextSource::External(_));
+        if external && values.contains_key(&entry.name) {
             continue;
         }
         let ContextSource::Variable {
