@@ -110,7 +110,11 @@ fn run_test(test: &LoadedTest, report: &mut SuiteReport) {
             let mut result = TestResult {
                 suite: test.path.display().to_string(),
                 test: test.name.clone(),
-                rule: format!("{}/{}", row.policy, row.rule),
+                rule: format!(
+                    "{}/{}",
+                    row.policy,
+                    if row.rule.is_empty() { "*" } else { &row.rule }
+                ),
                 resource: item.resource,
                 expected: row.expected().unwrap_or("").to_string(),
                 actual: item.actual,
