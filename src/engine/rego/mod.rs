@@ -5,7 +5,7 @@
 mod conftest;
 mod loader;
 mod metadata;
-mod null_safety;
+mod prepass;
 mod program;
 
 pub use conftest::{is_conftest_rule, ConftestRule, JudgingRule, RuleKind};

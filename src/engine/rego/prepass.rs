@@ -1,23 +1,37 @@
-//! OPA semantics for `some .. in` over `null` and scalars.
+//! A source pre-pass that makes regorus behave as OPA does, and keeps a
+//! hostile rule from taking the process down.
 //!
-//! In OPA, `some x in null` (or over a string or number) is simply undefined;
-//! regorus 0.14 raises "`some .. in collection` expects array/set/object"
-//! instead, which would turn every Terraform plan with `ipv6_cidr_blocks: null`
-//! into an error. Every other iteration form (`xs[_]`, `every`, `x in xs`,
-//! comprehensions over `xs[_]`) already agrees with OPA.
+//! 1. OPA semantics for `some .. in` over `null` and scalars. In OPA,
+//!    `some x in null` (or over a string or number) is simply undefined;
+//!    regorus 0.14 raises "`some .. in collection` expects array/set/object"
+//!    instead, which would turn every Terraform plan with
+//!    `ipv6_cidr_blocks: null` into an error. Every other iteration form
+//!    (`xs[_]`, `every`, `x in xs`, comprehensions over `xs[_]`) already agrees
+//!    with OPA. The collection of each `some .. in` is wrapped in a call to
+//!    [`ITERABLE`], an extension that returns its argument when it is a
+//!    collection and undefined otherwise — exactly OPA's rule.
+//! 2. Bounded `numbers.range` / `numbers.range_step`. regorus reserves the
+//!    whole result up front, so `numbers.range(1, 1e12)` aborts the process on
+//!    a failed allocation before the time limit can act. The first argument
+//!    is wrapped in [`RANGE_GUARD`], which passes it through when the range
+//!    has at most [`MAX_RANGE_ELEMENTS`] elements and fails the evaluation
+//!    (an error verdict naming the file and line) otherwise.
 //!
-//! The fix is a pre-pass: the collection of each `some .. in` is wrapped in a
-//! call to [`ITERABLE`], an extension that returns its argument when it is a
-//! collection and undefined otherwise — exactly OPA's rule. The rewrite only
-//! inserts text on the same line, so line numbers in errors are unchanged and
-//! [`Rewrite::original_column`] maps columns back.
+//! Both passes only insert text on the same line, so line numbers in errors
+//! are unchanged and [`Rewrite::original_column`] maps columns back.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 /// The extension wrapped around `some .. in` collections.
 pub(super) const ITERABLE: &str = "__verdict_iterable";
 
-/// Register [`ITERABLE`] on an engine.
+/// The extension wrapped around the first argument of `numbers.range[_step]`.
+pub(super) const RANGE_GUARD: &str = "__verdict_range_guard";
+
+/// Largest range a rule may build: 24 MB of values, far beyond any policy's need.
+pub const MAX_RANGE_ELEMENTS: f64 = 1_000_000.0;
+
+/// Register [`ITERABLE`] and [`RANGE_GUARD`] on an engine.
 pub(super) fn install(engine: &mut regorus::Engine) -> Result<()> {
     engine.add_extension(
         ITERABLE.to_string(),
@@ -31,77 +45,198 @@ pub(super) fn install(engine: &mut regorus::Engine) -> Result<()> {
                 _ => regorus::Value::Undefined,
             })
         }),
+    )?;
+    engine.add_extension(
+        RANGE_GUARD.to_string(),
+        3,
+        Box::new(|args: Vec<regorus::Value>| {
+            let [start, end, step] = <[regorus::Value; 3]>::try_from(args)
+                .map_err(|_| anyhow::anyhow!("{RANGE_GUARD}: expected 3 arguments"))?;
+            // Non-numbers are left to numbers.range's own type error.
+            if let (Ok(a), Ok(b), Ok(s)) = (start.as_f64(), end.as_f64(), step.as_f64()) {
+                let elements = ((b - a).abs() / s.abs().max(1.0)).floor() + 1.0;
+                if elements > MAX_RANGE_ELEMENTS {
+                    bail!(
+                        "numbers.range from {a} to {b} would build {elements} elements, over verdict's limit of {MAX_RANGE_ELEMENTS}"
+                    );
+                }
+            }
+            Ok(start)
+        }),
     )
 }
 
-/// A module's source with every `some .. in` collection wrapped.
+/// A module's source after the pre-pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Rewrite {
     pub source: String,
-    /// Insertions as (1-based line, 1-based column in the original, length), in source order.
-    insertions: Vec<(usize, usize, usize)>,
+    /// One list per pass, applied in order: insertions as (1-based line,
+    /// 1-based column in that pass's input, inserted length), in source order.
+    layers: Vec<Vec<(usize, usize, usize)>>,
 }
 
 impl Rewrite {
     /// Map a 1-based column of the rewritten source back to the original.
     pub fn original_column(&self, line: usize, column: usize) -> usize {
-        let mut shift = 0;
-        for &(l, c, len) in &self.insertions {
-            if l != line {
-                continue;
-            }
-            if column >= c + shift + len {
-                shift += len;
-            } else if column >= c + shift {
-                return c;
-            }
-        }
-        column - shift.min(column.saturating_sub(1))
+        self.layers
+            .iter()
+            .rev()
+            .fold(column, |column, layer| unshift(layer, line, column))
     }
 }
 
-/// Wrap the collection of each `some .. in` of `source` in [`ITERABLE`].
-pub(super) fn rewrite(source: &str) -> Rewrite {
-    let tokens = tokenize(source);
-    let mut inserts: Vec<(usize, &'static str)> = Vec::new();
-    for (i, token) in tokens.iter().enumerate() {
-        if token.kind != Kind::Ident || &source[token.start..token.end] != "some" {
+fn unshift(insertions: &[(usize, usize, usize)], line: usize, column: usize) -> usize {
+    let mut shift = 0;
+    for &(l, c, len) in insertions {
+        if l != line {
             continue;
         }
-        if previous_significant(&tokens, i).is_some_and(|t| &source[t.start..t.end] == ".") {
+        if column >= c + shift + len {
+            shift += len;
+        } else if column >= c + shift {
+            return c;
+        }
+    }
+    column - shift.min(column.saturating_sub(1))
+}
+
+/// Apply both passes to `source`.
+pub(super) fn rewrite(source: &str) -> Rewrite {
+    let (first, some_in) = apply(source, some_in_insertions(source));
+    let (second, ranges) = apply(&first, range_insertions(&first));
+    Rewrite {
+        source: second,
+        layers: vec![some_in, ranges],
+    }
+}
+
+/// Wrap the collection of each `some .. in` in [`ITERABLE`].
+fn some_in_insertions(source: &str) -> Vec<(usize, String)> {
+    let tokens = tokenize(source);
+    let mut inserts = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        if !is_word(source, token, "some") || after_dot(source, &tokens, i) {
             continue;
         }
         let Some(in_index) = find_in_keyword(source, &tokens, i + 1) else {
             continue;
         };
         if let Some((start, end)) = collection_span(source, &tokens, in_index + 1) {
-            inserts.push((start, "(")); // placeholder; the name is added below
-            inserts.push((end, ")"));
+            inserts.push((start, format!("{ITERABLE}(")));
+            inserts.push((end, ")".to_string()));
         }
     }
-    apply(source, inserts)
+    inserts
 }
 
-fn apply(source: &str, inserts: Vec<(usize, &'static str)>) -> Rewrite {
-    let mut sorted: Vec<(usize, String)> = inserts
-        .into_iter()
-        .map(|(pos, text)| {
-            (
-                pos,
-                if text == "(" {
-                    format!("{ITERABLE}(")
-                } else {
-                    text.to_string()
-                },
-            )
+/// `numbers.range(a, b)` → `numbers.range(GUARD(a, b, 1), b)`;
+/// `numbers.range_step(a, b, s)` → `numbers.range_step(GUARD(a, b, s), b, s)`.
+fn range_insertions(source: &str) -> Vec<(usize, String)> {
+    let tokens = tokenize(source);
+    let mut inserts = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        if !is_word(source, token, "numbers") || after_dot(source, &tokens, i) {
+            continue;
+        }
+        let rest: Vec<(usize, &Token)> = tokens
+            .iter()
+            .enumerate()
+            .skip(i + 1)
+            .filter(|(_, t)| t.kind != Kind::Space)
+            .take(3)
+            .collect();
+        let [(_, dot), (_, name), (open_index, open)] = rest.as_slice() else {
+            continue;
+        };
+        let step = if is_word(source, name, "range") {
+            false
+        } else if is_word(source, name, "range_step") {
+            true
+        } else {
+            continue;
+        };
+        if &source[dot.start..dot.end] != "." || &source[open.start..open.end] != "(" {
+            continue;
+        }
+        let args = call_arguments(source, &tokens, open_index + 1);
+        match (step, args.as_slice()) {
+            (false, [a, b]) => {
+                inserts.push((a.0, format!("{RANGE_GUARD}(")));
+                inserts.push((a.1, format!(", {}, 1)", one_line(source, &tokens, *b))));
+            }
+            (true, [a, b, s]) => {
+                inserts.push((a.0, format!("{RANGE_GUARD}(")));
+                inserts.push((
+                    a.1,
+                    format!(
+                        ", {}, {})",
+                        one_line(source, &tokens, *b),
+                        one_line(source, &tokens, *s)
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    inserts
+}
+
+/// Byte ranges of a call's arguments (trimmed), from just after its `(`.
+fn call_arguments(source: &str, tokens: &[Token], from: usize) -> Vec<(usize, usize)> {
+    let mut args = Vec::new();
+    let mut depth = 0usize;
+    let mut current: Option<(usize, usize)> = None;
+    for token in &tokens[from..] {
+        match token.kind {
+            Kind::Close if depth == 0 => {
+                args.extend(current);
+                return args;
+            }
+            Kind::Other if depth == 0 && &source[token.start..token.end] == "," => {
+                args.extend(current.take());
+                continue;
+            }
+            Kind::Space | Kind::Newline | Kind::Comment => continue,
+            Kind::Open => depth += 1,
+            Kind::Close => depth -= 1,
+            _ => {}
+        }
+        let span = current.get_or_insert((token.start, token.end));
+        span.1 = token.end;
+    }
+    Vec::new()
+}
+
+/// The text of an argument without comments or line breaks, so that copying it
+/// keeps every later line where it was.
+fn one_line(source: &str, tokens: &[Token], (start, end): (usize, usize)) -> String {
+    tokens
+        .iter()
+        .filter(|t| t.start >= start && t.end <= end)
+        .map(|t| match t.kind {
+            Kind::Comment => "",
+            Kind::Newline => " ",
+            _ => &source[t.start..t.end],
         })
-        .collect();
+        .collect()
+}
+
+fn is_word(source: &str, token: &Token, word: &str) -> bool {
+    token.kind == Kind::Ident && &source[token.start..token.end] == word
+}
+
+fn after_dot(source: &str, tokens: &[Token], index: usize) -> bool {
+    previous_significant(tokens, index).is_some_and(|t| &source[t.start..t.end] == ".")
+}
+
+fn apply(source: &str, mut inserts: Vec<(usize, String)>) -> (String, Vec<(usize, usize, usize)>) {
     // Stable sort keeps an outer `)` and an inner `)` at the same offset in order.
-    sorted.sort_by_key(|(pos, _)| *pos);
-    let mut out = String::with_capacity(source.len() + sorted.len() * (ITERABLE.len() + 2));
-    let mut insertions = Vec::with_capacity(sorted.len());
+    inserts.sort_by_key(|(pos, _)| *pos);
+    let mut out =
+        String::with_capacity(source.len() + inserts.iter().map(|(_, t)| t.len()).sum::<usize>());
+    let mut insertions = Vec::with_capacity(inserts.len());
     let mut last = 0;
-    for (pos, text) in sorted {
+    for (pos, text) in inserts {
         out.push_str(&source[last..pos]);
         out.push_str(&text);
         let line = source[..pos].matches('\n').count() + 1;
@@ -111,10 +246,7 @@ fn apply(source: &str, inserts: Vec<(usize, &'static str)>) -> Rewrite {
         last = pos;
     }
     out.push_str(&source[last..]);
-    Rewrite {
-        source: out,
-        insertions,
-    }
+    (out, insertions)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,6 +453,47 @@ mod tests {
         assert_eq!(
             wrapped("a if { some x in [y | some y in input.n] }"),
             "a if { some x in W([y | some y in W(input.n)]) }"
+        );
+    }
+
+    #[test]
+    fn guards_numbers_range_and_range_step() {
+        assert_eq!(
+            rewrite("r := numbers.range(1, count(input.xs))")
+                .source
+                .replace(RANGE_GUARD, "G"),
+            "r := numbers.range(G(1, count(input.xs), 1), count(input.xs))"
+        );
+        assert_eq!(
+            rewrite("r := numbers.range_step(0, 100, 5)")
+                .source
+                .replace(RANGE_GUARD, "G"),
+            "r := numbers.range_step(G(0, 100, 5), 100, 5)"
+        );
+        assert_eq!(
+            rewrite("r := numbers.range(0,\n  10 # ten\n)")
+                .source
+                .replace(RANGE_GUARD, "G"),
+            "r := numbers.range(G(0, 10, 1),\n  10 # ten\n)"
+        );
+        assert_eq!(
+            rewrite("r := my.numbers.range(1, 2)").source,
+            "r := my.numbers.range(1, 2)"
+        );
+    }
+
+    #[test]
+    fn both_passes_compose() {
+        let r = rewrite("a if { some i in numbers.range(1, n); input.x }");
+        let text = r.source.replace(RANGE_GUARD, "G").replace(ITERABLE, "W");
+        assert_eq!(
+            text,
+            "a if { some i in W(numbers.range(G(1, n, 1), n)); input.x }"
+        );
+        let shifted = r.source.find("input.x").unwrap() + 1;
+        assert_eq!(
+            r.original_column(1, shifted),
+            "a if { some i in numbers.range(1, n); ".len() + 1
         );
     }
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
-use super::null_safety::{self, Rewrite};
+use super::prepass::{self, Rewrite};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -93,7 +93,7 @@ impl Program {
         limits: &Limits,
     ) -> Result<Program, ProgramError> {
         let mut engine = regorus::Engine::new();
-        null_safety::install(&mut engine).map_err(|err| ProgramError::Eval(err.to_string()))?;
+        prepass::install(&mut engine).map_err(|err| ProgramError::Eval(err.to_string()))?;
         let mut locations = Locations::default();
         for (file, source) in modules {
             if let Some(rewrite) = add_module(&mut engine, file, source)? {
@@ -252,7 +252,7 @@ fn add_module(
     file: &str,
     source: &str,
 ) -> Result<Option<Rewrite>, ProgramError> {
-    let rewrite = null_safety::rewrite(source);
+    let rewrite = prepass::rewrite(source);
     if rewrite.source == source {
         return add_any_version(engine, file, source).map(|_| None);
     }
