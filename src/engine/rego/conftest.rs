@@ -59,9 +59,10 @@ pub struct JudgingRule {
 
 /// The `deny`/`violation`/`warn` rules that `file` (already in `program`) declares.
 ///
-/// Candidates come from a scan of the source for rule heads; the compiler
-/// then confirms each one is a rule of the file, so a local variable or a
-/// string that merely looks like `deny_x` is never taken for a rule.
+/// Candidates are the identifiers of the source that follow conftest's
+/// naming; the compiler then confirms each one is a rule of the file, so a
+/// local variable or a string that merely looks like `deny_x` is never taken
+/// for a rule.
 pub fn judging_rules(program: &Program, file: &str, source: &str) -> Vec<JudgingRule> {
     let packages: Vec<String> = program
         .packages()
@@ -72,25 +73,11 @@ pub fn judging_rules(program: &Program, file: &str, source: &str) -> Vec<Judging
     let Some(package) = packages.first() else {
         return Vec::new();
     };
+    // Every identifier that could name a judging rule; the compiler decides.
     let mut names: Vec<String> = source
-        .lines()
-        .filter_map(|line| {
-            let name: String = line
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            // Rule heads start a line; `default deny := ...` declares one too.
-            let name = if name == "default" {
-                line["default".len()..]
-                    .trim_start()
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect()
-            } else {
-                name
-            };
-            is_conftest_rule(&name).then_some(name)
-        })
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| is_conftest_rule(word))
+        .map(str::to_string)
         .collect();
     names.sort();
     names.dedup();
