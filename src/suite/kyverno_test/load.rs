@@ -598,6 +598,44 @@ mod tests {
     }
 
     #[test]
+    fn alias_bombs_are_load_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.yaml");
+        let mut text = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: &a [x, x, x, x, x, x, x, x, x]\n");
+        let levels = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+        for pair in levels.windows(2) {
+            let refs = vec![format!("*{}", pair[0]); 9].join(", ");
+            text.push_str(&format!("  {}: &{} [{refs}]\n", pair[1], pair[1]));
+        }
+        std::fs::write(&path, text).unwrap();
+        let err = read_values(&path, &Limits::default()).unwrap_err();
+        assert_eq!(err.path, path);
+    }
+
+    #[test]
+    fn a_file_may_hold_several_tests() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.yaml"), "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p}\nspec: {rules: []}\n").unwrap();
+        let path = dir.path().join(TEST_FILE_NAME);
+        let one = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: NAME}\npolicies: [p.yaml]\n";
+        std::fs::write(
+            &path,
+            format!(
+                "{}---\n{}",
+                one.replace("NAME", "first"),
+                one.replace("NAME", "second")
+            ),
+        )
+        .unwrap();
+        let names: Vec<String> = load_tests(&path, &Limits::default())
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(names, ["first", "second"]);
+    }
+
+    #[test]
     fn every_conformance_suite_loads() {
         let root =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/kyverno-policies");
