@@ -417,6 +417,62 @@ mod tests {
         assert_send_sync::<Program>();
     }
 
+    fn program(source: &str) -> Program {
+        Program::new(
+            &[("p.rego".to_string(), source.to_string())],
+            None,
+            &Limits::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn queries_return_bindings_or_values() {
+        let p = program("package p\nimport rego.v1\nlimit := 3");
+        let input = serde_json::json!({"a": 1});
+        assert_eq!(
+            p.eval_query("x := input.a + data.p.limit", &input).unwrap(),
+            vec![serde_json::json!({"x": 4})]
+        );
+        assert_eq!(
+            p.eval_query("input.a == 1", &input).unwrap(),
+            vec![serde_json::json!(true)]
+        );
+        assert_eq!(
+            p.eval_query("input.missing == 1", &input).unwrap(),
+            Vec::<Value>::new()
+        );
+    }
+
+    #[test]
+    fn one_program_serves_many_threads() {
+        let p = program("package p\nimport rego.v1\ndouble := input.n * 2");
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|n| {
+                    let p = &p;
+                    scope.spawn(move || {
+                        p.eval_rule("data.p.double", &serde_json::json!({"n": n}))
+                            .unwrap()
+                    })
+                })
+                .collect();
+            for (n, handle) in handles.into_iter().enumerate() {
+                assert_eq!(handle.join().unwrap(), Some(serde_json::json!(n * 2)));
+            }
+        });
+    }
+
+    #[test]
+    fn undefined_rules_are_none_and_unknown_paths_errors() {
+        let p = program("package p\nimport rego.v1\nx := 1 if input.go");
+        assert_eq!(
+            p.eval_rule("data.p.x", &serde_json::json!({})).unwrap(),
+            None
+        );
+        assert!(p.eval_rule("data.nope.x", &serde_json::json!({})).is_err());
+    }
+
     #[test]
     fn parse_location_reads_regorus_diagram() {
         let text = "\n--> policies/a.rego:3:5\n  |\n3 | deny {\n  |     ^\nerror: unexpected token";
