@@ -131,6 +131,20 @@ impl Template {
                 chosen.field
             )));
         }
+        for (field, text) in std::iter::once((chosen.field.clone(), &chosen.rego)).chain(
+            chosen
+                .libs
+                .iter()
+                .enumerate()
+                .map(|(i, lib)| (format!("{}[{i}]", chosen.libs_field), lib)),
+        ) {
+            if let Some((line, reference)) = disallowed_data_reference(text) {
+                return Err(at(format!(
+                    "{field} line {line}: {reference} is not allowed: a template may only read \
+                     data.inventory and data.lib (Gatekeeper rejects other data references)"
+                )));
+            }
+        }
         let entrypoint = format!("data.{package}.violation");
         let program = RegoProgram::compile(
             &sources,
@@ -260,4 +274,131 @@ fn declares_violation(rego: &str) -> bool {
             rest.starts_with(|c: char| matches!(c, '[' | '{' | ':' | '=') || c.is_whitespace())
         })
     })
+}
+
+/// The first `data.<x>` reference other than `data.inventory` / `data.lib`, with
+/// its 1-based line, skipping comments and string literals. Gatekeeper's
+/// rewriter refuses templates that read any other part of `data`.
+fn disallowed_data_reference(rego: &str) -> Option<(usize, String)> {
+    let code = blank_comments_and_strings(rego);
+    let bytes = code.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut search = 0;
+    while let Some(found) = code[search..].find("data") {
+        let at = search + found;
+        search = at + 4;
+        let before = code[..at].trim_end().as_bytes().last().copied();
+        if at > 0 && is_ident(bytes[at - 1]) || before == Some(b'.') {
+            continue;
+        }
+        if bytes.get(at + 4).copied().is_some_and(is_ident) {
+            continue;
+        }
+        let rest = code[at + 4..].trim_start();
+        let root = if let Some(after_dot) = rest.strip_prefix('.') {
+            let after_dot = after_dot.trim_start();
+            let end = after_dot
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after_dot.len());
+            after_dot[..end].to_string()
+        } else if rest.starts_with('[') {
+            // data["inventory"] is still a read of data; only literal keys can be checked.
+            let inner = rest[1..].trim_start();
+            match inner.strip_prefix('"').and_then(|s| s.split_once('"')) {
+                Some((key, _)) => key.to_string(),
+                None => "data[<computed>]".to_string(),
+            }
+        } else {
+            continue;
+        };
+        if root == "inventory" || root == "lib" {
+            continue;
+        }
+        let line = code[..at].matches('\n').count() + 1;
+        let shown = if root.starts_with("data[") {
+            root
+        } else {
+            format!("data.{root}")
+        };
+        return Some((line, shown));
+    }
+    None
+}
+
+/// `rego` with comments and the contents of string literals replaced by spaces,
+/// keeping line breaks so positions stay valid.
+fn blank_comments_and_strings(rego: &str) -> String {
+    let mut out = String::with_capacity(rego.len());
+    let mut chars = rego.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '#' => {
+                out.push(' ');
+                while let Some(&n) = chars.peek() {
+                    if n == '\n' {
+                        break;
+                    }
+                    out.push(' ');
+                    chars.next();
+                }
+            }
+            '"' => {
+                out.push('"');
+                while let Some(n) = chars.next() {
+                    match n {
+                        '\\' => {
+                            out.push(' ');
+                            if chars.next().is_some() {
+                                out.push(' ');
+                            }
+                        }
+                        '"' => {
+                            out.push('"');
+                            break;
+                        }
+                        '\n' => out.push('\n'),
+                        _ => out.push(' '),
+                    }
+                }
+            }
+            '`' => {
+                out.push('`');
+                for n in chars.by_ref() {
+                    if n == '`' {
+                        out.push('`');
+                        break;
+                    }
+                    out.push(if n == '\n' { '\n' } else { ' ' });
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::disallowed_data_reference;
+
+    #[test]
+    fn only_inventory_and_lib_may_be_read_from_data() {
+        let ok = "package x\nimport data.lib.helpers\nviolation[{\"msg\": \"data.secrets\"}] {\n  # data.config is only a comment\n  data.inventory.namespace[_]\n  input.review.object.data.password\n  metadata := input.review.object.metadata\n}";
+        assert_eq!(disallowed_data_reference(ok), None);
+        let bad = "package x\nviolation[{\"msg\": m}] {\n  m := data.config.message\n}";
+        assert_eq!(
+            disallowed_data_reference(bad),
+            Some((3, "data.config".to_string()))
+        );
+        let computed = "package x\nviolation[{\"msg\": \"m\"}] { data[input.k] }";
+        assert_eq!(
+            disallowed_data_reference(computed),
+            Some((2, "data[<computed>]".to_string()))
+        );
+        let import = "package x\nimport data.other\n";
+        assert_eq!(
+            disallowed_data_reference(import),
+            Some((2, "data.other".to_string()))
+        );
+    }
 }
