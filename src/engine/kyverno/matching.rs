@@ -41,7 +41,7 @@ pub fn matches_rule(rule: &Rule, req: &MatchRequest) -> Result<(), String> {
             return Err("policy and resource namespaces mismatch".into());
         }
     }
-    let has_request_info = req.user_info.is_some_and(|u| !u.is_null())
+    let has_request_info = req.user_info.is_some_and(|u| !is_blank(u))
         || !req.roles.is_empty()
         || !req.cluster_roles.is_empty();
     let mut reasons: Vec<String> = Vec::new();
@@ -76,6 +76,17 @@ pub fn matches_rule(rule: &Rule, req: &MatchRequest) -> Result<(), String> {
             rule.name,
             reasons.join("; ")
         ))
+    }
+}
+
+/// Null, or only empty strings, lists and maps: Kyverno's "no request info".
+fn is_blank(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.values().all(is_blank),
+        _ => false,
     }
 }
 
