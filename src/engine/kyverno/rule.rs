@@ -22,7 +22,8 @@ pub struct RuleScope<'a> {
     pub validation: &'a Validation,
     /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`.
     pub operation: &'a str,
-    /// Variable overrides from a kyverno-test values file; they win over context entries.
+    /// Values from a kyverno-test values file (global, per resource, per rule);
+    /// they stand in for context entries that need a cluster.
     pub values: &'a Map<String, Value>,
 }
 
