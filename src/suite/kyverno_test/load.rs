@@ -20,6 +20,15 @@ const TEST_FILE_NAMES: [&str; 2] = [TEST_FILE_NAME, "kyverno-test.yml"];
 /// Every `kyverno-test.yaml` under `root` (or `root` itself when it is one),
 /// sorted. Hidden directories are searched too: upstream keeps its tests in
 /// `.kyverno-test/`.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let hidden = dir.path().join("policy/.kyverno-test");
+/// std::fs::create_dir_all(&hidden).unwrap();
+/// std::fs::write(hidden.join("kyverno-test.yaml"), "").unwrap();
+/// let found = verdict::suite::kyverno_test::discover(dir.path());
+/// assert_eq!(found, [hidden.join("kyverno-test.yaml")]);
+/// ```
 pub fn discover(root: &Path) -> Vec<PathBuf> {
     if root.is_file() {
         return if root
