@@ -60,7 +60,7 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
         ));
     };
     let template = Template::from_value_with_limits(&template_doc.value, path, &ctx.limits)
-        .map_err(|e| locate_rego_error(e, text, template_doc.line))?;
+        .map_err(|e| locate_rego_error(e, text, &template_doc.value, template_doc.line))?;
     let constraint = Constraint::from_value(&constraint_doc.value, path).map_err(|mut e| {
         e.line = Some(constraint_doc.line);
         e
@@ -178,43 +178,81 @@ impl Engine for GatekeeperRule {
     }
 }
 
-/// Turn "line N of the Rego" in a compile error into a line of the YAML file.
-fn locate_rego_error(mut error: LoadError, text: &str, template_line: usize) -> LoadError {
-    let Some(rego_line) = rego_error_line(&error.message) else {
-        error.line = Some(template_line);
+/// Turn "line N of the Rego in field F" in a compile error into a line of the
+/// YAML file, by finding where that Rego source sits in the text.
+fn locate_rego_error(
+    mut error: LoadError,
+    text: &str,
+    template: &Value,
+    template_line: usize,
+) -> LoadError {
+    error.line = Some(template_line);
+    let Some((field, rego_line)) = rego_error_position(&error.message) else {
         return error;
     };
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines
-        .iter()
-        .enumerate()
-        .skip(template_line.saturating_sub(1))
-    {
-        let t = line.trim();
-        if !(t.starts_with("rego:") || t.starts_with("- |") || t.starts_with("- >")) {
-            continue;
-        }
-        if !(t.ends_with('|') || t.ends_with("|-") || t.ends_with('>') || t.ends_with(">-")) {
-            continue;
-        }
-        // Block scalar: its first content line is the next line.
-        let file_line = i + 1 + rego_line;
-        if file_line <= lines.len() {
-            error.line = Some(file_line);
-            error.message = format!("{} (Rego line {rego_line})", error.message);
-            return error;
-        }
+    let Some(source) = field_value(template, &field).and_then(Value::as_str) else {
+        return error;
+    };
+    if let Some(first_line) = find_source(text, template_line, source) {
+        error.line = Some(first_line + rego_line - 1);
+        error.message = format!("{} ({field} line {rego_line})", error.message);
     }
-    error.line = Some(template_line);
     error
 }
 
-/// The `:LINE:COL` regorus prints after the source label.
-fn rego_error_line(message: &str) -> Option<usize> {
-    let at = message
-        .find(").rego):")
-        .or_else(|| message.find("rego):"))?;
-    let rest = &message[at..];
-    let rest = &rest[rest.find("):")? + 2..];
-    rest.split(':').next()?.trim().parse().ok()
+/// The field and Rego line an error points at: `(spec.targets[0].rego):5:3`
+/// from the Rego wrapper, or `spec.targets[0].libs[0] line 5:` from our checks.
+fn rego_error_position(message: &str) -> Option<(String, usize)> {
+    static PATTERNS: std::sync::LazyLock<[regex::Regex; 2]> = std::sync::LazyLock::new(|| {
+        [
+            regex::Regex::new(r"\((spec\.targets\[\d+\][^)\s]*)\):(\d+):").expect("valid"),
+            regex::Regex::new(r"(spec\.targets\[\d+\][^\s:]*) line (\d+):").expect("valid"),
+        ]
+    });
+    PATTERNS.iter().find_map(|re| {
+        let caps = re.captures(message)?;
+        Some((
+            caps[1].to_string(),
+            caps[2].parse().ok().filter(|l| *l > 0)?,
+        ))
+    })
+}
+
+/// Follow a field path such as `spec.targets[0].code[1].source.libs[0]`.
+fn field_value<'a>(root: &'a Value, field: &str) -> Option<&'a Value> {
+    let mut value = root;
+    for part in field.split('.') {
+        let (name, indexes) = part
+            .split_once('[')
+            .map_or((part, ""), |(n, rest)| (n, rest));
+        value = value.get(name)?;
+        for index in indexes.split('[').filter(|i| !i.is_empty()) {
+            value = value.get(index.trim_end_matches(']').parse::<usize>().ok()?)?;
+        }
+    }
+    Some(value)
+}
+
+/// 1-based line of `source`'s first line within `text`, at or after `from_line`:
+/// where its first lines appear in order (indentation aside).
+fn find_source(text: &str, from_line: usize, source: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let wanted: Vec<(usize, &str)> = source
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .take(4)
+        .map(|(i, l)| (i, l.trim()))
+        .collect();
+    let (first_offset, first) = *wanted.first()?;
+    (from_line.saturating_sub(1)..lines.len()).find_map(|i| {
+        if lines[i].trim() != first || i < first_offset {
+            return None;
+        }
+        let start = i - first_offset;
+        wanted
+            .iter()
+            .all(|(offset, l)| lines.get(start + offset).is_some_and(|f| f.trim() == *l))
+            .then_some(start + 1)
+    })
 }

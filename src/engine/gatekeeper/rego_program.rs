@@ -36,19 +36,22 @@ impl RegoProgram {
     /// errors (unsafe variables) only on first evaluation, OPA at compile time.
     ///
     /// The shared wrapper picks the Rego dialect per module (v1, else v0), so
-    /// both Gatekeeper's default v0 and `version: v1` sources compile.
+    /// both Gatekeeper's default v0 and `version: v1` sources compile; a parse
+    /// error is reported in the dialect the template declares.
     pub(crate) fn compile(
         sources: &[RegoSource],
         limits: &Limits,
         entrypoint: &str,
         initial_data: &Value,
+        declared_v1: bool,
     ) -> Result<RegoProgram, String> {
         let modules: Vec<(String, String)> = sources
             .iter()
             .map(|s| (s.label.clone(), s.text.clone()))
             .collect();
-        let base = Program::new(&modules, Some(initial_data.clone()), limits)
-            .map_err(|e| e.to_string())?;
+        let base = Program::new(&modules, Some(initial_data.clone()), limits).map_err(|e| {
+            dialect_parse_error(sources, declared_v1).unwrap_or_else(|| e.to_string())
+        })?;
         base.eval_rule(
             entrypoint,
             &serde_json::json!({"review": {}, "parameters": {}}),
@@ -97,4 +100,32 @@ impl RegoProgram {
         };
         Ok(result.map_err(|e| e.to_string())?.unwrap_or(Value::Null))
     }
+}
+
+/// The parse error of the first source that does not parse in the template's
+/// declared dialect (v0 unless `version: v1`), as `label:line:col: message`.
+///
+/// The shared wrapper reports whichever dialect's parser got further, which for
+/// a v0 template can be a misleading "`if` keyword is required".
+fn dialect_parse_error(sources: &[RegoSource], declared_v1: bool) -> Option<String> {
+    sources.iter().find_map(|source| {
+        let mut engine = regorus::Engine::new();
+        engine.set_rego_v0(!declared_v1);
+        let err = engine
+            .add_policy(source.label.clone(), source.text.clone())
+            .err()?
+            .to_string();
+        let location = err
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix("--> "))?
+            .trim()
+            .to_string();
+        let message = err
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("error: "))?
+            .trim()
+            .to_string();
+        Some(format!("{location}: {message}"))
+    })
 }

@@ -151,6 +151,7 @@ impl Template {
             limits,
             &entrypoint,
             &super::review::empty_inventory(),
+            chosen.declared_v1,
         )
         .map_err(|e| at(format!("Rego does not compile: {e}")))?;
         let annotations = value["metadata"]["annotations"]
@@ -176,6 +177,8 @@ impl Template {
 }
 
 struct ChosenRego {
+    /// `version: v1` on a code source; Gatekeeper's default is v0.
+    declared_v1: bool,
     field: String,
     libs_field: String,
     rego: String,
@@ -212,9 +215,9 @@ fn choose_rego(target: &Value) -> Result<ChosenRego, String> {
                 .filter(|r| !r.trim().is_empty())
                 .ok_or(format!("{field} is empty"))?;
             let version = source["version"].as_str().unwrap_or("v0");
-            // Both dialects compile: the shared Rego wrapper picks one per module.
-            match version {
-                "v0" | "" | "v1" => {}
+            let declared_v1 = match version {
+                "v0" | "" => false,
+                "v1" => true,
                 other => {
                     return Err(format!(
                         "spec.targets[0].code[{i}].source.version {other:?} is not v0 or v1"
@@ -227,6 +230,7 @@ fn choose_rego(target: &Value) -> Result<ChosenRego, String> {
                 rego: rego.to_string(),
                 libs: strings(&source["libs"]),
                 notes,
+                declared_v1,
             });
         }
     }
@@ -237,6 +241,7 @@ fn choose_rego(target: &Value) -> Result<ChosenRego, String> {
             rego: rego.to_string(),
             libs: strings(&target["libs"]),
             notes,
+            declared_v1: false,
         }),
         None if has_cel => Err("only K8sNativeValidation (CEL) code is present: CEL is not supported, add a Rego source".into()),
         None => Err("spec.targets[0] has no Rego (neither rego nor code[].engine: Rego)".into()),
