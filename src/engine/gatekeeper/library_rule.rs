@@ -157,10 +157,19 @@ impl Engine for GatekeeperRule {
             Ok(inventory) => inventory,
             Err(e) => return Outcome::error(format!("inventory: {e}")),
         };
-        match self
-            .template
-            .review(&self.constraint, &input.value, &inventory)
-        {
+        // An AdmissionReview is reviewed as its request, as gator does.
+        let is_admission_review = input.value["kind"].as_str() == Some("AdmissionReview")
+            && input.value["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("admission.k8s.io/"));
+        let reviewed = if is_admission_review {
+            self.template
+                .review_request(&self.constraint, &input.value["request"], &inventory)
+        } else {
+            self.template
+                .review(&self.constraint, &input.value, &inventory)
+        };
+        match reviewed {
             Ok(ReviewOutcome::NotMatched) => Outcome::not_applicable(),
             Ok(ReviewOutcome::Violations(v)) if v.is_empty() => Outcome::pass(),
             Ok(ReviewOutcome::Violations(v)) => {
