@@ -6,6 +6,10 @@
 //! (or array) of strings or of objects with a string `msg`. Any `deny` /
 //! `violation` message fails; only `warn` messages warn; nothing passes.
 //!
+//! An `exception` rule in the same package (a set of sets of rule names
+//! without their `deny_`/`violation_`/`warn_` prefix) silences those rules,
+//! as in conftest.
+//!
 //! Two deliberate differences from conftest, both fail-closed: a rule whose
 //! value is `true` (v1 `deny if { ... }`) fails with the rule name as message
 //! where conftest would ignore it, and a result object without `msg` is an
@@ -95,6 +99,21 @@ pub fn judging_rules(program: &Program, file: &str, source: &str) -> Vec<Judging
         .collect()
 }
 
+/// The path of the `exception` rule of `file`, if it declares one.
+pub fn exception_rule(program: &Program, file: &str) -> Option<String> {
+    let (_, package) = program.packages().into_iter().find(|(f, _)| f == file)?;
+    program
+        .declares_rule(file, "exception")
+        .then(|| format!("{package}.exception"))
+}
+
+/// conftest's exception key of a rule: `deny_run_as_root` → `run_as_root`.
+fn exception_key(name: &str) -> &str {
+    let name = name.strip_prefix("violation_").unwrap_or(name);
+    let name = name.strip_prefix("deny_").unwrap_or(name);
+    name.strip_prefix("warn_").unwrap_or(name)
+}
+
 /// A compiled policy file judged by conftest's conventions.
 #[derive(Debug)]
 pub struct ConftestRule {
@@ -102,18 +121,33 @@ pub struct ConftestRule {
     /// The policy file, for error messages.
     pub(super) file: String,
     pub(super) rules: Vec<JudgingRule>,
+    /// Path of the `exception` rule, when the file has one.
+    pub(super) exception: Option<String>,
 }
 
 impl ConftestRule {
     /// Judge one document (the Rego `input`).
     pub fn judge(&self, input: &Value) -> Outcome {
         let mut session = self.program.session(input);
+        let excepted = match &self.exception {
+            None => Vec::new(),
+            Some(path) => match session.eval_rule(path) {
+                Ok(value) => exception_names(value),
+                Err(err) => return Outcome::error(self.error_reason(path, &err)),
+            },
+        };
         let mut failures = Vec::new();
         let mut warnings = Vec::new();
         for rule in &self.rules {
+            if excepted
+                .iter()
+                .any(|name| name == exception_key(&rule.name))
+            {
+                continue;
+            }
             let value = match session.eval_rule(&rule.path) {
                 Ok(value) => value,
-                Err(err) => return Outcome::error(self.error_reason(rule, &err)),
+                Err(err) => return Outcome::error(self.error_reason(&rule.path, &err)),
             };
             let messages = match messages(&rule.name, value) {
                 Ok(messages) => messages,
@@ -135,12 +169,12 @@ impl ConftestRule {
         }
     }
 
-    fn error_reason(&self, rule: &JudgingRule, err: &ProgramError) -> String {
+    fn error_reason(&self, rule_path: &str, err: &ProgramError) -> String {
         let text = err.to_string();
         if text.contains(&self.file) {
-            format!("{}: {text}", rule.path)
+            format!("{rule_path}: {text}")
         } else {
-            format!("{}: {}: {text}", self.file, rule.path)
+            format!("{}: {rule_path}: {text}", self.file)
         }
     }
 }
@@ -149,6 +183,21 @@ impl Engine for ConftestRule {
     fn evaluate(&self, input: &Input) -> Outcome {
         self.judge(&input.value)
     }
+}
+
+/// Rule names an `exception` value lists: `{["run_as_root"], ["latest"]}`.
+fn exception_names(value: Option<Value>) -> Vec<String> {
+    let Some(Value::Array(groups)) = value else {
+        return Vec::new();
+    };
+    groups
+        .into_iter()
+        .flat_map(|group| match group {
+            Value::Array(names) => names,
+            single => vec![single],
+        })
+        .filter_map(|name| name.as_str().map(str::to_string))
+        .collect()
 }
 
 /// The messages a rule's value stands for; an `Err` is a result conftest cannot read.

@@ -1,6 +1,6 @@
 //! One `policies/**/*.rego` file → one library rule.
 
-use super::conftest::{judging_rules, ConftestRule};
+use super::conftest::{exception_rule, judging_rules, ConftestRule};
 use super::metadata;
 use super::program::{Program, ProgramError};
 use crate::error::LoadError;
@@ -53,12 +53,14 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
             format!("package {package} has no deny, violation or warn rule (conftest conventions), so it can never fail"),
         ));
     }
+    let exception = exception_rule(&program, &file);
     Ok(LoadedRule {
         header,
         engine: Arc::new(ConftestRule {
             program,
             file,
             rules,
+            exception,
         }),
     })
 }

@@ -8,7 +8,7 @@ mod metadata;
 mod prepass;
 mod program;
 
-pub use conftest::{is_conftest_rule, ConftestRule, JudgingRule, RuleKind};
+pub use conftest::{exception_rule, is_conftest_rule, ConftestRule, JudgingRule, RuleKind};
 pub use loader::load;
 pub use metadata::{annotations, header, Annotation, Block, Custom, MetadataError, Target};
 pub use program::{Program, ProgramError, RegoVersion, Session};
