@@ -306,9 +306,11 @@ fn disallowed_data_reference(rego: &str) -> Option<(usize, String)> {
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .unwrap_or(after_dot.len());
             after_dot[..end].to_string()
-        } else if rest.starts_with('[') {
-            // data["inventory"] is still a read of data; only literal keys can be checked.
-            let inner = rest[1..].trim_start();
+        } else if let Some(inner) = rest.strip_prefix('[') {
+            // data["inventory"] is still a read of data; only literal keys can be
+            // checked, and string contents are blanked in `code`, so read `rego`.
+            let offset = rego.len() - inner.len();
+            let inner = rego[offset..].trim_start();
             match inner.strip_prefix('"').and_then(|s| s.split_once('"')) {
                 Some((key, _)) => key.to_string(),
                 None => "data[<computed>]".to_string(),
@@ -331,7 +333,7 @@ fn disallowed_data_reference(rego: &str) -> Option<(usize, String)> {
 }
 
 /// `rego` with comments and the contents of string literals replaced by spaces,
-/// keeping line breaks so positions stay valid.
+/// byte for byte and keeping line breaks, so offsets and lines stay valid.
 fn blank_comments_and_strings(rego: &str) -> String {
     let mut out = String::with_capacity(rego.len());
     let mut chars = rego.chars().peekable();
@@ -343,7 +345,7 @@ fn blank_comments_and_strings(rego: &str) -> String {
                     if n == '\n' {
                         break;
                     }
-                    out.push(' ');
+                    out.push_str(&" ".repeat(n.len_utf8()));
                     chars.next();
                 }
             }
@@ -353,8 +355,8 @@ fn blank_comments_and_strings(rego: &str) -> String {
                     match n {
                         '\\' => {
                             out.push(' ');
-                            if chars.next().is_some() {
-                                out.push(' ');
+                            if let Some(escaped) = chars.next() {
+                                out.push_str(&" ".repeat(escaped.len_utf8()));
                             }
                         }
                         '"' => {
@@ -362,7 +364,7 @@ fn blank_comments_and_strings(rego: &str) -> String {
                             break;
                         }
                         '\n' => out.push('\n'),
-                        _ => out.push(' '),
+                        other => out.push_str(&" ".repeat(other.len_utf8())),
                     }
                 }
             }
@@ -373,7 +375,11 @@ fn blank_comments_and_strings(rego: &str) -> String {
                         out.push('`');
                         break;
                     }
-                    out.push(if n == '\n' { '\n' } else { ' ' });
+                    if n == '\n' {
+                        out.push('\n');
+                    } else {
+                        out.push_str(&" ".repeat(n.len_utf8()));
+                    }
                 }
             }
             _ => out.push(c),
@@ -393,6 +399,11 @@ mod tests {
         let bad = "package x\nviolation[{\"msg\": m}] {\n  m := data.config.message\n}";
         assert_eq!(
             disallowed_data_reference(bad),
+            Some((3, "data.config".to_string()))
+        );
+        let literal = "package x\n# é comment\nviolation[{\"msg\": \"ü\"}] { data[\"inventory\"].cluster; data[\"config\"] }";
+        assert_eq!(
+            disallowed_data_reference(literal),
             Some((3, "data.config".to_string()))
         );
         let computed = "package x\nviolation[{\"msg\": \"m\"}] { data[input.k] }";
