@@ -128,7 +128,10 @@ pub struct ConftestRule {
 impl ConftestRule {
     /// Judge one document (the Rego `input`).
     pub fn judge(&self, input: &Value) -> Outcome {
-        let mut session = self.program.session(input);
+        let mut session = match self.program.session(input) {
+            Ok(session) => session,
+            Err(err) => return Outcome::error(format!("{}: {err}", self.file)),
+        };
         let excepted = match &self.exception {
             None => Vec::new(),
             Some(path) => match session.eval_rule(path) {

@@ -11,4 +11,4 @@ mod program;
 pub use conftest::{exception_rule, is_conftest_rule, ConftestRule, JudgingRule, RuleKind};
 pub use loader::load;
 pub use metadata::{annotations, header, Annotation, Block, Custom, MetadataError, Target};
-pub use program::{Program, ProgramError, RegoVersion, Session};
+pub use program::{Program, ProgramError, Session};

@@ -75,9 +75,9 @@ impl Locations {
     }
 }
 
-/// The Rego dialect a module was parsed as.
+/// The Rego dialect a module is parsed as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RegoVersion {
+enum RegoVersion {
     V0,
     V1,
 }
@@ -106,11 +106,12 @@ impl Program {
                     "the data document must be an object".to_string(),
                 ));
             }
+            let data = to_regorus(data).map_err(ProgramError::Data)?;
             engine
-                .add_data(regorus::Value::from(data))
+                .add_data(data)
                 .map_err(|err| ProgramError::Data(one_line(&err.to_string())))?;
         }
-        // Preparation (scheduling, safety and recursion checks) happens on the
+        // Preparation (scheduling, safety checks) happens on the
         // first evaluation; do it now so that compile errors are load errors and
         // every clone starts prepared.
         engine
@@ -125,24 +126,24 @@ impl Program {
 
     /// Evaluate the rule at `path` (`data.pkg.rule`); `None` when it is undefined.
     pub fn eval_rule(&self, path: &str, input: &Value) -> Result<Option<Value>, ProgramError> {
-        self.session(input).eval_rule(path)
+        self.session(input)?.eval_rule(path)
     }
 
     /// Evaluate a query; one binding object per result (OPA's result set).
     pub fn eval_query(&self, query: &str, input: &Value) -> Result<Vec<Value>, ProgramError> {
-        self.session(input).eval_query(query)
+        self.session(input)?.eval_query(query)
     }
 
     /// Start evaluating several rules against one input within one time budget.
-    pub fn session(&self, input: &Value) -> Session {
+    pub fn session(&self, input: &Value) -> Result<Session, ProgramError> {
         let mut engine = self.engine.clone();
-        engine.set_input(regorus::Value::from(input.clone()));
-        Session {
+        engine.set_input(to_regorus(input.clone()).map_err(ProgramError::Eval)?);
+        Ok(Session {
             engine,
             deadline: Instant::now() + self.timeout,
             timeout: self.timeout,
             locations: Arc::clone(&self.locations),
-        }
+        })
     }
 
     /// Packages of the loaded modules, per file, as `data.` paths ready for rule lookups.
@@ -371,6 +372,13 @@ fn error_text(text: &str) -> String {
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `regorus::Value::from` turns a failed conversion into undefined, which a
+/// rule would read as "nothing there"; fail instead.
+fn to_regorus(value: Value) -> Result<regorus::Value, String> {
+    serde_json::from_value(value)
+        .map_err(|err| format!("input is not representable in Rego: {err}"))
 }
 
 fn to_json(value: regorus::Value) -> Result<Option<Value>, ProgramError> {
