@@ -118,5 +118,15 @@ deny contains msg if {
 	some block in tf.attached(bucket, "aws_s3_bucket_public_access_block")
 	some flag in block_flags
 	not block.values[flag] == true
+	not object.get(block.unknown, flag, false) == true
 	msg := sprintf("%s: %s is not true in %s", [bucket.address, flag, block.address])
+}
+
+# A flag computed at apply time cannot be shown to be true: fail closed.
+deny contains msg if {
+	some bucket in tf.regulated_buckets
+	some block in tf.attached(bucket, "aws_s3_bucket_public_access_block")
+	some flag in block_flags
+	object.get(block.unknown, flag, false) == true
+	msg := sprintf("%s: %s of %s is only known after apply, so it cannot be shown to be true", [bucket.address, flag, block.address])
 }
