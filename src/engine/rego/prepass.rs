@@ -110,6 +110,29 @@ pub(super) fn rewrite(source: &str) -> Rewrite {
     }
 }
 
+/// Whether `source` uses `if` or `contains` as keywords without importing
+/// them from `future.keywords`: then it is written in Rego v1, and a v0
+/// parser (regorus's is lenient about these) must not be given a chance to
+/// read it differently.
+pub(super) fn uses_v1_keywords(source: &str) -> bool {
+    let imports_future = source
+        .lines()
+        .any(|line| line.trim_start().starts_with("import future.keywords"));
+    let tokens = tokenize(source);
+    let called = |i: usize| {
+        tokens[i + 1..]
+            .iter()
+            .find(|t| t.kind != Kind::Space)
+            .is_some_and(|t| &source[t.start..t.end] == "(")
+    };
+    !imports_future
+        && tokens.iter().enumerate().any(|(i, token)| {
+            // `contains(s, "x")` is the string builtin, not the keyword.
+            (is_word(source, token, "if") || (is_word(source, token, "contains") && !called(i)))
+                && !after_dot(source, &tokens, i)
+        })
+}
+
 /// Wrap the collection of each `some .. in` in [`ITERABLE`].
 fn some_in_insertions(source: &str) -> Vec<(usize, String)> {
     let tokens = tokenize(source);
@@ -495,6 +518,23 @@ mod tests {
             r.original_column(1, shifted),
             "a if { some i in numbers.range(1, n); ".len() + 1
         );
+    }
+
+    #[test]
+    fn v1_keywords_without_future_imports() {
+        assert!(uses_v1_keywords(
+            "package p\ndeny contains msg if { msg := \"x\" }"
+        ));
+        assert!(!uses_v1_keywords(
+            "package p\nimport future.keywords.if\nallow if { true }"
+        ));
+        assert!(!uses_v1_keywords(
+            "package p\ndeny[msg] { msg := \"if contains\" } # if"
+        ));
+        assert!(!uses_v1_keywords("package p\nx := input.if"));
+        assert!(!uses_v1_keywords(
+            "package p\ndeny[m] { contains(input.s, \"x\"); m := \"y\" }"
+        ));
     }
 
     #[test]

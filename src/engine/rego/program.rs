@@ -279,18 +279,21 @@ fn add_any_version(
         Ok(_) => return Ok(RegoVersion::V1),
         Err(err) => err,
     };
+    if declares_v1(source) || prepass::uses_v1_keywords(source) {
+        return Err(to_compile_error(&v1_err, file));
+    }
     let v0_err = match attempt(engine, RegoVersion::V0) {
         Ok(_) => return Ok(RegoVersion::V0),
         Err(err) => err,
     };
-    // Report the dialect the author most likely meant: the one whose parser got further.
-    let v1_line = parse_location(&v1_err.to_string()).map(|(_, line, _)| line);
+    // Report the dialect the author most likely meant: whichever parser got
+    // further; on a tie, v0 when v1 only objects to missing v1 keywords.
+    let v1_text = v1_err.to_string();
+    let v1_line = parse_location(&v1_text).map(|(_, line, _)| line);
     let v0_line = parse_location(&v0_err.to_string()).map(|(_, line, _)| line);
-    let err = if declares_v1(source) || v1_line >= v0_line {
-        v1_err
-    } else {
-        v0_err
-    };
+    let written_as_v0 = v1_text.contains("keyword is required");
+    let v0_meant = v0_line > v1_line || (written_as_v0 && v0_line >= v1_line);
+    let err = if !v0_meant { v1_err } else { v0_err };
     Err(to_compile_error(&err, file))
 }
 
