@@ -10,10 +10,11 @@
 //! without their `deny_`/`violation_`/`warn_` prefix) silences those rules,
 //! as in conftest.
 //!
-//! Two deliberate differences from conftest, both fail-closed: a rule whose
-//! value is `true` (v1 `deny if { ... }`) fails with the rule name as message
-//! where conftest would ignore it, and a result object without `msg` is an
-//! error (as in conftest) rather than being dropped.
+//! A result object without a string `msg` is an error, as in conftest. Two
+//! deliberate differences from conftest, both fail-closed: a rule whose value
+//! is `true` (v1 `deny if { ... }`) fails with the rule name as message, and
+//! a result that is neither a string nor an object (a number, say) fails with
+//! its JSON text, where conftest would silently ignore both.
 
 use super::program::{Program, ProgramError};
 use crate::engine::Engine;
