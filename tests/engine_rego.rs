@@ -277,10 +277,10 @@ fn library_rule_judges_its_cases(#[files("policies/terraform-guardrails/*.rego")
         let outcome = rule.engine.evaluate(&input);
         // Shown with `--nocapture`, to review what each case reports.
         eprintln!("{id} {name}: {outcome:?}");
-        let ok = match (&outcome, want_fail) {
-            (Outcome::Fail { .. }, true) | (Outcome::Pass, false) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (&outcome, want_fail),
+            (Outcome::Fail { .. }, true) | (Outcome::Pass, false)
+        );
         if !ok {
             failures.push(format!(
                 "{}: {outcome:?}",
