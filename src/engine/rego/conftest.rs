@@ -23,6 +23,13 @@ use crate::verdict::Outcome;
 use serde_json::Value;
 
 /// Whether a rule name follows conftest's naming (`deny`, `violation_x`, `warn_y_z`).
+///
+/// ```
+/// use verdict::engine::rego::is_conftest_rule;
+///
+/// assert!(is_conftest_rule("deny_public_acl"));
+/// assert!(!is_conftest_rule("denied"));
+/// ```
 pub fn is_conftest_rule(name: &str) -> bool {
     kind_of(name).is_some()
 }

@@ -100,6 +100,19 @@ pub fn annotations(source: &str) -> Result<Vec<Block>, MetadataError> {
 }
 
 /// Build the rule header of a policy file; `package` is its package path without `data.`.
+///
+/// ```
+/// use verdict::engine::rego::header;
+/// use verdict::verdict::Mode;
+///
+/// let source = "# METADATA\n# title: No public buckets\n# custom:\n#   id: no-public\n#   mode: audit\npackage s3\n";
+/// let header = header(source, "s3").unwrap();
+/// assert_eq!((header.id.as_str(), header.mode), ("no-public", Some(Mode::Audit)));
+///
+/// // A plain conftest policy: named after its package, no mode.
+/// let header = verdict::engine::rego::header("package k8s.pods\n", "k8s.pods").unwrap();
+/// assert_eq!((header.id.as_str(), header.mode), ("k8s.pods", None));
+/// ```
 pub fn header(source: &str, package: &str) -> Result<RuleHeader, MetadataError> {
     let blocks = annotations(source)?;
     let package_block = blocks.iter().find(|b| {

@@ -169,6 +169,17 @@ impl Program {
 
 /// Evaluations of one input sharing one deadline (conftest evaluates every
 /// `deny`/`warn` rule of a file against the same document).
+///
+/// ```
+/// use verdict::engine::rego::Program;
+/// use verdict::limits::Limits;
+///
+/// let source = "package main\nimport rego.v1\ndeny contains \"d\" if input.d\nwarn contains \"w\" if input.w";
+/// let program = Program::new(&[("p.rego".into(), source.into())], None, &Limits::default()).unwrap();
+/// let mut session = program.session(&serde_json::json!({"w": true})).unwrap();
+/// assert_eq!(session.eval_rule("data.main.deny").unwrap(), Some(serde_json::json!([])));
+/// assert_eq!(session.eval_rule("data.main.warn").unwrap(), Some(serde_json::json!(["w"])));
+/// ```
 #[derive(Debug)]
 pub struct Session {
     engine: regorus::Engine,
