@@ -2,7 +2,8 @@
 //!
 //! Each file holds `cases: [{note, policy, input, want | want_error}]` plus
 //! optional `data` (written beside the policy as `<stem>.data.json`), `libs`
-//! (library module sources), `file` (the policy's file name, default
+//! (library module sources), `lib_files` (library modules of the project, by
+//! path from the crate root), `file` (the policy's file name, default
 //! `policy.rego`), `timeout_ms` and `max_ms` (the evaluation must end within it).
 //!
 //! Without `rule`, the policy is loaded as a library rule with [`load`] and
@@ -73,7 +74,7 @@ fn run_case(case: &Value) -> Result<(), String> {
         )
         .map_err(|e| e.to_string())?;
     }
-    let libs: Vec<(PathBuf, String)> = case["libs"]
+    let mut libs: Vec<(PathBuf, String)> = case["libs"]
         .as_array()
         .map(|libs| {
             libs.iter()
@@ -87,6 +88,13 @@ fn run_case(case: &Value) -> Result<(), String> {
                 .collect()
         })
         .unwrap_or_default();
+    for lib in case["lib_files"].as_array().into_iter().flatten() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(lib.as_str().ok_or("lib_files are paths")?);
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        libs.push((path, text));
+    }
     let input = case.get("input").cloned().unwrap_or(json!({}));
     let limits = limits(case);
 
