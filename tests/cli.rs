@@ -175,3 +175,34 @@ fn a_fail_case_renamed_to_pass_fails_the_run_for_every_rule() {
         assert_eq!(r["ok"], false, "{rule}/{case} must now fail: {r:#}");
     }
 }
+
+/// `verdict eval` on whole `terraform show -json` plans: the known-good corpus is clean
+/// under every guardrail, and a plan exposing SSH to the internet is judged as a reviewer would.
+#[test]
+fn eval_on_terraform_plans_gives_the_expected_verdicts() {
+    let out = verdict(
+        &[
+            "eval",
+            "--policy",
+            "policies/terraform-guardrails",
+            "--input",
+            "cases/_corpus/terraform",
+            "cases/sg-no-admin-ingress-from-internet/fail-inline-ssh-from-anywhere.tfplan.json",
+            "--format",
+            "json",
+        ],
+        &repo(),
+    );
+    let doc = json_of(&out);
+    assert_eq!(out.status.code(), Some(0), "the guardrails are in audit mode: {doc:#}");
+    let verdicts = doc["verdicts"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 3 * 5, "3 rules x 5 plans: {doc:#}");
+    for v in verdicts {
+        let bad_plan = v["input"].as_str().unwrap().contains("fail-inline-ssh");
+        let expected = if bad_plan && v["rule"] == "sg-no-admin-ingress-from-internet" { "fail" } else { "pass" };
+        assert_eq!(v["outcome"], expected, "{v:#}");
+        assert_eq!(v["mode"], "audit");
+    }
+    let ssh = verdicts.iter().find(|v| v["outcome"] == "fail").unwrap();
+    assert!(ssh["messages"].to_string().contains("aws_security_group.bastion: ingress allows SSH (22) from 0.0.0.0/0"), "{ssh:#}");
+}

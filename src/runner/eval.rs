@@ -65,12 +65,51 @@ fn expand(paths: &[PathBuf], keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
 
 fn is_policy(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if is_rego_lib(path) {
+        return false;
+    }
     (name.ends_with(".rego") && !name.ends_with("_test.rego"))
         || ((name.ends_with(".yaml") || name.ends_with(".yml")) && !name.contains(".data."))
 }
 
 fn is_input(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+}
+
+/// Rego modules under a `policies/lib/` directory are libraries, not rules.
+fn is_rego_lib(path: &Path) -> bool {
+    let parts: Vec<_> = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    parts.windows(2).any(|w| w[0] == "policies" && w[1] == "lib")
+}
+
+/// The `policies/lib/**/*.rego` modules of every project a policy path belongs to,
+/// so library rules that import `data.lib...` compile under `eval` as under `test`.
+fn rego_libs_for(policies: &[PathBuf], limits: &Limits, errors: &mut Vec<LoadError>) -> Vec<(PathBuf, String)> {
+    let mut roots: Vec<PathBuf> = policies
+        .iter()
+        .filter_map(|p| {
+            let abs = std::fs::canonicalize(p).ok()?;
+            let dir = if abs.is_dir() { abs } else { abs.parent()?.to_path_buf() };
+            crate::library::find_project_root(&dir)
+        })
+        .collect();
+    roots.sort();
+    roots.dedup();
+    let mut libs = Vec::new();
+    for root in roots {
+        let lib_dir = root.join("policies").join("lib");
+        if !lib_dir.is_dir() {
+            continue;
+        }
+        let is_module = |f: &Path| f.extension().is_some_and(|e| e == "rego") && !f.to_string_lossy().ends_with("_test.rego");
+        for path in expand(&[lib_dir], is_module) {
+            match read_text(&path, limits) {
+                Ok(text) => libs.push((path, text)),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    libs
 }
 
 /// Compile one policy file given to `eval`; no metadata means an enforce rule named after its package.
@@ -89,7 +128,8 @@ pub fn load_policy(path: &Path, ctx: &LoadContext) -> Result<EvalRule, LoadError
 /// Evaluate every policy over every input; whatever loads is evaluated even when something else did not.
 pub fn evaluate(policies: &[PathBuf], inputs: &[PathBuf], options: &EvalOptions) -> EvalResult {
     let mut result = EvalResult::default();
-    let ctx = LoadContext { limits: options.limits, rego_libs: Vec::new() };
+    let rego_libs = rego_libs_for(policies, &options.limits, &mut result.load_errors);
+    let ctx = LoadContext { limits: options.limits, rego_libs };
     for path in expand(policies, is_policy) {
         match load_policy(&path, &ctx) {
             Ok(rule) => result.rules.push(rule),
