@@ -206,3 +206,41 @@ fn eval_on_terraform_plans_gives_the_expected_verdicts() {
     let ssh = verdicts.iter().find(|v| v["outcome"] == "fail").unwrap();
     assert!(ssh["messages"].to_string().contains("aws_security_group.bastion: ingress allows SSH (22) from 0.0.0.0/0"), "{ssh:#}");
 }
+
+/// Breaking a rule's condition must make its own cases fail, in every language.
+#[rstest::rstest]
+#[case::rego_port_range("policies/terraform-guardrails/sg-no-admin-ingress-from-internet.rego", "from_port <= port", "from_port < port")]
+#[case::gatekeeper_privileged(
+    "policies/gate4-admission/no-privileged-containers.yaml",
+    "securityContext.privileged == true",
+    "securityContext.privileged == \"true\""
+)]
+#[case::kyverno_pattern(
+    "policies/gate5-pod-security/require-read-only-root-filesystem.yaml",
+    "readOnlyRootFilesystem: true",
+    "readOnlyRootFilesystem: \"?*\""
+)]
+fn a_broken_rule_condition_fails_its_cases(#[case] policy: &str, #[case] from: &str, #[case] to: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    for part in ["policies", "cases"] {
+        copy_tree(&repo().join(part), &dir.path().join(part));
+    }
+    let file = dir.path().join(policy);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(from), "mutation target `{from}` not in {policy}");
+    std::fs::write(&file, text.replace(from, to)).unwrap();
+    let rule = Path::new(policy).file_stem().unwrap().to_str().unwrap();
+    let out = verdict(&["test", ".", "--filter", rule, "--format", "json"], dir.path());
+    let doc = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    let broken: Vec<&Value> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["rule"] == rule && r["ok"] == false)
+        .collect();
+    assert!(
+        broken.iter().any(|r| r["test"].as_str().unwrap().starts_with("fail-") && r["actual"] == "pass"),
+        "some fail case must now pass, and be reported: {doc:#}"
+    );
+}
