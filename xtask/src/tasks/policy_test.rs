@@ -26,8 +26,8 @@ pub fn run() -> Result<bool> {
     let json = out_dir.join("verdicts.json");
     let verdict = cargo()
         .current_dir(&root)
+        // No PATH: the project's library, exactly as a user runs it.
         .args(["run", "--quiet", "--bin", "verdict", "--", "test"])
-        .arg(&root)
         .arg("--report")
         .arg(format!("junit:{}", junit.display()))
         .arg("--report")
