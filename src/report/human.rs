@@ -16,15 +16,17 @@ impl Format for HumanReport {
         if !summary.load_errors.is_empty() {
             writeln!(out, "\nload errors:")?;
             for e in &summary.load_errors {
-                writeln!(out, "  {e}")?;
+                for (i, line) in e.to_string().lines().enumerate() {
+                    writeln!(out, "{}{line}", if i == 0 { "  " } else { "      " })?;
+                }
             }
         }
         if !bad.is_empty() {
             writeln!(out, "\nfailures:")?;
             for r in &bad {
                 writeln!(out, "  {} {} [{}]: expected {}, got {}", r.suite, r.test, r.rule, r.expected, r.actual)?;
-                for m in &r.messages {
-                    writeln!(out, "      {m}")?;
+                for line in r.messages.iter().flat_map(|m| m.lines()) {
+                    writeln!(out, "      {line}")?;
                 }
             }
         }

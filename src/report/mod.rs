@@ -9,6 +9,9 @@ mod json;
 mod junit;
 mod sarif;
 
+#[cfg(test)]
+mod golden_tests;
+
 pub use human::{HumanProgress, HumanReport};
 pub use json::JsonReport;
 pub use junit::JunitReport;
