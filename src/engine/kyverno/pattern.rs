@@ -44,10 +44,17 @@ enum ResourceNumber {
     Float(f64),
 }
 
+/// Kyverno's CLI reads resources through YAML-to-JSON, which writes an
+/// integral float such as `1.0` as `1`, later decoded as int64.
 fn resource_number(number: &Number) -> ResourceNumber {
-    match number.as_i64() {
-        Some(int) => ResourceNumber::Int(int),
-        None => ResourceNumber::Float(number_as_f64(number)),
+    if let Some(int) = number.as_i64() {
+        return ResourceNumber::Int(int);
+    }
+    let float = number_as_f64(number);
+    if float.is_finite() && float == float.trunc() && float.abs() < 9.223_372_036_854_775_808e18 {
+        ResourceNumber::Int(float as i64)
+    } else {
+        ResourceNumber::Float(float)
     }
 }
 
