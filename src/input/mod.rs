@@ -1,6 +1,7 @@
 //! Loading what rules judge. The main type here is [`Input`]: one document of
 //! one file (a Kubernetes object, a Terraform plan, an SBOM, a scan report).
 
+pub mod inventory;
 mod load;
 pub mod schema;
 

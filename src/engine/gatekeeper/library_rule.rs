@@ -7,17 +7,17 @@ use super::review::ReviewOutcome;
 use super::template::Template;
 use crate::engine::Engine;
 use crate::error::LoadError;
+use crate::input::inventory::InventoryCache;
 use crate::input::{Input, InputKind};
 use crate::library::{LoadContext, LoadedRule, RuleHeader};
 use crate::verdict::Outcome;
 use serde_json::Value;
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 
 /// File next to a case that supplies `data.inventory` and the Namespaces
 /// `namespaceSelector` needs, for every case in that directory.
-pub const INVENTORY_FILE: &str = "_inventory.yaml";
+pub use crate::input::inventory::INVENTORY_FILE;
 
 /// Compile one library file (template, then one Constraint) into a rule.
 ///
@@ -101,8 +101,7 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
     let engine = GatekeeperRule {
         template,
         constraint,
-        limits: ctx.limits,
-        inventories: Mutex::default(),
+        inventories: InventoryCache::new(ctx.limits),
     };
     Ok(LoadedRule {
         header,
@@ -110,42 +109,13 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
     })
 }
 
-/// The objects of one `_inventory.yaml`, or why it could not be read.
-type CachedInventory = Result<Arc<Vec<Value>>, String>;
-
 /// A compiled template and its Constraint, judging manifests.
 #[derive(Debug)]
 pub struct GatekeeperRule {
     pub template: Template,
     pub constraint: Constraint,
-    limits: crate::limits::Limits,
     /// `_inventory.yaml` per case directory, read once.
-    inventories: Mutex<HashMap<PathBuf, CachedInventory>>,
-}
-
-impl GatekeeperRule {
-    fn inventory_for(&self, input: &Input) -> Result<Arc<Vec<Value>>, String> {
-        let dir = input
-            .path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let mut cache = self.inventories.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .entry(dir.clone())
-            .or_insert_with(|| {
-                let file = dir.join(INVENTORY_FILE);
-                if !file.is_file() {
-                    return Ok(Arc::new(Vec::new()));
-                }
-                let text = std::fs::read_to_string(&file)
-                    .map_err(|e| format!("{}: {e}", file.display()))?;
-                let docs =
-                    parse_documents(&file, &text, &self.limits).map_err(|e| e.to_string())?;
-                Ok(Arc::new(docs.into_iter().map(|d| d.value).collect()))
-            })
-            .clone()
-    }
+    inventories: InventoryCache,
 }
 
 impl Engine for GatekeeperRule {
@@ -153,10 +123,11 @@ impl Engine for GatekeeperRule {
         if input.kind != InputKind::Manifest {
             return Outcome::not_applicable();
         }
-        let inventory = match self.inventory_for(input) {
+        let inventory = match self.inventories.for_input(input) {
             Ok(inventory) => inventory,
             Err(e) => return Outcome::error(format!("inventory: {e}")),
         };
+        let inventory = inventory.objects();
         // An AdmissionReview is reviewed as its request, as gator does.
         let is_admission_review = input.value["kind"].as_str() == Some("AdmissionReview")
             && input.value["apiVersion"]
@@ -164,10 +135,10 @@ impl Engine for GatekeeperRule {
                 .is_some_and(|v| v.starts_with("admission.k8s.io/"));
         let reviewed = if is_admission_review {
             self.template
-                .review_request(&self.constraint, &input.value["request"], &inventory)
+                .review_request(&self.constraint, &input.value["request"], inventory)
         } else {
             self.template
-                .review(&self.constraint, &input.value, &inventory)
+                .review(&self.constraint, &input.value, inventory)
         };
         match reviewed {
             Ok(ReviewOutcome::NotMatched) => Outcome::not_applicable(),

@@ -2,10 +2,11 @@
 //! kyverno-test suite runner calls) and [`KyvernoRule`], the library's
 //! [`Engine`] for one Kyverno policy file.
 
-use super::policy::{FailureAction, Policy, RuleKind};
+use super::policy::{FailureAction, MatchResources, Policy, RuleKind};
 use super::rule::evaluate_policy;
 use crate::engine::Engine;
 use crate::error::LoadError;
+use crate::input::inventory::InventoryCache;
 use crate::input::Input;
 use crate::library::{LoadContext, LoadedRule, RuleHeader};
 use crate::verdict::{Mode, Outcome};
@@ -135,6 +136,10 @@ pub fn apply_policy_with_rule_values(
 #[derive(Debug, Clone)]
 pub struct KyvernoRule {
     policy: Policy,
+    /// Some `match` / `exclude` reads namespace labels, so each input's
+    /// Namespace is looked up in the inventory beside it.
+    needs_namespace_labels: bool,
+    inventories: Arc<InventoryCache>,
 }
 
 /// Load a library policy file holding one `ClusterPolicy` or `Policy`.
@@ -184,21 +189,85 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
             .map(str::to_string)
             .collect(),
     };
+    let needs_namespace_labels = policy.rules.iter().any(|rule| {
+        uses_namespace_selector(&rule.match_resources)
+            || rule.exclude.as_ref().is_some_and(uses_namespace_selector)
+    });
     Ok(LoadedRule {
         header,
-        engine: Arc::new(KyvernoRule { policy }),
+        engine: Arc::new(KyvernoRule {
+            policy,
+            needs_namespace_labels,
+            inventories: Arc::new(InventoryCache::new(ctx.limits)),
+        }),
     })
+}
+
+/// Does any filter of the block select by namespace labels? (Kyverno's CLI
+/// asks the same before it looks namespace labels up.)
+fn uses_namespace_selector(block: &MatchResources) -> bool {
+    std::iter::once(&block.direct)
+        .chain(&block.any)
+        .chain(&block.all)
+        .any(|filter| filter.resources.namespace_selector.is_some())
 }
 
 impl KyvernoRule {
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
+
+    /// The labels of `input`'s Namespace from the `_inventory.yaml` beside it.
+    ///
+    /// Without an inventory the labels are unknown and left empty (the
+    /// engine's behaviour when given none). With one, a Namespace it does
+    /// not list is an error, as `kyverno apply` / `kyverno test` fail when
+    /// the values file lacks a resource's namespace labels; like them,
+    /// `default` may be left out and then has no labels.
+    fn namespace_labels(&self, input: &Input) -> Result<Option<Map<String, Value>>, String> {
+        if input.value["kind"] == "Namespace" {
+            // Matching reads a Namespace's own labels.
+            return Ok(None);
+        }
+        let inventory = self
+            .inventories
+            .for_input(input)
+            .map_err(|e| format!("inventory: {e}"))?;
+        let namespace = input.value["metadata"]["namespace"].as_str().unwrap_or("");
+        if let Some(labels) = inventory.namespace_labels(namespace) {
+            return Ok(Some(labels.clone()));
+        }
+        let Some(file) = inventory.path() else {
+            return Ok(None);
+        };
+        if namespace == "default" {
+            return Ok(Some(Map::new()));
+        }
+        let which = if namespace.is_empty() {
+            "has no metadata.namespace".to_string()
+        } else {
+            format!(
+                "is in Namespace {namespace:?}, which {} does not list",
+                file.display()
+            )
+        };
+        Err(format!(
+            "{}: namespaceSelector needs the labels of {}'s Namespace, but it {which}",
+            self.policy.name, input.resource
+        ))
+    }
 }
 
 impl Engine for KyvernoRule {
     fn evaluate(&self, input: &Input) -> Outcome {
-        let responses = apply_policy(&self.policy, &ResourceContext::new(input.value.clone()));
+        let mut context = ResourceContext::new(input.value.clone());
+        if self.needs_namespace_labels {
+            match self.namespace_labels(input) {
+                Ok(labels) => context.namespace_labels = labels,
+                Err(reason) => return Outcome::error(reason),
+            }
+        }
+        let responses = apply_policy(&self.policy, &context);
         let with = |status: RuleStatus| -> Vec<String> {
             responses
                 .iter()
