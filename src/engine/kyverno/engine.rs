@@ -6,7 +6,7 @@ use super::policy::{FailureAction, MatchResources, Policy, RuleKind};
 use super::rule::evaluate_policy;
 use crate::engine::Engine;
 use crate::error::LoadError;
-use crate::input::inventory::InventoryCache;
+use crate::input::inventory::{Inventory, InventoryCache};
 use crate::input::Input;
 use crate::library::{LoadContext, LoadedRule, RuleHeader};
 use crate::verdict::{Mode, Outcome};
@@ -217,22 +217,22 @@ impl KyvernoRule {
         &self.policy
     }
 
-    /// The labels of `input`'s Namespace from the `_inventory.yaml` beside it.
+    /// The labels of `input`'s Namespace in `inventory`.
     ///
     /// Without an inventory the labels are unknown and left empty (the
     /// engine's behaviour when given none). With one, a Namespace it does
     /// not list is an error, as `kyverno apply` / `kyverno test` fail when
     /// the values file lacks a resource's namespace labels; like them,
     /// `default` may be left out and then has no labels.
-    fn namespace_labels(&self, input: &Input) -> Result<Option<Map<String, Value>>, String> {
+    fn namespace_labels(
+        &self,
+        input: &Input,
+        inventory: &Inventory,
+    ) -> Result<Option<Map<String, Value>>, String> {
         if input.value["kind"] == "Namespace" {
             // Matching reads a Namespace's own labels.
             return Ok(None);
         }
-        let inventory = self
-            .inventories
-            .for_input(input)
-            .map_err(|e| format!("inventory: {e}"))?;
         let namespace = input.value["metadata"]["namespace"].as_str().unwrap_or("");
         if let Some(labels) = inventory.namespace_labels(namespace) {
             return Ok(Some(labels.clone()));
@@ -260,9 +260,15 @@ impl KyvernoRule {
 
 impl Engine for KyvernoRule {
     fn evaluate(&self, input: &Input) -> Outcome {
+        // Read even when no selector needs it: a broken inventory beside a
+        // case is an error, never silently ignored.
+        let inventory = match self.inventories.for_input(input) {
+            Ok(inventory) => inventory,
+            Err(e) => return Outcome::error(format!("inventory: {e}")),
+        };
         let mut context = ResourceContext::new(input.value.clone());
         if self.needs_namespace_labels {
-            match self.namespace_labels(input) {
+            match self.namespace_labels(input, &inventory) {
                 Ok(labels) => context.namespace_labels = labels,
                 Err(reason) => return Outcome::error(reason),
             }
