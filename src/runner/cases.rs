@@ -92,9 +92,15 @@ pub fn corpus_files(root: &Path) -> Vec<PathBuf> {
         .filter(|e| e.file_type().is_file())
         .map(|e| e.into_path())
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")))
+        .filter(|p| !is_inventory(p))
         .collect();
     files.sort();
     files
+}
+
+/// `_inventory.yaml` holds the cluster objects cases run against (Namespaces), not inputs.
+pub fn is_inventory(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == crate::input::inventory::INVENTORY_FILE)
 }
 
 /// Load a case or corpus file, rejecting manifests that do not fit the Kubernetes schema,

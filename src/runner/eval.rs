@@ -73,7 +73,7 @@ fn is_policy(path: &Path) -> bool {
 }
 
 fn is_input(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) && !super::is_inventory(path)
 }
 
 /// Rego modules under a `policies/lib/` directory are libraries, not rules.

@@ -9,7 +9,7 @@ mod result;
 mod summary;
 
 pub use cases::{
-    case_files, corpus_files, default_jobs, in_partition, load_fixture, run_corpus, run_library, run_rule_cases,
+    case_files, corpus_files, default_jobs, in_partition, is_inventory, load_fixture, run_corpus, run_library, run_rule_cases,
     CaseRunOptions, Expectation, RuleCases,
 };
 pub use paths::run_paths;
