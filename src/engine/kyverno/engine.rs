@@ -282,12 +282,17 @@ impl Engine for KyvernoRule {
                 .collect()
         };
         let failures = with(RuleStatus::Fail);
+        let errors = with(RuleStatus::Error);
+        // An error outranks a failure: both block, but a failure would hide the
+        // broken rule from whoever reads the verdict.
+        if !errors.is_empty() {
+            let policy = &self.policy.name;
+            let mut reasons: Vec<String> = errors.iter().map(|e| format!("policy {policy}, rule {e}")).collect();
+            reasons.extend(failures.iter().map(|f| format!("(also failed) {f}")));
+            return Outcome::error(reasons.join("; "));
+        }
         if !failures.is_empty() {
             return Outcome::fail(failures);
-        }
-        let errors = with(RuleStatus::Error);
-        if !errors.is_empty() {
-            return Outcome::error(errors.join("; "));
         }
         let warnings = with(RuleStatus::Warn);
         if !warnings.is_empty() {
