@@ -244,3 +244,28 @@ fn a_broken_rule_condition_fails_its_cases(#[case] policy: &str, #[case] from: &
         "some fail case must now pass, and be reported: {doc:#}"
     );
 }
+
+/// Invalid JMESPath, an unknown function and a missing variable in a Kyverno policy are
+/// an `error` verdict naming the policy, the rule and the path; never a pass, never hidden
+/// behind another rule's failure.
+#[test]
+fn kyverno_expression_errors_name_policy_rule_and_path() {
+    let dir = repo().join("tests/fixtures/kyverno-errors");
+    let policy = dir.join("broken-rules.yaml").display().to_string();
+    let input = dir.join("pod.yaml").display().to_string();
+    let out = verdict(&["eval", "--policy", &policy, "--input", &input, "--format", "json"], &repo());
+    let doc = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "an error in an enforce rule blocks: {doc:#}");
+    let v = &doc["verdicts"][0];
+    assert_eq!(v["outcome"], "error", "{v:#}");
+    let reason = v["reason"].as_str().unwrap();
+    for needle in [
+        "policy bad-things, rule invalid-jmespath",
+        "rule unknown-function",
+        "no_such_fn",
+        "rule missing-variable",
+        "at path /metadata/name",
+    ] {
+        assert!(reason.contains(needle), "`{needle}` missing from: {reason}");
+    }
+}
