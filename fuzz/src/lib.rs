@@ -1,6 +1,9 @@
 //! Kyverno-flavoured JSON built from fuzzer bytes: keys and strings are drawn
 //! mostly from the shapes real policies use (anchors, operators, wildcards,
 //! quantities, `{{ }}` variables), so the fuzzer reaches deep branches fast.
+//!
+//! Run from this directory: `cargo +nightly fuzz run pattern -- -max_total_time=300`
+//! (targets: `pattern`, `substitute`; on stable, `RUSTC_BOOTSTRAP=1 cargo fuzz run ...`).
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use serde_json::{Map, Number, Value};

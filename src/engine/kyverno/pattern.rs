@@ -44,6 +44,9 @@ enum ResourceNumber {
     Float(f64),
 }
 
+/// 2^63, exactly representable; the bound of int64 conversions.
+const TWO_POW_63: f64 = -(i64::MIN as f64);
+
 /// Kyverno's CLI reads resources through YAML-to-JSON, which writes an
 /// integral float such as `1.0` as `1`, later decoded as int64.
 fn resource_number(number: &Number) -> ResourceNumber {
@@ -51,7 +54,7 @@ fn resource_number(number: &Number) -> ResourceNumber {
         return ResourceNumber::Int(int);
     }
     let float = number_as_f64(number);
-    if float.is_finite() && float == float.trunc() && float.abs() < 9.223_372_036_854_775_808e18 {
+    if float.is_finite() && float == float.trunc() && float.abs() < TWO_POW_63 {
         ResourceNumber::Int(float as i64)
     } else {
         ResourceNumber::Float(float)
@@ -77,13 +80,10 @@ fn validate_float_pattern(value: &Value, pattern: f64) -> bool {
 
 /// Go's `int64(f)` on amd64: out-of-range and NaN become `i64::MIN`.
 fn go_float_to_int64(float: f64) -> i64 {
-    if float.is_nan()
-        || float >= 9.223_372_036_854_775_807e18
-        || float < -9.223_372_036_854_775_808e18
-    {
-        i64::MIN
-    } else {
+    if (-TWO_POW_63..TWO_POW_63).contains(&float) {
         float as i64
+    } else {
+        i64::MIN
     }
 }
 
@@ -247,7 +247,7 @@ pub(crate) fn go_format_float_v(float: f64) -> String {
         return go_special_float(float);
     }
     let (mantissa, exponent) = shortest_exponent_parts(float);
-    if exponent < -4 || exponent >= 6 {
+    if !(-4..6).contains(&exponent) {
         return format_exponent(&mantissa, exponent, 'e');
     }
     let negative = mantissa.starts_with('-');
