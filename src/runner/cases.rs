@@ -295,3 +295,52 @@ pub fn run_library(library: &Library, options: &CaseRunOptions, mut on_event: im
     }
     summary
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_cover_every_rule_exactly_once() {
+        let ids: Vec<String> = (0..200).map(|i| format!("rule-{i}")).collect();
+        for m in 1..=5u64 {
+            for id in &ids {
+                let shards = (1..=m).filter(|n| in_partition(id, Some((*n, m)))).count();
+                assert_eq!(shards, 1, "{id} must be in exactly one of {m} shards");
+            }
+        }
+        // Stable: the same id lands in the same shard every time, and shards are not all empty.
+        let first: Vec<bool> = ids.iter().map(|id| in_partition(id, Some((1, 3)))).collect();
+        assert_eq!(first, ids.iter().map(|id| in_partition(id, Some((1, 3)))).collect::<Vec<_>>());
+        assert!(first.iter().filter(|b| **b).count() > 30);
+    }
+
+    #[test]
+    fn a_case_with_an_error_document_is_an_error_whatever_else_it_holds() {
+        use crate::verdict::{Mode, Verdict};
+        let input = Input::from_value("c.yaml".into(), 0, None, serde_json::json!({"kind": "Pod"}));
+        let verdicts = vec![
+            Verdict::new("r", &input, Outcome::fail(vec!["bad".into()]), Mode::Audit),
+            Verdict::new("r", &input, Outcome::error("broken"), Mode::Audit),
+        ];
+        let mut result = TestResult {
+            suite: String::new(),
+            test: "fail-x.yaml".into(),
+            rule: "r".into(),
+            resource: String::new(),
+            expected: "fail".into(),
+            actual: String::new(),
+            ok: false,
+            skipped: None,
+            messages: Vec::new(),
+        };
+        judge_case(&mut result, Expectation::Fail, &verdicts);
+        assert_eq!(result.actual, "error");
+        assert!(!result.ok);
+        judge_case(&mut result, Expectation::Pass, &verdicts[..1]);
+        assert_eq!((result.actual.as_str(), result.ok), ("fail", false));
+        let na = [Verdict::new("r", &input, Outcome::not_applicable(), Mode::Audit)];
+        judge_case(&mut result, Expectation::Pass, &na);
+        assert!(!result.ok, "a pass case the rule does not apply to tests nothing");
+    }
+}
