@@ -1,0 +1,89 @@
+//! The [`Input`] type and how its kind and label are detected.
+
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// What kind of document an [`Input`] is, detected from its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputKind {
+    /// A Kubernetes object (has `apiVersion` and `kind`).
+    Manifest,
+    /// `terraform show -json` output (has `format_version` and `resource_changes` or `planned_values`).
+    TerraformPlan,
+    /// CycloneDX JSON SBOM (`bomFormat: CycloneDX`).
+    CycloneDx,
+    /// Trivy JSON report (`SchemaVersion` and `Results`/`ArtifactName`).
+    TrivyReport,
+    /// Anything else that parsed as JSON/YAML.
+    Document,
+}
+
+/// One document to evaluate.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// Stable id: the path as given plus `#n` (0-based document index) for multi-document files.
+    pub id: String,
+    /// The file this document came from.
+    pub path: PathBuf,
+    /// 0-based position within the file (after `kind: List` flattening).
+    pub index: usize,
+    /// 1-based line where the document starts, when known.
+    pub line: Option<usize>,
+    pub kind: InputKind,
+    /// `Kind/namespace/name` (namespace omitted when empty) for manifests; a short label otherwise.
+    pub resource: String,
+    pub value: Value,
+}
+
+impl Input {
+    /// Build an input from an already parsed value, detecting its kind and resource label.
+    pub fn from_value(path: PathBuf, index: usize, line: Option<usize>, value: Value) -> Input {
+        let kind = detect_kind(&value);
+        let resource = resource_label(kind, &value);
+        let id = format!("{}#{}", path.display(), index);
+        Input { id, path, index, line, kind, resource, value }
+    }
+}
+
+/// Detect the kind of a parsed document from its shape.
+pub fn detect_kind(value: &Value) -> InputKind {
+    let Some(obj) = value.as_object() else {
+        return InputKind::Document;
+    };
+    if obj.get("bomFormat").and_then(Value::as_str) == Some("CycloneDX") {
+        InputKind::CycloneDx
+    } else if obj.contains_key("format_version")
+        && (obj.contains_key("resource_changes") || obj.contains_key("planned_values") || obj.contains_key("terraform_version"))
+    {
+        InputKind::TerraformPlan
+    } else if obj.contains_key("SchemaVersion") && (obj.contains_key("Results") || obj.contains_key("ArtifactName")) {
+        InputKind::TrivyReport
+    } else if obj.get("apiVersion").is_some_and(Value::is_string) && obj.get("kind").is_some_and(Value::is_string) {
+        InputKind::Manifest
+    } else {
+        InputKind::Document
+    }
+}
+
+fn resource_label(kind: InputKind, value: &Value) -> String {
+    match kind {
+        InputKind::Manifest => {
+            let k = value["kind"].as_str().unwrap_or("");
+            let ns = value["metadata"]["namespace"].as_str().unwrap_or("");
+            let name = value["metadata"]["name"]
+                .as_str()
+                .or_else(|| value["metadata"]["generateName"].as_str())
+                .unwrap_or("");
+            if ns.is_empty() {
+                format!("{k}/{name}")
+            } else {
+                format!("{k}/{ns}/{name}")
+            }
+        }
+        InputKind::TerraformPlan => "terraform-plan".to_string(),
+        InputKind::CycloneDx => "cyclonedx-sbom".to_string(),
+        InputKind::TrivyReport => "trivy-report".to_string(),
+        InputKind::Document => "document".to_string(),
+    }
+}
