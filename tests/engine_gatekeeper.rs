@@ -16,6 +16,8 @@
 //! - `want_error: text` (+ `want_error_line: n`): loading or reviewing fails
 //!   with a message containing `text`.
 
+mod support;
+
 use rstest::rstest;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -27,23 +29,7 @@ use verdict::verdict::Outcome;
 
 #[rstest]
 fn gatekeeper_engine(#[files("tests/engine/gatekeeper/*.yaml")] path: PathBuf) {
-    let text = std::fs::read_to_string(&path).unwrap();
-    let file: Value = serde_yaml_ng::from_str(&text).unwrap();
-    let cases = file["cases"].as_array().expect("a `cases` list");
-    assert!(!cases.is_empty(), "{}: no cases", path.display());
-    let mut failures = Vec::new();
-    for (i, case) in cases.iter().enumerate() {
-        let note = case["note"].as_str().unwrap_or("(no note)");
-        if let Err(message) = run_case(&path, &file, case) {
-            failures.push(format!("case {i} `{note}`: {message}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{}:\n{}",
-        path.display(),
-        failures.join("\n")
-    );
+    support::run_yaml_cases(&path, |file, case| run_case(&path, file, case));
 }
 
 fn field<'a>(file: &'a Value, case: &'a Value, key: &str) -> Option<&'a Value> {

@@ -11,6 +11,8 @@
 //!   controls}` checks the header of [`load`]; with `resource` + `want_outcome`
 //!   (`pass`, `fail`, `error`, `warn`, `not-applicable`) the `Engine` verdict.
 
+mod support;
+
 use rstest::rstest;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -30,23 +32,7 @@ fn kyverno_rules(
     #[files("tests/engine/kyverno/policy*.yaml")]
     path: PathBuf,
 ) {
-    let text = std::fs::read_to_string(&path).unwrap();
-    let file: Value = serde_yaml_ng::from_str(&text).unwrap();
-    let cases = file["cases"].as_array().expect("a `cases` list");
-    assert!(!cases.is_empty(), "{}: no cases", path.display());
-    let mut failures = Vec::new();
-    for (i, case) in cases.iter().enumerate() {
-        let note = case["note"].as_str().unwrap_or("(no note)");
-        if let Err(message) = run_case(&path, &file, case) {
-            failures.push(format!("case {i} `{note}`: {message}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{}:\n{}",
-        path.display(),
-        failures.join("\n")
-    );
+    support::run_yaml_cases(&path, |file, case| run_case(&path, file, case));
 }
 
 fn run_case(path: &Path, file: &Value, case: &Value) -> Result<(), String> {

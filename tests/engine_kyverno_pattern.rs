@@ -7,6 +7,8 @@
 //! Kyverno reports as a rule error). `want_path` is the exact path Kyverno
 //! prints, `want_message` a substring of the error text.
 
+mod support;
+
 use rstest::rstest;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -18,23 +20,7 @@ fn kyverno_pattern(
     #[files("tests/engine/kyverno/anchor-*.yaml")]
     path: PathBuf,
 ) {
-    let text = std::fs::read_to_string(&path).unwrap();
-    let file: Value = serde_yaml_ng::from_str(&text).unwrap();
-    let cases = file["cases"].as_array().expect("a `cases` list");
-    assert!(!cases.is_empty(), "{}: no cases", path.display());
-    let mut failures = Vec::new();
-    for (i, case) in cases.iter().enumerate() {
-        let note = case["note"].as_str().unwrap_or("(no note)");
-        if let Err(message) = run_case(case) {
-            failures.push(format!("case {i} `{note}`: {message}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{}:\n{}",
-        path.display(),
-        failures.join("\n")
-    );
+    support::run_yaml_cases(&path, |_, case| run_case(case));
 }
 
 fn outcome(result: &Result<(), PatternError>) -> &'static str {

@@ -10,6 +10,8 @@
 //! lists the `podSecurity` excludes of matching PolicyExceptions, and
 //! `want_exempted` whether they cleared a failing rule (Kyverno's skip).
 
+mod support;
+
 use rstest::rstest;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -17,23 +19,7 @@ use verdict::engine::kyverno::handlers::pss::{evaluate_with_exceptions, PssOutco
 
 #[rstest]
 fn kyverno_pod_security(#[files("tests/engine/kyverno/pss-*.yaml")] path: PathBuf) {
-    let text = std::fs::read_to_string(&path).unwrap();
-    let file: Value = serde_yaml_ng::from_str(&text).unwrap();
-    let cases = file["cases"].as_array().expect("a `cases` list");
-    assert!(!cases.is_empty(), "{}: no cases", path.display());
-    let mut failures = Vec::new();
-    for (i, case) in cases.iter().enumerate() {
-        let note = case["note"].as_str().unwrap_or("(no note)");
-        if let Err(message) = run_case(case) {
-            failures.push(format!("case {i} `{note}`: {message}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{}:\n{}",
-        path.display(),
-        failures.join("\n")
-    );
+    support::run_yaml_cases(&path, |_, case| run_case(case));
 }
 
 fn sorted_strings(value: &Value, what: &str) -> Result<Vec<String>, String> {

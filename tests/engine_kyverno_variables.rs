@@ -7,6 +7,8 @@
 //! either `want` (the result; for conditions, whether the block passed) with an
 //! optional `want_message`, or `want_error` (a substring of the error, or `true`).
 
+mod support;
+
 use std::path::PathBuf;
 
 use rstest::rstest;
@@ -111,28 +113,10 @@ fn run_case(case: &Case) -> Result<(), String> {
     }
 }
 
+/// Cases are typed here, so `deny_unknown_fields` catches a misspelt key.
 fn run_file(path: PathBuf) {
-    let text = std::fs::read_to_string(&path).expect("readable case file");
-    let file: CaseFile =
-        serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(!file.cases.is_empty(), "{}: no cases", path.display());
-    let failures: Vec<String> = file
-        .cases
-        .iter()
-        .filter_map(|case| {
-            run_case(case)
-                .err()
-                .map(|why| format!("  {}: {why}", case.note))
-        })
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{}: {} of {} cases failed:\n{}",
-        path.display(),
-        failures.len(),
-        file.cases.len(),
-        failures.join("\n")
-    );
+    let file: CaseFile = support::read_yaml(&path);
+    support::run_cases(&path, &file.cases, |case| case.note.as_str(), run_case);
 }
 
 #[rstest]

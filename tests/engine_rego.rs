@@ -14,6 +14,8 @@
 //! `want_error: text`: loading or evaluating fails with a message containing
 //! `text`; `error_at: load | eval` says which of the two must fail.
 
+mod support;
+
 use rstest::rstest;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -26,23 +28,7 @@ use verdict::verdict::Outcome;
 
 #[rstest]
 fn rego_engine(#[files("tests/engine/rego/*.yaml")] path: PathBuf) {
-    let text = std::fs::read_to_string(&path).unwrap();
-    let file: Value = serde_yaml_ng::from_str(&text).unwrap();
-    let cases = file["cases"].as_array().expect("a `cases` list");
-    assert!(!cases.is_empty(), "{}: no cases", path.display());
-    let mut failures = Vec::new();
-    for (i, case) in cases.iter().enumerate() {
-        let note = case["note"].as_str().unwrap_or("(no note)");
-        if let Err(message) = run_case(case) {
-            failures.push(format!("case {i} `{note}`: {message}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{}:\n{}",
-        path.display(),
-        failures.join("\n")
-    );
+    support::run_yaml_cases(&path, |_, case| run_case(case));
 }
 
 fn limits(case: &Value) -> Limits {

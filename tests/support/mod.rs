@@ -1,0 +1,61 @@
+//! The driver every YAML-case target shares: read a `cases: [{note, ...}]`
+//! file, run each case, and fail once per file listing every failing case.
+//!
+//! Included with `mod support;`; each target uses only part of it.
+#![allow(dead_code)]
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::path::Path;
+
+/// Reads a YAML case file; a file that does not read or parse fails the test
+/// naming it, so a broken fixture never passes as "no cases".
+pub fn read_yaml<T: DeserializeOwned>(path: &Path) -> T {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: cannot read: {e}", path.display()));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The label a failure names a case by.
+pub fn note(case: &Value) -> &str {
+    case["note"].as_str().unwrap_or("(no note)")
+}
+
+/// Runs `run_case(file, case)` over the file's `cases` list; `file` is the
+/// whole document, for file-wide defaults such as a shared `policy`.
+pub fn run_yaml_cases(path: &Path, run_case: impl FnMut(&Value, &Value) -> Result<(), String>) {
+    let file: Value = read_yaml(path);
+    let cases = file["cases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: no `cases` list", path.display()));
+    let mut run_case = run_case;
+    run_cases(path, cases, note, |case| run_case(&file, case));
+}
+
+/// Runs every case, then fails once naming the file and each failing case by
+/// index and note; an empty list fails too, since it would test nothing.
+pub fn run_cases<C>(
+    path: &Path,
+    cases: &[C],
+    note: impl Fn(&C) -> &str,
+    mut run_case: impl FnMut(&C) -> Result<(), String>,
+) {
+    assert!(!cases.is_empty(), "{}: no cases", path.display());
+    let failures: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .filter_map(|(i, case)| {
+            run_case(case)
+                .err()
+                .map(|message| format!("case {i} `{}`: {message}", note(case)))
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{}: {} of {} cases failed:\n{}",
+        path.display(),
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
