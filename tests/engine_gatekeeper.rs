@@ -88,7 +88,7 @@ fn run_case(path: &Path, file: &Value, case: &Value) -> Result<(), String> {
             .collect::<Result<Vec<_>, _>>()
     })();
     match (result, case.get("want_error")) {
-        (Err(e), Some(want)) => contains(&e, want),
+        (Err(e), Some(want)) => support::error_contains(&e, want),
         (Err(e), None) => Err(format!("unexpected error: {e}")),
         (Ok(got), Some(want)) => Err(format!("want error {want}, got {got:?}")),
         (Ok(got), None) => {
@@ -124,7 +124,7 @@ fn run_policy_case(path: &Path, policy: &str, case: &Value) -> Result<(), String
                     return Err(format!("want error at line {line}, got {e}"));
                 }
             }
-            return contains(&e.to_string(), want);
+            return support::error_contains(&e.to_string(), want);
         }
         (Err(e), None) => return Err(format!("unexpected load error: {e}")),
         (Ok(_), Some(want)) if case.get("object").is_none() => {
@@ -152,7 +152,7 @@ fn run_policy_case(path: &Path, policy: &str, case: &Value) -> Result<(), String
         let input = Input::from_value(input_path, 0, None, object);
         let outcome = loaded.engine.evaluate(&input);
         match (&outcome, case.get("want_error"), case.get("want")) {
-            (Outcome::Error { reason }, Some(want), _) => contains(reason, want)?,
+            (Outcome::Error { reason }, Some(want), _) => support::error_contains(reason, want)?,
             (_, Some(want), _) => return Err(format!("want error {want}, got {outcome:?}")),
             (_, None, Some(Value::String(name))) if outcome.name() == name => {}
             (Outcome::Fail { messages }, None, Some(Value::Object(w)))
@@ -168,15 +168,6 @@ fn run_policy_case(path: &Path, policy: &str, case: &Value) -> Result<(), String
         }
     }
     Ok(())
-}
-
-fn contains(actual: &str, want: &Value) -> Result<(), String> {
-    let want = want.as_str().ok_or("want_error must be text")?;
-    if actual.contains(want) {
-        Ok(())
-    } else {
-        Err(format!("error {actual:?} does not contain {want:?}"))
-    }
 }
 
 /// Each gate-4 Gatekeeper rule judges its own cases as their names say and

@@ -66,7 +66,7 @@ fn load_rule(path: &Path, policy: &str) -> Result<LoadedRule, String> {
 
 fn judge(outcome: Outcome, case: &Value) -> Result<(), String> {
     match (&outcome, case.get("want_error"), case.get("want")) {
-        (Outcome::Error { reason }, Some(want), _) => contains(reason, want),
+        (Outcome::Error { reason }, Some(want), _) => support::error_contains(reason, want),
         (_, Some(want), _) => Err(format!("want error {want}, got {outcome:?}")),
         (_, None, Some(want)) if want.as_str() == Some(outcome.name()) => Ok(()),
         (_, None, want) => Err(format!("want {want:?}, got {outcome:?}")),
@@ -78,7 +78,7 @@ fn lookup(
     case: &Value,
 ) -> Result<(), String> {
     let inventory = match (inventory, case.get("want_error")) {
-        (Err(e), Some(want)) => return contains(&e.to_string(), want),
+        (Err(e), Some(want)) => return support::error_contains(&e.to_string(), want),
         (Err(e), None) => return Err(format!("unexpected error: {e}")),
         (Ok(_), Some(want)) => return Err(format!("want error {want}, read the inventory")),
         (Ok(inventory), None) => inventory,
@@ -107,14 +107,5 @@ fn lookup(
             Some(l) => Err(format!("want {namespace:?} unlisted, got labels {l:?}")),
         },
         _ => Err("a lookup case needs want_labels or want_unlisted: true".into()),
-    }
-}
-
-fn contains(actual: &str, want: &Value) -> Result<(), String> {
-    let want = want.as_str().ok_or("want_error must be text")?;
-    if actual.contains(want) {
-        Ok(())
-    } else {
-        Err(format!("error {actual:?} does not contain {want:?}"))
     }
 }

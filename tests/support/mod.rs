@@ -21,6 +21,16 @@ pub fn note(case: &Value) -> &str {
     case["note"].as_str().unwrap_or("(no note)")
 }
 
+/// Checks an error against a case's `want_error: text`, which it must contain.
+pub fn error_contains(actual: &str, want_error: &Value) -> Result<(), String> {
+    let want = want_error.as_str().ok_or("want_error must be text")?;
+    if actual.contains(want) {
+        Ok(())
+    } else {
+        Err(format!("error {actual:?} does not contain {want:?}"))
+    }
+}
+
 /// Runs `run_case(file, case)` over the file's `cases` list; `file` is the
 /// whole document, for file-wide defaults such as a shared `policy`.
 pub fn run_yaml_cases(path: &Path, run_case: impl FnMut(&Value, &Value) -> Result<(), String>) {
