@@ -10,6 +10,7 @@
 //! (`{{ f('{{ x }}') }}`) resolve innermost first, `\{{ ... }}` stays literal,
 //! and `{{- x }}` substitutes without resolving variables inside the result.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -24,10 +25,16 @@ use super::functions::{compile, EvalError, Expression};
 
 /// Substitution rounds per string before giving up (nested or self-referencing variables).
 const MAX_ROUNDS: usize = 64;
-/// Most variables resolved within one string, across all rounds.
+/// Most variables resolved in one document, across all its strings and rounds.
+/// Kyverno has no bound (a self-expanding value loops forever there); real
+/// policies resolve at most a few hundred.
 const MAX_SUBSTITUTIONS: usize = 10_000;
 /// Longest string substitution may build.
 const MAX_STRING_BYTES: usize = 4 * 1024 * 1024;
+/// Bytes one document's substitution may scan, copy and produce in total: each
+/// replacement rewrites its whole string, so values that expand into more
+/// variables cost quadratic time long before any single string is too large.
+const MAX_WORK_BYTES: usize = 64 * 1024 * 1024;
 /// Deepest document substitution walks into.
 const MAX_DOCUMENT_DEPTH: usize = 256;
 /// Compiled expressions kept; the cache is dropped wholesale when it outgrows this.
@@ -258,6 +265,8 @@ pub fn substitute_all_with_resource(
         ctx,
         resource,
         delete: is_delete_request(ctx),
+        substitutions: Cell::new(0),
+        work_bytes: Cell::new(0),
     };
     let mut path = Vec::new();
     if contains_reference(value, 0) {
@@ -303,9 +312,40 @@ struct Walker<'a> {
     ctx: &'a Value,
     resource: Option<&'a Value>,
     delete: bool,
+    /// Variables resolved so far in this document (see [`MAX_SUBSTITUTIONS`]).
+    substitutions: Cell<usize>,
+    /// Bytes scanned, copied and produced so far (see [`MAX_WORK_BYTES`]).
+    work_bytes: Cell<usize>,
 }
 
 impl Walker<'_> {
+    /// Charges `variables` resolutions and `bytes` of string work to the
+    /// document's budget; an exhausted budget is an error naming `text`.
+    fn charge(
+        &self,
+        variables: usize,
+        bytes: usize,
+        text: &str,
+        path: &str,
+    ) -> Result<(), VariableError> {
+        let substitutions = self.substitutions.get().saturating_add(variables);
+        let work = self.work_bytes.get().saturating_add(bytes);
+        self.substitutions.set(substitutions);
+        self.work_bytes.set(work);
+        let reason = if substitutions > MAX_SUBSTITUTIONS {
+            "too many nested variable substitutions"
+        } else if work > MAX_WORK_BYTES {
+            "variable substitution produces too much text"
+        } else {
+            return Ok(());
+        };
+        Err(VariableError::Invalid {
+            expression: truncate_for_message(text),
+            reason: reason.to_string(),
+            path: Some(path.to_string()),
+        })
+    }
+
     fn walk(&self, value: &Value, path: &mut Vec<Segment>) -> Result<Value, VariableError> {
         if path.len() > MAX_DOCUMENT_DEPTH {
             return Err(VariableError::limit(
@@ -410,17 +450,18 @@ impl Walker<'_> {
         }
         let path_str = path_text(path);
         let mut value = text.to_string();
+        self.charge(0, value.len(), text, &path_str)?;
         let mut matches = find_variables(&value);
-        let (mut rounds, mut substitutions) = (0, 0);
+        let mut rounds = 0;
         while !matches.is_empty() {
             rounds += 1;
-            substitutions += matches.len();
-            if rounds > MAX_ROUNDS || substitutions > MAX_SUBSTITUTIONS {
+            if rounds > MAX_ROUNDS {
                 return Err(VariableError::limit(
                     text,
                     "too many nested variable substitutions",
                 ));
             }
+            self.charge(matches.len(), 0, text, &path_str)?;
             let original = value.clone();
             let mut shallow = false;
             for matched in &matches {
@@ -452,6 +493,8 @@ impl Walker<'_> {
                     replacement = replacement.replace("{{", "\\{{");
                 }
                 let needle = format!("{prefix}{var_text}");
+                // Finding and splicing rewrite the whole string.
+                self.charge(0, value.len() + replacement.len(), text, &path_str)?;
                 if let Some(at) = value.find(&needle) {
                     if value.len() - needle.len() + replacement.len() > MAX_STRING_BYTES {
                         return Err(VariableError::limit(text, "substituted string too large"));
@@ -462,6 +505,7 @@ impl Walker<'_> {
             matches = if shallow {
                 Vec::new()
             } else {
+                self.charge(0, value.len(), text, &path_str)?;
                 find_variables(&value)
             };
         }
