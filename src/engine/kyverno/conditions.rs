@@ -15,8 +15,8 @@ use serde_json::Value;
 use super::functions::duration::parse_go_duration;
 use super::functions::go_text::sprint;
 use super::functions::quantity::Quantity;
-use super::functions::wildcard;
 use super::variables::{substitute_all, VariableError};
+use super::wildcards as wildcard;
 
 /// The outcome of a condition block, with the messages Kyverno reports.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -16,7 +16,6 @@ mod kyverno;
 pub(crate) mod quantity;
 mod semver_range;
 mod time;
-pub(crate) mod wildcard;
 
 pub(crate) use interpreter::values_equal;
 pub use interpreter::{compile, EvalError, Expression};

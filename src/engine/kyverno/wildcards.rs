@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 use super::anchor::Anchor;
 
 /// Matches `name` against `pattern`, where `*` is any run of characters and
-/// `?` exactly one; an empty pattern matches only the empty string.
+/// `?` exactly one; an empty pattern matches only the empty string. Both
+/// pattern comparisons and the JMESPath/condition side (`pattern_match`,
+/// `AnyIn`, `Equals`) use this one, as Kyverno uses one `wildcard.Match`.
 ///
 /// Same semantics as the `go-wildcard` v1 `Match` Kyverno uses, but linear
 /// rather than exponential in the number of stars.
@@ -26,18 +28,28 @@ pub fn matches(pattern: &str, name: &str) -> bool {
     if pattern == "*" {
         return true;
     }
+    if pattern.is_ascii() && name.is_ascii() {
+        return glob(pattern.as_bytes(), name.as_bytes());
+    }
     let pattern: Vec<char> = pattern.chars().collect();
     let name: Vec<char> = name.chars().collect();
+    glob(&pattern, &name)
+}
+
+/// Greedy glob that backtracks only to the last star, over bytes or chars
+/// (`?` is one character, so non-ASCII text is matched as chars).
+fn glob<T: Copy + PartialEq + From<u8>>(pattern: &[T], name: &[T]) -> bool {
+    let (star_symbol, any_symbol) = (T::from(b'*'), T::from(b'?'));
     let (mut p, mut n) = (0, 0);
     // Position of the last star seen and the name index it currently covers up to.
     let mut backtrack: Option<(usize, usize)> = None;
     while n < name.len() {
         match pattern.get(p) {
-            Some('*') => {
+            Some(c) if *c == star_symbol => {
                 backtrack = Some((p, n));
                 p += 1;
             }
-            Some(c) if *c == '?' || *c == name[n] => {
+            Some(c) if *c == any_symbol || *c == name[n] => {
                 p += 1;
                 n += 1;
             }
@@ -51,7 +63,7 @@ pub fn matches(pattern: &str, name: &str) -> bool {
             },
         }
     }
-    pattern[p..].iter().all(|c| *c == '*')
+    pattern[p..].iter().all(|c| *c == star_symbol)
 }
 
 /// Whether a string holds a wildcard character.
@@ -164,6 +176,12 @@ mod tests {
             ("??", "é", false),
             ("*?", "", false),
             ("a**", "a", true),
+            ("ngin?", "nginx", true),
+            ("*.io/*", "ghcr.io/app", true),
+            ("a*b", "acbd", false),
+            ("a*b*", "acbd", true),
+            ("h?llo*", "héllo wörld", true),
+            ("h?llo", "hééllo", false),
             (
                 "*a*a*a*a*a*a*b",
                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -173,6 +191,7 @@ mod tests {
         for (pattern, name, want) in cases {
             assert_eq!(matches(pattern, name), want, "{pattern:?} vs {name:?}");
         }
+        assert!(matches(&"a*".repeat(50), &"a".repeat(200)));
     }
 
     #[test]

@@ -10,9 +10,10 @@ use regex::Regex;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::super::wildcards as wildcard;
 use super::go_text::{iface_to_string, number};
 use super::interpreter::{values_equal, Args, EvalError};
-use super::{arithmetic, digest, time, wildcard};
+use super::{arithmetic, digest, time};
 
 const NAMES: &[&str] = &[
     "compare",
