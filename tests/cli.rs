@@ -269,3 +269,21 @@ fn kyverno_expression_errors_name_policy_rule_and_path() {
         assert!(reason.contains(needle), "`{needle}` missing from: {reason}");
     }
 }
+
+/// `verdict test DIR` finds upstream `kyverno-test.yaml` suites in hidden `.kyverno-test/`
+/// directories and runs them unchanged (read from ../shared/conformance, beside the checkout).
+#[test]
+fn verdict_test_runs_upstream_kyverno_suites_from_hidden_directories() {
+    let dir = repo().join("../shared/conformance/kyverno-policies/best-practices/disallow-latest-tag");
+    if !dir.is_dir() {
+        eprintln!("SKIPPED: conformance data not found at {}", dir.display());
+        return;
+    }
+    let out = verdict(&["test", dir.to_str().unwrap(), "--format", "json"], &repo());
+    let doc = json_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let results = doc["results"].as_array().unwrap();
+    assert!(results.len() >= 4, "{doc:#}");
+    assert!(results.iter().all(|r| r["suite"].as_str().unwrap().starts_with(".kyverno-test/")), "{doc:#}");
+    assert!(results.iter().any(|r| r["expected"] == "fail" && r["actual"] == "fail"));
+}
