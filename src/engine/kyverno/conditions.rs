@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::functions::duration::parse_go_duration;
 use super::functions::go_text::sprint;
-use super::functions::quantity::Quantity;
+use super::quantity::Quantity;
 use super::variables::{substitute_all, VariableError};
 use super::wildcards as wildcard;
 
@@ -350,8 +350,7 @@ fn equals(key: &Value, value: &Value) -> bool {
             }
             if let Some(kq) = Quantity::parse(k) {
                 if let Value::String(v) = value {
-                    return Quantity::parse(v)
-                        .is_some_and(|vq| kq.cmp_value(&vq) == Ordering::Equal);
+                    return Quantity::parse(v).is_some_and(|vq| kq.cmp(&vq) == Ordering::Equal);
                 }
             }
             match value {
@@ -387,8 +386,7 @@ fn not_equals(key: &Value, value: &Value) -> bool {
                     if v.is_empty() {
                         return !wildcard::matches(v, k);
                     }
-                    return Quantity::parse(v)
-                        .is_none_or(|vq| kq.cmp_value(&vq) != Ordering::Equal);
+                    return Quantity::parse(v).is_none_or(|vq| kq.cmp(&vq) != Ordering::Equal);
                 }
             }
             match value {
@@ -464,7 +462,7 @@ fn order_against(key: &str, bound: &str) -> Option<Ordering> {
         return Some(a.cmp(&b));
     }
     if let (Some(a), Some(b)) = (Quantity::parse(key), Quantity::parse(bound)) {
-        return Some(a.cmp_value(&b));
+        return Some(a.cmp(&b));
     }
     go_parse_float(key)?.partial_cmp(&go_parse_float(bound)?)
 }
@@ -671,7 +669,7 @@ fn numeric(key: &Value, value: &Value, direction: Ordering, or_equal: bool) -> b
             }
             if let (Some(kq), Value::String(v)) = (Quantity::parse(k), value) {
                 if let Some(vq) = Quantity::parse(v) {
-                    return holds(kq.cmp_value(&vq), direction, or_equal);
+                    return holds(kq.cmp(&vq), direction, or_equal);
                 }
             }
             if let Some(kf) = go_parse_float(k) {

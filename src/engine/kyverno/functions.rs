@@ -13,7 +13,6 @@ pub(crate) mod duration;
 pub(crate) mod go_text;
 mod interpreter;
 mod kyverno;
-pub(crate) mod quantity;
 mod semver_range;
 mod time;
 

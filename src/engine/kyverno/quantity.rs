@@ -2,7 +2,9 @@
 //! (`1h30m`), parsed the way Kyverno's pattern comparisons parse them.
 //!
 //! The main type here is [`Quantity`]: an exact decimal, so `1Gi`, `1024Mi` and
-//! `1073741824` compare equal without floating-point surprises.
+//! `1073741824` compare equal without floating-point surprises. Pattern
+//! comparisons, condition operators and the arithmetic JMESPath functions all
+//! parse with it, as Kyverno calls `resource.ParseQuantity` in each.
 
 use std::cmp::Ordering;
 
@@ -12,6 +14,14 @@ const BINARY_MAX: &str = "9223372036854775807";
 const NANO_EXPONENT: i64 = -9;
 /// Decimal digits an `int64` always holds; longer numbers take the slow path.
 const MAX_INT64_FACTORS: usize = 18;
+
+/// The notation a quantity was written in; arithmetic results keep the left operand's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    DecimalSI,
+    BinarySI,
+    DecimalExponent,
+}
 
 /// An exact resource quantity: `digits × 10^exponent`, with a sign.
 ///
@@ -23,13 +33,26 @@ const MAX_INT64_FACTORS: usize = 18;
 /// assert!(Quantity::parse("500m").unwrap() < Quantity::parse("1").unwrap());
 /// assert!(Quantity::parse("1.2.3").is_none());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Equality is by value: `1Gi == 1024Mi`.
+#[derive(Debug, Clone)]
 pub struct Quantity {
     negative: bool,
     /// Most significant first, no leading or trailing zeros; empty means zero.
     digits: Vec<u8>,
     exponent: i64,
+    format: Format,
+    /// The power of ten as written (`1000` is 1000×10^0, `1k` is 1×10^3):
+    /// Kyverno's `divide` keeps the finer of its operands' scales.
+    scale: i64,
 }
+
+impl PartialEq for Quantity {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Quantity {}
 
 impl Quantity {
     /// Parses a quantity as `k8s.io/apimachinery` `ParseQuantity` does;
@@ -41,6 +64,11 @@ impl Quantity {
         if text == "0" {
             return Some(Quantity::zero());
         }
+        let parsed = Quantity::parse_value(text)?;
+        Some(parsed)
+    }
+
+    fn parse_value(text: &str) -> Option<Quantity> {
         let parts = split_quantity(text.as_bytes())?;
         let (base, exponent) = interpret_suffix(parts.suffix)?;
         let mut digits: Vec<u8> = parts
@@ -62,7 +90,16 @@ impl Quantity {
             } else {
                 return None;
             };
-            Some(Quantity::normalized(parts.negative, digits, exponent10).round_up_to_nano())
+            let format = if parts.suffix.len() > 1 {
+                Format::DecimalExponent
+            } else {
+                Format::DecimalSI
+            };
+            Some(
+                Quantity::normalized(parts.negative, digits, exponent10)
+                    .round_up_to_nano()
+                    .written(format, exponent10),
+            )
         } else {
             for _ in 0..exponent {
                 double_in_place(&mut digits);
@@ -74,11 +111,12 @@ impl Quantity {
                 BINARY_MAX.bytes().map(|d| d - b'0').collect(),
                 0,
             );
-            if value.cmp_magnitude(&max) == Ordering::Greater {
-                Some(max)
+            let value = if value.cmp_magnitude(&max) == Ordering::Greater {
+                max
             } else {
-                Some(value)
-            }
+                value
+            };
+            Some(value.written(Format::BinarySI, -i64::from(denom_len)))
         }
     }
 
@@ -87,7 +125,31 @@ impl Quantity {
             negative: false,
             digits: Vec::new(),
             exponent: 0,
+            format: Format::DecimalSI,
+            scale: 0,
         }
+    }
+
+    /// Records the notation and written scale (never finer than nano, where
+    /// Kubernetes rounds).
+    fn written(mut self, format: Format, scale: i64) -> Quantity {
+        self.format = format;
+        self.scale = scale.max(NANO_EXPONENT).min(self.exponent_or(scale));
+        self
+    }
+
+    /// The normalized exponent, or `fallback` for zero (which has no digits).
+    fn exponent_or(&self, fallback: i64) -> i64 {
+        if self.digits.is_empty() {
+            fallback.max(NANO_EXPONENT)
+        } else {
+            self.exponent
+        }
+    }
+
+    /// The notation this quantity was written in.
+    pub fn format(&self) -> Format {
+        self.format
     }
 
     fn normalized(negative: bool, mut digits: Vec<u8>, mut exponent: i64) -> Quantity {
@@ -104,6 +166,8 @@ impl Quantity {
             negative,
             digits,
             exponent,
+            format: Format::DecimalSI,
+            scale: exponent,
         }
     }
 
@@ -119,7 +183,7 @@ impl Quantity {
         if had_fraction {
             increment(&mut digits);
         }
-        Quantity::normalized(self.negative, digits, NANO_EXPONENT)
+        Quantity::normalized(self.negative, digits, NANO_EXPONENT).written(self.format, self.scale)
     }
 
     fn cmp_magnitude(&self, other: &Quantity) -> Ordering {
@@ -164,6 +228,312 @@ impl Ord for Quantity {
             unequal => unequal,
         }
     }
+}
+
+/// Binary suffixes by power of 1024, for canonical output.
+const BINARY_SUFFIXES: [&str; 6] = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
+/// Arithmetic keeps exponents where aligning two operands cannot overflow an `i128`.
+const ARITHMETIC_EXPONENTS: std::ops::RangeInclusive<i32> = -40..=40;
+
+/// Arithmetic for Kyverno's `add`/`subtract`/`multiply`/`divide`/`modulo`
+/// (exact within an `i128`; `None` means out of range), with results in
+/// Kubernetes' canonical text (`1Gi` + `512Mi` = `1536Mi`).
+impl Quantity {
+    /// A quantity from a float, as Kyverno does via `ParseQuantity(fmt.Sprintf("%v", f))`.
+    pub fn from_f64(value: f64, format: Format) -> Option<Quantity> {
+        if !value.is_finite() {
+            return None;
+        }
+        let text = format!("{value:e}");
+        let (mantissa, exponent) = text.split_once('e')?;
+        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let mantissa: i128 = format!("{int_part}{frac_part}").parse().ok()?;
+        let exponent = exponent.parse::<i32>().ok()? - frac_part.len() as i32;
+        Scaled {
+            mantissa,
+            exponent,
+            format,
+        }
+        .rounded()
+        .map(Scaled::into_quantity)
+    }
+
+    pub fn from_integer(value: i128, format: Format) -> Quantity {
+        Scaled {
+            mantissa: value,
+            exponent: 0,
+            format,
+        }
+        .into_quantity()
+    }
+
+    pub fn to_f64(&self) -> f64 {
+        if self.digits.is_empty() {
+            return 0.0;
+        }
+        let digits: String = self.digits.iter().map(|d| char::from(b'0' + d)).collect();
+        let sign = if self.negative { "-" } else { "" };
+        format!("{sign}{digits}e{}", self.exponent)
+            .parse()
+            .unwrap_or(f64::NAN)
+    }
+
+    pub fn checked_add(&self, other: &Quantity) -> Option<Quantity> {
+        let (a, b) = (self.scaled()?, other.scaled()?);
+        let (x, y, exponent) = a.aligned(&b)?;
+        Scaled {
+            mantissa: x.checked_add(y)?,
+            exponent,
+            format: a.format,
+        }
+        .bounded()
+        .map(Scaled::into_quantity)
+    }
+
+    pub fn checked_sub(&self, other: &Quantity) -> Option<Quantity> {
+        let (a, b) = (self.scaled()?, other.scaled()?);
+        let (x, y, exponent) = a.aligned(&b)?;
+        Scaled {
+            mantissa: x.checked_sub(y)?,
+            exponent,
+            format: a.format,
+        }
+        .bounded()
+        .map(Scaled::into_quantity)
+    }
+
+    /// Exact product with a scalar quantity, keeping this quantity's notation.
+    pub fn checked_mul(&self, scalar: &Quantity) -> Option<Quantity> {
+        let (a, b) = (self.scaled()?, scalar.scaled()?);
+        Scaled {
+            mantissa: a.mantissa.checked_mul(b.mantissa)?,
+            exponent: a.exponent + b.exponent,
+            format: a.format,
+        }
+        .normalized()
+        .rounded()
+        .map(Scaled::into_quantity)
+    }
+
+    /// Quotient truncated to the finer of the two operands' written scales,
+    /// as `inf.Dec.QuoRound(…, RoundDown)` does in Kyverno.
+    pub fn checked_div(&self, scalar: &Quantity) -> Option<Quantity> {
+        let (a, b) = (self.scaled()?, scalar.scaled()?);
+        if b.mantissa == 0 {
+            return None;
+        }
+        let scale = (-a.exponent).max(-b.exponent);
+        // result = (ma × 10^(ea + scale)) / (mb × 10^eb), at 10^-scale
+        let (mut numerator, mut denominator) = (a.mantissa, b.mantissa);
+        let shift = a.exponent + scale - b.exponent;
+        if shift >= 0 {
+            numerator = numerator.checked_mul(pow10(shift.unsigned_abs())?)?;
+        } else {
+            denominator = denominator.checked_mul(pow10(shift.unsigned_abs())?)?;
+        }
+        Scaled {
+            mantissa: numerator / denominator,
+            exponent: -scale,
+            format: a.format,
+        }
+        .normalized()
+        .rounded()
+        .map(Scaled::into_quantity)
+    }
+
+    /// Kubernetes' canonical text (`Quantity.String()`).
+    pub fn canonical(&self) -> String {
+        match self.scaled() {
+            Some(scaled) => scaled.canonical(),
+            None => {
+                let digits: String = self.digits.iter().map(|d| char::from(b'0' + d)).collect();
+                let sign = if self.negative { "-" } else { "" };
+                format!("{sign}{digits}e{}", self.exponent)
+            }
+        }
+    }
+
+    /// The value at its written scale, when arithmetic can hold it.
+    fn scaled(&self) -> Option<Scaled> {
+        if self.digits.is_empty() {
+            return Some(Scaled {
+                mantissa: 0,
+                exponent: i32::try_from(self.scale).ok()?,
+                format: self.format,
+            });
+        }
+        let exponent = i32::try_from(self.scale).ok()?;
+        if !ARITHMETIC_EXPONENTS.contains(&exponent) || self.digits.len() > 38 {
+            return None;
+        }
+        let mut mantissa: i128 = 0;
+        for digit in &self.digits {
+            mantissa = mantissa.checked_mul(10)?.checked_add(i128::from(*digit))?;
+        }
+        let padding = u32::try_from(self.exponent - self.scale).ok()?;
+        mantissa = mantissa.checked_mul(pow10(padding)?)?;
+        if self.negative {
+            mantissa = -mantissa;
+        }
+        Some(Scaled {
+            mantissa,
+            exponent,
+            format: self.format,
+        })
+    }
+}
+
+fn pow10(exponent: u32) -> Option<i128> {
+    10i128.checked_pow(exponent)
+}
+
+/// Exactly `mantissa × 10^exponent`, as Kubernetes' `int64Amount`/`inf.Dec` hold it.
+#[derive(Debug, Clone, Copy)]
+struct Scaled {
+    mantissa: i128,
+    exponent: i32,
+    format: Format,
+}
+
+impl Scaled {
+    fn into_quantity(self) -> Quantity {
+        let digits = self
+            .mantissa
+            .unsigned_abs()
+            .to_string()
+            .bytes()
+            .map(|d| d - b'0')
+            .collect();
+        Quantity::normalized(self.mantissa < 0, digits, i64::from(self.exponent))
+            .written(self.format, i64::from(self.exponent))
+    }
+
+    fn bounded(self) -> Option<Scaled> {
+        if self.mantissa != 0 && !ARITHMETIC_EXPONENTS.contains(&self.exponent) {
+            return None;
+        }
+        Some(self)
+    }
+
+    /// Rounded away from zero to nano, as Kubernetes does, then bounded.
+    fn rounded(mut self) -> Option<Scaled> {
+        let nano = NANO_EXPONENT as i32;
+        if self.exponent < nano {
+            let shift = (nano - self.exponent).unsigned_abs();
+            match pow10(shift) {
+                Some(divisor) => {
+                    let (quotient, remainder) = (self.mantissa / divisor, self.mantissa % divisor);
+                    self.mantissa = quotient + remainder.signum();
+                }
+                None => self.mantissa = self.mantissa.signum(),
+            }
+            self.exponent = nano;
+        }
+        self.bounded()
+    }
+
+    fn normalized(mut self) -> Scaled {
+        if self.mantissa == 0 {
+            self.exponent = 0;
+            return self;
+        }
+        while self.mantissa % 10 == 0 {
+            self.mantissa /= 10;
+            self.exponent += 1;
+        }
+        self
+    }
+
+    fn aligned(&self, other: &Scaled) -> Option<(i128, i128, i32)> {
+        let exponent = self.exponent.min(other.exponent);
+        let a = self
+            .mantissa
+            .checked_mul(pow10((self.exponent - exponent).unsigned_abs())?)?;
+        let b = other
+            .mantissa
+            .checked_mul(pow10((other.exponent - exponent).unsigned_abs())?)?;
+        Some((a, b, exponent))
+    }
+
+    fn as_integer(&self) -> Option<i128> {
+        if self.exponent >= 0 {
+            self.mantissa
+                .checked_mul(pow10(self.exponent.unsigned_abs())?)
+        } else {
+            let divisor = pow10(self.exponent.unsigned_abs())?;
+            (self.mantissa % divisor == 0).then(|| self.mantissa / divisor)
+        }
+    }
+
+    fn canonical(self) -> String {
+        if self.mantissa == 0 {
+            return "0".into();
+        }
+        let mut format = self.format;
+        if format == Format::BinarySI {
+            let small = self.as_integer().is_none_or(|v| v.abs() < 1024);
+            match self.as_integer() {
+                Some(mut value) if !small => {
+                    let mut power = 0;
+                    while power < BINARY_SUFFIXES.len() && value % 1024 == 0 {
+                        value /= 1024;
+                        power += 1;
+                    }
+                    let suffix = if power == 0 {
+                        ""
+                    } else {
+                        BINARY_SUFFIXES[power - 1]
+                    };
+                    return format!("{value}{suffix}");
+                }
+                _ => format = Format::DecimalSI,
+            }
+        }
+        let Scaled {
+            mut mantissa,
+            mut exponent,
+            ..
+        } = self.normalized();
+        match exponent.rem_euclid(3) {
+            1 => {
+                mantissa *= 10;
+                exponent -= 1;
+            }
+            2 => {
+                mantissa *= 100;
+                exponent -= 2;
+            }
+            _ => {}
+        }
+        let suffix = match format {
+            Format::DecimalSI => match interpret_decimal_exponent(exponent) {
+                Some(suffix) => suffix.to_string(),
+                None => format!("e{exponent}"),
+            },
+            _ if exponent == 0 => String::new(),
+            _ => format!("e{exponent}"),
+        };
+        format!("{mantissa}{suffix}")
+    }
+}
+
+/// The SI suffix for a power of ten, if there is one.
+fn interpret_decimal_exponent(exponent: i32) -> Option<&'static str> {
+    [
+        ("n", -9),
+        ("u", -6),
+        ("m", -3),
+        ("", 0),
+        ("k", 3),
+        ("M", 6),
+        ("G", 9),
+        ("T", 12),
+        ("P", 15),
+        ("E", 18),
+    ]
+    .into_iter()
+    .find(|(_, e)| *e == exponent)
+    .map(|(suffix, _)| suffix)
 }
 
 struct QuantityParts<'a> {
@@ -485,6 +855,56 @@ mod tests {
         ] {
             assert!(Quantity::parse(bad).is_none(), "{bad:?} should not parse");
         }
+    }
+
+    #[test]
+    fn bare_signs_and_suffixes_are_zero_as_in_kubernetes() {
+        assert_eq!(q("Gi"), q("0"));
+        assert_eq!(q("+"), q("0"));
+        assert_eq!(q("Gi").format(), Format::BinarySI);
+        assert_eq!(q("1e3").format(), Format::DecimalExponent);
+        assert_eq!(q("1E").format(), Format::DecimalSI);
+    }
+
+    #[test]
+    fn canonical_forms() {
+        for (input, canonical) in [
+            ("1Gi", "1Gi"),
+            ("1024Mi", "1Gi"),
+            ("1536Mi", "1536Mi"),
+            ("1000", "1k"),
+            ("1500", "1500"),
+            ("1.5", "1500m"),
+            ("0.1", "100m"),
+            ("100m", "100m"),
+            ("2e3", "2e3"),
+            ("512", "512"),
+            ("0", "0"),
+            ("1.5Ki", "1536"),
+            ("0.5Ki", "512"),
+        ] {
+            assert_eq!(q(input).canonical(), canonical, "{input}");
+        }
+    }
+
+    #[test]
+    fn arithmetic() {
+        let sum = q("1Gi").checked_add(&q("512Mi")).unwrap();
+        assert_eq!(sum.canonical(), "1536Mi");
+        assert_eq!(q("1").checked_sub(&q("250m")).unwrap().canonical(), "750m");
+        assert_eq!(
+            q("1Gi").checked_div(&q("3")).unwrap().canonical(),
+            "357913941"
+        );
+        // The written scale decides the quotient's precision: 1000 is not 1k here.
+        assert_eq!(q("1000").checked_div(&q("100")).unwrap().canonical(), "10");
+        assert_eq!(q("1.0").checked_div(&q("3")).unwrap().canonical(), "300m");
+        let four = Quantity::from_f64(4.0, Format::DecimalSI).unwrap();
+        assert_eq!(q("250m").checked_mul(&four).unwrap().canonical(), "1");
+        assert_eq!(q("1Gi").cmp(&q("1024Mi")), Ordering::Equal);
+        assert_eq!(q("1e100").to_f64(), 1e100);
+        // Beyond what i128 arithmetic holds is out of range, not wrong.
+        assert!(q("1e100").checked_add(&q("1")).is_none());
     }
 
     #[test]

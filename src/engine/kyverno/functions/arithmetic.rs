@@ -4,12 +4,12 @@
 
 use serde_json::Value;
 
+use super::super::quantity::{Format, Quantity};
 use super::duration::{format_go_duration, parse_go_duration};
 use super::go_text::number;
 use super::interpreter::{Args, EvalError};
-use super::quantity::{Format, Quantity};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Operand {
     Scalar(f64),
     Quantity(Quantity),
@@ -73,7 +73,7 @@ fn add_pair(name: &str, left: Operand, right: Operand) -> Result<Value, EvalErro
     match (left, right) {
         (Operand::Scalar(a), Operand::Scalar(b)) => Ok(number(a + b)),
         (Operand::Quantity(a), Operand::Quantity(b)) => a
-            .checked_add(b)
+            .checked_add(&b)
             .map(|q| Value::String(q.canonical()))
             .ok_or_else(|| overflow(name)),
         (Operand::Duration(a), Operand::Duration(b)) => {
@@ -120,7 +120,7 @@ pub(crate) fn subtract(args: &Args) -> Result<Value, EvalError> {
     match operands(args)? {
         (Operand::Scalar(a), Operand::Scalar(b)) => Ok(number(a - b)),
         (Operand::Quantity(a), Operand::Quantity(b)) => a
-            .checked_sub(b)
+            .checked_sub(&b)
             .map(|q| Value::String(q.canonical()))
             .ok_or_else(|| overflow(name)),
         (Operand::Duration(a), Operand::Duration(b)) => {
@@ -132,7 +132,7 @@ pub(crate) fn subtract(args: &Args) -> Result<Value, EvalError> {
 
 fn scale_quantity(q: Quantity, factor: f64, name: &str) -> Result<Value, EvalError> {
     let scalar = Quantity::from_f64(factor, Format::DecimalSI).ok_or_else(|| overflow(name))?;
-    q.checked_mul(scalar)
+    q.checked_mul(&scalar)
         .map(|p| Value::String(p.canonical()))
         .ok_or_else(|| overflow(name))
 }
@@ -174,7 +174,7 @@ pub(crate) fn divide(args: &Args) -> Result<Value, EvalError> {
                 return Err(zero_division(name));
             }
             let scalar = Quantity::from_f64(s, Format::DecimalSI).ok_or_else(|| overflow(name))?;
-            q.checked_div(scalar)
+            q.checked_div(&scalar)
                 .map(|r| Value::String(r.canonical()))
                 .ok_or_else(|| overflow(name))
         }
@@ -222,7 +222,7 @@ pub(crate) fn modulo(args: &Args) -> Result<Value, EvalError> {
                 return Err(zero_division(name));
             }
             Ok(Value::String(
-                Quantity::from_integer(i128::from(x.wrapping_rem(y)), a.format).canonical(),
+                Quantity::from_integer(i128::from(x.wrapping_rem(y)), a.format()).canonical(),
             ))
         }
         (Operand::Duration(a), Operand::Duration(b)) => {
