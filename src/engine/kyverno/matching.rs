@@ -5,6 +5,7 @@
 //! succeeded.
 
 use super::policy::{MatchResources, ResourceDescription, ResourceFilter, Rule, Subject, UserInfo};
+use super::wildcards::{contains_wildcard, matches as wildcard_match};
 use serde_json::{Map, Value};
 
 /// What the matcher knows about the admission request besides the object.
@@ -427,35 +428,6 @@ pub fn label_selector_matches(
         }
     }
     Ok(true)
-}
-
-/// True when `s` holds a `*` or `?`.
-pub fn contains_wildcard(s: &str) -> bool {
-    s.contains('*') || s.contains('?')
-}
-
-/// Kyverno's wildcard match: `*` any run of characters, `?` exactly one.
-pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]

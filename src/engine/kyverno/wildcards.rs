@@ -182,6 +182,14 @@ mod tests {
             ("a*b*", "acbd", true),
             ("h?llo*", "héllo wörld", true),
             ("h?llo", "hééllo", false),
+            // A star in the pattern is always a wildcard, even facing a literal star.
+            ("a*", "a*b", true),
+            (
+                "ghcr.io/kyverno/test-nginx*",
+                "ghcr.io/kyverno/test-nginx:1.2",
+                true,
+            ),
+            ("nginx", "nginx:latest", false),
             (
                 "*a*a*a*a*a*a*b",
                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::checks::{run_checks, CheckFailure, Level, Version};
 use super::model::{Container, ContainerKind, Pod};
+use crate::engine::kyverno::wildcards::matches as wildcard_match;
 
 /// One entry of `podSecurity.exclude`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,30 +311,6 @@ fn strike(
             }
         }
     }
-}
-
-/// Kyverno's wildcards: `*` any run of characters, `?` exactly one.
-pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            backtrack = Some((pi, ti));
-            pi += 1;
-        } else if let Some((star, matched)) = backtrack {
-            pi = star + 1;
-            ti = matched + 1;
-            backtrack = Some((star, matched + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
