@@ -279,22 +279,23 @@ impl Quantity {
     }
 
     pub fn checked_add(&self, other: &Quantity) -> Option<Quantity> {
-        let (a, b) = (self.scaled()?, other.scaled()?);
-        let (x, y, exponent) = a.aligned(&b)?;
-        Scaled {
-            mantissa: x.checked_add(y)?,
-            exponent,
-            format: a.format,
-        }
-        .bounded()
-        .map(Scaled::into_quantity)
+        self.aligned_with(other, i128::checked_add)
     }
 
     pub fn checked_sub(&self, other: &Quantity) -> Option<Quantity> {
+        self.aligned_with(other, i128::checked_sub)
+    }
+
+    /// Combines both mantissas at the finer of the two scales (sums and differences).
+    fn aligned_with(
+        &self,
+        other: &Quantity,
+        combine: fn(i128, i128) -> Option<i128>,
+    ) -> Option<Quantity> {
         let (a, b) = (self.scaled()?, other.scaled()?);
         let (x, y, exponent) = a.aligned(&b)?;
         Scaled {
-            mantissa: x.checked_sub(y)?,
+            mantissa: combine(x, y)?,
             exponent,
             format: a.format,
         }
