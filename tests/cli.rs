@@ -287,3 +287,36 @@ fn verdict_test_runs_upstream_kyverno_suites_from_hidden_directories() {
     assert!(results.iter().all(|r| r["suite"].as_str().unwrap().starts_with(".kyverno-test/")), "{doc:#}");
     assert!(results.iter().any(|r| r["expected"] == "fail" && r["actual"] == "fail"));
 }
+
+/// `--decision-log` appends one JSON line per decision, `deny` only where the verdict blocks.
+#[test]
+fn eval_appends_a_decision_log() {
+    let lib = repo().join("tests/fixtures/bad-library");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("decisions.jsonl");
+    let args = |input: &str| {
+        vec![
+            "eval".to_string(),
+            "--policy".into(),
+            lib.join("policies/gate/good-rule.rego").display().to_string(),
+            "--input".into(),
+            lib.join(input).display().to_string(),
+            "--decision-log".into(),
+            log.display().to_string(),
+        ]
+    };
+    for input in ["cases/good-rule/pass-labelled.yaml", "cases/good-rule/fail-unlabelled.yaml"] {
+        let argv = args(input);
+        verdict(&argv.iter().map(String::as_str).collect::<Vec<_>>(), &repo());
+    }
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!((lines[0]["decision"].as_str(), lines[0]["outcome"].as_str()), (Some("allow"), Some("pass")));
+    assert_eq!((lines[1]["decision"].as_str(), lines[1]["outcome"].as_str()), (Some("deny"), Some("fail")));
+    assert_eq!(lines[1]["rule"], "good-rule");
+    assert!(lines[1]["timestamp"].as_str().unwrap().ends_with('Z'));
+}
