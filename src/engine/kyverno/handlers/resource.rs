@@ -261,16 +261,15 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// The rule's own `validate.message`, when it has a non-empty one.
+    fn rule_message(&self) -> Option<&str> {
+        self.scope.validation.message.as_deref().filter(|m| !m.is_empty())
+    }
+
     /// Kyverno's `buildErrorMessage`.
     fn error_message(&self, ctx: &Value, err: &str, path: &str) -> String {
         let name = &self.scope.name;
-        let Some(message) = self
-            .scope
-            .validation
-            .message
-            .as_deref()
-            .filter(|m| !m.is_empty())
-        else {
+        let Some(message) = self.rule_message() else {
             return if path.is_empty() {
                 format!("validation error: rule {name} execution error: {err}")
             } else {
@@ -295,13 +294,7 @@ impl<'a> Validator<'a> {
     /// Kyverno's `buildAnyPatternErrorMessage`.
     fn any_pattern_message(&self, ctx: &Value, errors: &str) -> String {
         let name = &self.scope.name;
-        let Some(message) = self
-            .scope
-            .validation
-            .message
-            .as_deref()
-            .filter(|m| !m.is_empty())
-        else {
+        let Some(message) = self.rule_message() else {
             return format!("validation error: {errors}");
         };
         match substitute_message(message, ctx) {
