@@ -23,15 +23,10 @@ const CONTROLLERS: [&str; 6] = [
     "ReplicaSet",
     "ReplicationController",
 ];
-const POD_CONTROLLERS: [&str; 7] = [
-    "DaemonSet",
-    "Deployment",
-    "Job",
-    "StatefulSet",
-    "ReplicaSet",
-    "ReplicationController",
-    "CronJob",
-];
+/// Every controller autogen knows: [`CONTROLLERS`] plus `CronJob`, in Kyverno's order.
+fn pod_controllers() -> impl Iterator<Item = &'static str> {
+    CONTROLLERS.into_iter().chain(std::iter::once("CronJob"))
+}
 
 /// The rules Kyverno evaluates for a resource of `kind`: the policy's own rules
 /// (minus any named `autogen-*`), followed by generated rules when `kind` is one
@@ -88,7 +83,7 @@ pub fn autogen_controllers(policy: &Policy) -> Option<Vec<String>> {
     }
     match policy.annotation(AUTOGEN_CONTROLLERS_ANNOTATION) {
         Some(list) => Some(list.split(',').map(str::to_string).collect()),
-        None => Some(POD_CONTROLLERS.iter().map(|s| s.to_string()).collect()),
+        None => Some(pod_controllers().map(str::to_string).collect()),
     }
 }
 
@@ -130,7 +125,7 @@ fn can_autogen(policy: &Policy) -> bool {
             needed |= rd
                 .kinds
                 .iter()
-                .any(|k| k == "Pod" || POD_CONTROLLERS.contains(&k.as_str()));
+                .any(|k| k == "Pod" || pod_controllers().any(|c| c == k));
         }
     }
     needed
