@@ -12,6 +12,7 @@ pub mod library;
 pub mod limits;
 pub mod report;
 pub mod runner;
+pub mod schema;
 pub mod suite;
 pub mod verdict;
 pub mod cli;

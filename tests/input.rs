@@ -294,8 +294,8 @@ fn misspelt_field_error_reads_well() {
     assert_eq!(
         e.to_string(),
         format!(
-            "{}:2: document 0 (Deployment/web): does not match the Kubernetes v1.37.0 schema of apps/v1 Deployment: \
-             /spec/template/spec/containers/0/securityContex: additional property not allowed",
+            "{}:13: document 0 (Deployment/web): does not match the Kubernetes v1.37.0 schema of apps/v1 Deployment: \
+             line 13: /spec/template/spec/containers/0/securityContex: unknown field (did you mean `securityContext`?)",
             path.display()
         )
     );

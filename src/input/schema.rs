@@ -9,32 +9,15 @@
 
 use super::{Input, InputKind};
 use crate::error::LoadError;
-use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
 use std::sync::{LazyLock, OnceLock};
 
 const DEFINITIONS: &str = include_str!("kubernetes-schemas/definitions.json");
 const INDEX: &str = include_str!("kubernetes-schemas/index.json");
 
-/// Violations listed in one error message; the rest are counted.
-const MAX_LISTED: usize = 10;
-
-/// One way a manifest departs from its kind's schema.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// JSON Pointer to the offending field (`/spec/containers/0/securityContex`); `/` for the root.
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
-    }
-}
+pub use crate::schema::Violation;
 
 /// What schema validation made of one manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +70,7 @@ pub fn embedded_kinds() -> Vec<(&'static str, &'static str)> {
 /// });
 /// let input = Input::from_value("pod.yaml".into(), 0, Some(1), pod);
 /// let err = validate_manifest(&input).unwrap_err();
-/// assert!(err.message.contains("/spec/containers/0/securityContex: additional property not allowed"));
+/// assert!(err.message.contains("/spec/containers/0/securityContex: unknown field (did you mean `securityContext`?)"));
 /// ```
 pub fn validate_manifest(input: &Input) -> Result<(), LoadError> {
     if input.kind != InputKind::Manifest {
@@ -105,15 +88,16 @@ pub fn validate_manifest(input: &Input) -> Result<(), LoadError> {
             "no Kubernetes {version} schema is embedded for apiVersion {api_version:?} kind {kind:?} \
              (add the kind to scripts/k8s_schemas.py if Kubernetes serves it)"
         ))),
-        SchemaCheck::Invalid { api_version, kind, violations } => {
-            let mut listed: Vec<String> = violations.iter().take(MAX_LISTED).map(Violation::to_string).collect();
-            if violations.len() > MAX_LISTED {
-                listed.push(format!("and {} more", violations.len() - MAX_LISTED));
+        SchemaCheck::Invalid { api_version, kind, mut violations } => {
+            // Only now is the text read again, to put each field on its line.
+            if let Ok(text) = std::fs::read_to_string(&input.path) {
+                crate::schema::locate(&mut violations, &text, input.line);
             }
-            Err(fail(format!(
-                "does not match the Kubernetes {version} schema of {api_version} {kind}: {}",
-                listed.join("; ")
-            )))
+            let what = format!(
+                "document {} ({}): does not match the Kubernetes {version} schema of {api_version} {kind}",
+                input.index, input.resource
+            );
+            Err(crate::schema::load_error(&input.path, input.line, &what, &violations))
         }
     }
 }
@@ -141,28 +125,14 @@ pub fn check_manifest(value: &Value) -> SchemaCheck {
         }
         return SchemaCheck::NoSchema { api_version, kind };
     };
-    let validator = match slot.validator.get_or_init(|| compile(&slot.definition)) {
-        Ok(validator) => validator,
+    let (schema, validator) = match slot.validator.get_or_init(|| compile(&slot.definition)) {
+        Ok(compiled) => (&compiled.0, &compiled.1),
         Err(message) => {
-            let violations = vec![Violation { path: "/".into(), message: message.clone() }];
+            let violations = vec![Violation { path: "/".into(), message: message.clone(), suggestion: None, line: None }];
             return SchemaCheck::Invalid { api_version, kind, violations };
         }
     };
-    let mut violations = Vec::new();
-    for error in validator.iter_errors(value) {
-        let at = error.instance_path().as_str().to_string();
-        match error.kind() {
-            ValidationErrorKind::AdditionalProperties { unexpected } => {
-                for name in unexpected {
-                    violations.push(Violation {
-                        path: format!("{at}/{}", escape_pointer(name)),
-                        message: "additional property not allowed".into(),
-                    });
-                }
-            }
-            _ => violations.push(Violation { path: root_if_empty(at), message: shorten(error.to_string()) }),
-        }
-    }
+    let violations = crate::schema::violations(validator, schema, value);
     if violations.is_empty() {
         SchemaCheck::Valid
     } else {
@@ -172,7 +142,8 @@ pub fn check_manifest(value: &Value) -> SchemaCheck {
 
 struct KindSlot {
     definition: String,
-    validator: OnceLock<Result<Validator, String>>,
+    /// The kind's schema document (the definitions plus a root `$ref`) and its validator.
+    validator: OnceLock<Result<(Value, Validator), String>>,
 }
 
 struct Catalogue {
@@ -213,39 +184,14 @@ fn catalogue() -> &'static Catalogue {
     &CATALOGUE
 }
 
-fn compile(definition: &str) -> Result<Validator, String> {
+fn compile(definition: &str) -> Result<(Value, Validator), String> {
     let definitions = &catalogue().definitions;
     let mut schema = definitions.clone();
     let root = schema.as_object_mut().ok_or("embedded definitions are not an object")?;
     root.insert("$ref".into(), Value::String(format!("#/$defs/{definition}")));
-    jsonschema::options()
+    let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
         .build(&schema)
-        .map_err(|e| format!("embedded schema {definition} does not compile: {e}"))
-}
-
-fn escape_pointer(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
-}
-
-fn root_if_empty(path: String) -> String {
-    if path.is_empty() {
-        "/".into()
-    } else {
-        path
-    }
-}
-
-/// Errors quote the offending value, which may be a whole subtree.
-fn shorten(mut message: String) -> String {
-    const MAX: usize = 300;
-    if message.len() > MAX {
-        let mut cut = MAX;
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        message.truncate(cut);
-        message.push('…');
-    }
-    message
+        .map_err(|e| format!("embedded schema {definition} does not compile: {e}"))?;
+    Ok((schema, validator))
 }

@@ -1,0 +1,193 @@
+//! The line a field sits on in the text of a YAML or JSON file.
+//!
+//! Values are parsed into `serde_json::Value`, which keeps no positions; when a
+//! check finds a bad field, this reads the text again with an event parser and
+//! follows the JSON Pointer to the key (or item) it names. Only error paths pay
+//! for it. Aliases and merge keys are not followed: the line of the alias, or of
+//! the deepest ancestor found, is given instead.
+
+use saphyr_parser::{Event, Parser};
+
+/// 1-based line of the field `pointer` (RFC 6901, `/spec/containers/0/image`) in the
+/// document of `text` whose content starts at or after `doc_line` (the first
+/// document when `None`). For a mapping entry it is the line of the key; for a
+/// sequence item, the line where the item starts. When the field is not in the
+/// text (a default, a merge key), the line of its deepest ancestor that is.
+///
+/// ```
+/// let text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: web\n      securityContex: {}\n";
+/// let line = verdict::schema::field_line(text, None, "/spec/containers/0/securityContex");
+/// assert_eq!(line, Some(6));
+/// let second = "a: 1\n---\nb:\n  c: 2\n";
+/// assert_eq!(verdict::schema::field_line(second, Some(3), "/b/c"), Some(4));
+/// ```
+pub fn field_line(text: &str, doc_line: Option<usize>, pointer: &str) -> Option<usize> {
+    let target: Vec<String> = decode_pointer(pointer);
+    let mut parser = Parser::new_from_str(text);
+    let start = doc_line.unwrap_or(0);
+
+    // Skip to the root node of the wanted document.
+    let (root_event, root_line) = loop {
+        let (event, span) = parser.next_event()?.ok()?;
+        match event {
+            Event::StreamEnd => return None,
+            Event::StreamStart | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => {}
+            node => {
+                let line = span.start.line();
+                if line >= start {
+                    break (node, line);
+                }
+                skip_node(&mut parser, &node)?;
+            }
+        }
+    };
+    if target.is_empty() {
+        return Some(root_line);
+    }
+    Walker { parser, target, best: root_line }.find(root_event)
+}
+
+/// Follows one path down the event stream without building anything.
+struct Walker<'a> {
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    target: Vec<String>,
+    /// Line of the deepest ancestor of the target seen so far.
+    best: usize,
+}
+
+impl<'a> Walker<'a> {
+    /// `node` is the start event of the node at depth 0 of the target path.
+    fn find(mut self, mut node: Event<'a>) -> Option<usize> {
+        for depth in 0..self.target.len() {
+            let segment = self.target[depth].clone();
+            let found = match node {
+                Event::MappingStart(..) => self.find_key(&segment)?,
+                Event::SequenceStart(..) => self.find_item(&segment)?,
+                // A scalar or alias has no children: the ancestor is the answer.
+                _ => return Some(self.best),
+            };
+            match found {
+                Some((child, line)) => {
+                    self.best = line;
+                    node = child;
+                }
+                None => return Some(self.best),
+            }
+        }
+        Some(self.best)
+    }
+
+    /// In a mapping just opened: the value event of `key` and the key's line.
+    fn find_key(&mut self, key: &str) -> Option<Option<(Event<'a>, usize)>> {
+        loop {
+            let (event, span) = self.parser.next_event()?.ok()?;
+            match event {
+                Event::MappingEnd => return Some(None),
+                Event::Scalar(ref name, ..) if name.as_ref() == key => {
+                    let line = span.start.line();
+                    let (value, _) = self.parser.next_event()?.ok()?;
+                    return Some(Some((value, line)));
+                }
+                other => {
+                    // A key that is not ours (possibly complex), then its value.
+                    skip_node(&mut self.parser, &other)?;
+                    let (value, _) = self.parser.next_event()?.ok()?;
+                    skip_node(&mut self.parser, &value)?;
+                }
+            }
+        }
+    }
+
+    /// In a sequence just opened: the start event and line of item `index`.
+    fn find_item(&mut self, index: &str) -> Option<Option<(Event<'a>, usize)>> {
+        let Ok(wanted) = index.parse::<usize>() else { return Some(None) };
+        let mut at = 0usize;
+        loop {
+            let (event, span) = self.parser.next_event()?.ok()?;
+            if event == Event::SequenceEnd {
+                return Some(None);
+            }
+            if at == wanted {
+                return Some(Some((event, span.start.line())));
+            }
+            skip_node(&mut self.parser, &event)?;
+            at += 1;
+        }
+    }
+}
+
+/// Consume the rest of a node whose start event was just read.
+fn skip_node<'a>(parser: &mut Parser<'a, saphyr_parser::StrInput<'a>>, start: &Event<'a>) -> Option<()> {
+    let mut depth: usize = match start {
+        Event::MappingStart(..) | Event::SequenceStart(..) => 1,
+        _ => return Some(()),
+    };
+    while depth > 0 {
+        let (event, _) = parser.next_event()?.ok()?;
+        match event {
+            Event::MappingStart(..) | Event::SequenceStart(..) => depth += 1,
+            Event::MappingEnd | Event::SequenceEnd => depth -= 1,
+            Event::StreamEnd => return None,
+            _ => {}
+        }
+    }
+    Some(())
+}
+
+fn decode_pointer(pointer: &str) -> Vec<String> {
+    if pointer.is_empty() || pointer == "/" {
+        return Vec::new();
+    }
+    pointer
+        .strip_prefix('/')
+        .unwrap_or(pointer)
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_line;
+
+    #[test]
+    fn keys_items_and_documents() {
+        let text = "\
+# leading comment
+apiVersion: apps/v1
+kind: Deployment
+spec:
+  template:
+    spec:
+      containers:
+        - name: a
+          image: x
+        - name: b
+          ports:
+            - containerPort: 80
+              protocl: TCP
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, labls: {a: b}}
+";
+        assert_eq!(field_line(text, Some(2), ""), Some(2));
+        assert_eq!(field_line(text, Some(2), "/spec/template/spec/containers/1"), Some(10));
+        assert_eq!(field_line(text, Some(2), "/spec/template/spec/containers/1/ports/0/protocl"), Some(13));
+        assert_eq!(field_line(text, Some(15), "/metadata/labls"), Some(17));
+        // Not in the text: the deepest ancestor that is.
+        assert_eq!(field_line(text, Some(2), "/spec/template/spec/volumes/0"), Some(6));
+        assert_eq!(field_line(text, Some(2), "/spec/template/spec/containers/7"), Some(7));
+    }
+
+    #[test]
+    fn json_text_and_escaped_pointers() {
+        let text = "{\n  \"metadata\": {\n    \"annotations\": {\n      \"a/b\": \"x\"\n    }\n  }\n}\n";
+        assert_eq!(field_line(text, None, "/metadata/annotations/a~1b"), Some(4));
+    }
+
+    #[test]
+    fn broken_text_gives_no_line() {
+        assert_eq!(field_line("a: [", None, "/a/0"), None);
+    }
+}
