@@ -13,6 +13,7 @@ pub mod limits;
 pub mod report;
 pub mod runner;
 pub mod schema;
+pub mod snapshot;
 pub mod suite;
 pub mod verdict;
 pub mod cli;

@@ -1,101 +1,136 @@
-//! One test per rule of the library: every case of the rule is evaluated and the
-//! sorted verdicts are compared with `snapshots/<rule-id>.snap`.
+//! One test per rule of the library, found when the tests run (not when they are
+//! compiled), so a new, renamed or removed rule is seen without a rebuild. Each
+//! test evaluates every case of its rule and compares the sorted verdicts with
+//! `snapshots/<rule-id>.snap`, as `verdict test` does.
 //!
-//! `cargo insta review` accepts changed snapshots; with `CI=true` a changed
-//! snapshot fails instead of being written.
+//! Snapshots follow insta's conventions: a difference writes `<rule-id>.snap.new`
+//! for `cargo insta review`; `INSTA_UPDATE=always` accepts in place (leaving no
+//! `.snap.new` behind); under `CI=true` nothing is written and a missing or changed
+//! snapshot fails. Snapshots and case directories that belong to no rule fail too.
 
-use rstest::rstest;
-use serde::Serialize;
+use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::Arc;
 use verdict::library::{load_library, Library};
 use verdict::limits::Limits;
-use verdict::runner::run_rule_cases;
+use verdict::runner::{orphan_case_dirs, run_rule_cases};
+use verdict::snapshot::{self, UpdateMode};
 
-static LIBRARY: LazyLock<Library> = LazyLock::new(|| load_library(Path::new(env!("CARGO_MANIFEST_DIR")), &Limits::default()));
-
-/// What a snapshot records for one document of one case: no paths beyond the
-/// project, no times, sorted by case then document.
-#[derive(Serialize)]
-struct SnapshotRow {
-    case: String,
-    expected: String,
-    resource: String,
-    outcome: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    messages: Vec<String>,
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-#[rstest]
-fn rule(
-    #[files("policies/**/*.rego")]
-    #[files("policies/**/*.yaml")]
-    #[exclude("_test\\.rego$")]
-    #[exclude("policies/lib/")]
-    #[exclude("\\.data\\.")]
-    #[exclude("policies/(controls|waivers|promotions)\\.yaml$")]
-    path: PathBuf,
-) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let rel = path.strip_prefix(root).unwrap_or(&path);
-    if let Some(err) = LIBRARY.errors.iter().find(|e| e.path == rel) {
-        panic!("rule did not load: {err}");
+fn main() {
+    let args = Arguments::from_args();
+    let library = Arc::new(load_library(&root(), &Limits::default()));
+    let mut trials = Vec::new();
+
+    for error in &library.errors {
+        let message = error.to_string();
+        trials.push(Trial::test(format!("load::{}", error.path.display()), move || Err(message.into())));
     }
-    let rule = LIBRARY
-        .rules
-        .iter()
-        .find(|r| r.path == rel)
-        .unwrap_or_else(|| panic!("{} is not a rule of the library", rel.display()));
-
-    let cases = run_rule_cases(root, rule, &Limits::default());
-    let mut rows: Vec<SnapshotRow> = Vec::new();
-    for result in &cases.results {
-        let docs: Vec<_> = cases
-            .verdicts
-            .iter()
-            .filter(|v| v.input.starts_with(&format!("cases/{}/{}#", rule.id, result.test)))
-            .collect();
-        if docs.is_empty() {
-            rows.push(SnapshotRow {
-                case: result.test.clone(),
-                expected: result.expected.clone(),
-                resource: String::new(),
-                outcome: result.actual.clone(),
-                messages: result.messages.clone(),
-            });
-        }
-        for v in docs {
-            rows.push(SnapshotRow {
-                case: result.test.clone(),
-                expected: result.expected.clone(),
-                resource: v.resource.clone(),
-                outcome: v.outcome.name().to_string(),
-                messages: v.outcome.messages(),
-            });
-        }
+    for rule in &library.rules {
+        let library = Arc::clone(&library);
+        let id = rule.id.clone();
+        trials.push(Trial::test(id.clone(), move || check_rule(&library, &id)));
     }
-    rows.sort_by(|a, b| (&a.case, &a.resource).cmp(&(&b.case, &b.resource)));
+    {
+        let library = Arc::clone(&library);
+        trials.push(Trial::test("library::no-leftovers", move || leftovers(&library)));
+    }
+    {
+        let library = Arc::clone(&library);
+        trials.push(Trial::test("library::snapshot-format-is-insta", move || format_is_insta(&library)));
+    }
+    let loaded = !library.rules.is_empty();
+    trials.push(Trial::test("library::has-rules", move || {
+        if loaded {
+            Ok(())
+        } else {
+            Err("no rules found under policies/".into())
+        }
+    }));
+    libtest_mimic::run(&args, trials).exit();
+}
 
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(root.join("snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings.set_input_file(&path);
-    settings.bind(|| insta::assert_yaml_snapshot!(rule.id.as_str(), rows));
+fn check_rule(library: &Library, id: &str) -> Result<(), Failed> {
+    let rule = library.rule(id).ok_or_else(|| format!("rule {id} disappeared"))?;
+    let cases = run_rule_cases(&library.root, rule, &Limits::default());
+    let rows = snapshot::rows(&rule.id, &cases.results, &cases.verdicts);
+    let snapshots = library.root.join("snapshots");
+    let input_file = rule.path.display().to_string();
+    let check = snapshot::check(&snapshots, &rule.id, &input_file, &rows, UpdateMode::from_env())
+        .map_err(|e| format!("snapshots/{id}.snap: {e}"))?;
+    let mut problems = Vec::new();
+    if !check.status.ok() {
+        let what = match &check.status {
+            snapshot::SnapshotStatus::Missing { .. } => "has no accepted snapshot",
+            _ => "differs from its accepted snapshot",
+        };
+        let written = match &check.status {
+            snapshot::SnapshotStatus::Missing { pending: Some(p) } | snapshot::SnapshotStatus::Changed { pending: Some(p) } => {
+                format!("wrote {}; review with `cargo insta review` or accept with INSTA_UPDATE=always", p.display())
+            }
+            _ => "nothing written (CI or INSTA_UPDATE=no)".to_string(),
+        };
+        problems.push(format!("rule {id} {what}; {written}\n{}", check.diff));
+    }
+    for r in cases.results.iter().filter(|r| !r.ok) {
+        problems.push(format!("{}: expected {}, got {} {:?}", r.test, r.expected, r.actual, r.messages));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
+}
 
-    let bad: Vec<String> = cases
-        .results
+/// Case directories and snapshots of rules that no longer exist.
+fn leftovers(library: &Library) -> Result<(), Failed> {
+    let mut ids: std::collections::BTreeSet<&str> = library.rules.iter().map(|r| r.id.as_str()).collect();
+    let stems: Vec<String> = library
+        .errors
         .iter()
-        .filter(|r| !r.ok)
-        .map(|r| format!("{}: expected {}, got {} {:?}", r.test, r.expected, r.actual, r.messages))
+        .filter_map(|e| e.path.file_name()?.to_str()?.split('.').next().map(str::to_string))
         .collect();
-    assert!(bad.is_empty(), "rule {} has failing cases:\n{}", rule.id, bad.join("\n"));
+    ids.extend(stems.iter().map(String::as_str));
+    let mut found: Vec<String> = orphan_case_dirs(&library.root, &ids).iter().map(|p| shown(&library.root, p)).collect();
+    let snapshots = library.root.join("snapshots");
+    for file in snapshot::orphans(&snapshots, ids.iter().copied())? {
+        if UpdateMode::from_env() == UpdateMode::Always {
+            std::fs::remove_file(&file)?;
+            eprintln!("removed {}: it belongs to no rule", shown(&library.root, &file));
+        } else {
+            found.push(shown(&library.root, &file));
+        }
+    }
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("these belong to no rule (renamed or removed?); delete them:\n  {}", found.join("\n  ")).into())
+    }
 }
 
-/// Problems not tied to one rule file (the control catalogue, a duplicate id) fail here.
-#[test]
-fn library_loads_without_errors() {
-    let errors: Vec<String> = LIBRARY.errors.iter().map(ToString::to_string).collect();
-    assert!(errors.is_empty(), "library load errors:\n{}", errors.join("\n"));
-    assert!(!LIBRARY.rules.is_empty(), "no rules found under policies/");
+/// verdict writes snapshot bodies exactly as insta would, so each accepted file that
+/// matches its rule's verdicts is byte for byte what verdict would write.
+fn format_is_insta(library: &Library) -> Result<(), Failed> {
+    let snapshots = library.root.join("snapshots");
+    let mut differ = Vec::new();
+    for rule in &library.rules {
+        let Ok(text) = std::fs::read_to_string(snapshot::accepted_path(&snapshots, &rule.id)) else { continue };
+        let cases = run_rule_cases(&library.root, rule, &Limits::default());
+        let rows = snapshot::rows(&rule.id, &cases.results, &cases.verdicts);
+        if snapshot::parse_body(&text).as_ref() == Some(&rows) && snapshot::body(&text) != snapshot::to_yaml(&rows) {
+            differ.push(rule.id.clone());
+        }
+    }
+    if differ.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("same verdicts, different text: {}", differ.join(", ")).into())
+    }
+}
+
+fn shown(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
 }

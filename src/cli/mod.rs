@@ -1,5 +1,6 @@
 //! The `verdict` command line: one file per command, wiring only.
 
+mod accept;
 mod eval;
 mod test;
 
@@ -20,6 +21,8 @@ enum Command {
     Test(test::TestArgs),
     /// Evaluate policies against inputs and report the verdicts.
     Eval(eval::EvalArgs),
+    /// Accept pending snapshots (`snapshots/<rule>.snap.new`) after reviewing them.
+    Accept(accept::AcceptArgs),
 }
 
 /// Parse the command line and run; clap's own usage errors exit 2.
@@ -28,6 +31,7 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Test(args) => test::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Accept(args) => accept::run(args),
     };
     match code {
         Ok(code) => ExitCode::from(code),

@@ -30,6 +30,9 @@ pub struct TestArgs {
     /// Largest input file accepted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_file_bytes)]
     max_file_size: u64,
+    /// Let a run that finds nothing to check (or skips everything) pass.
+    #[arg(long)]
+    allow_empty: bool,
 }
 
 fn parse_report(s: &str) -> Result<(OutputFormat, PathBuf), String> {
@@ -60,11 +63,13 @@ pub fn run(args: TestArgs) -> Result<u8> {
         filter,
         partition: args.partition,
         jobs: args.jobs.unwrap_or_else(runner::default_jobs),
+        // INSTA_UPDATE and CI decide what a changed snapshot writes, as for `cargo test`.
+        snapshots: Some(crate::snapshot::UpdateMode::from_env()),
     };
     let mut progress = HumanProgress::new(std::io::stderr());
-    let summary = if args.paths.is_empty() {
+    let cwd = std::env::current_dir()?;
+    let mut summary = if args.paths.is_empty() {
         // No PATH: the library of the project around the working directory, as cargo finds Cargo.toml.
-        let cwd = std::env::current_dir()?;
         let Some(root) = crate::library::find_project_root(&cwd) else {
             bail!("no policies/ directory at or above {}; pass a PATH", cwd.display());
         };
@@ -78,6 +83,8 @@ pub fn run(args: TestArgs) -> Result<u8> {
         }
         runner::run_paths(&args.paths, &options, |e| progress.on_event(e))
     };
+    summary.allow_empty = args.allow_empty;
+    summary.base = runner::absolute(&crate::library::find_repository_root(&cwd));
 
     match &args.output {
         Some(file) => crate::report::write_to_file(args.format, &summary, file)

@@ -36,6 +36,13 @@ pub fn find_project_root(start: &Path) -> Option<PathBuf> {
     start.ancestors().find(|dir| dir.join("policies").is_dir()).map(Path::to_path_buf)
 }
 
+/// The repository `start` is in: the nearest directory at or above it holding `.git`
+/// (a directory, or a file for worktrees), else `start` itself. Reports give paths
+/// relative to it, as code-scanning and annotation UIs expect.
+pub fn find_repository_root(start: &Path) -> PathBuf {
+    start.ancestors().find(|dir| dir.join(".git").exists()).unwrap_or(start).to_path_buf()
+}
+
 /// Load every rule under `root/policies`.
 pub fn load_library(root: &Path, limits: &Limits) -> Library {
     let policies = root.join("policies");
@@ -86,13 +93,21 @@ fn is_policy_file(policies: &Path, path: &Path) -> bool {
     if rel.starts_with("lib") || name.starts_with('.') {
         return false;
     }
-    if path.parent() == Some(policies) && LEDGER_FILES.contains(&name) {
+    if path.parent() == Some(policies) && is_ledger_file(path) {
         return false;
     }
     if name.ends_with(".rego") {
         return !name.ends_with("_test.rego");
     }
     (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.contains(".data.")
+}
+
+/// `policies/controls.yaml`, `waivers.yaml` and `promotions.yaml`: the library's own
+/// data files, never policies, whoever walks the directory.
+pub fn is_ledger_file(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let in_policies = path.parent().and_then(|p| p.file_name()).is_some_and(|d| d == "policies");
+    in_policies && LEDGER_FILES.contains(&name)
 }
 
 fn read_rego_libs(dir: &Path, limits: &Limits, errors: &mut Vec<LoadError>) -> Vec<(PathBuf, String)> {

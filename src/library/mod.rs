@@ -4,5 +4,5 @@
 mod discover;
 mod rule;
 
-pub use discover::{compile, detect_language, find_project_root, load_library, read_text, Library};
+pub use discover::{compile, detect_language, find_project_root, find_repository_root, is_ledger_file, load_library, read_text, Library};
 pub use rule::{Language, LoadContext, LoadedRule, Rule, RuleHeader};

@@ -16,6 +16,8 @@ fn row(test: &str, expected: &str, actual: &str, skipped: Option<&str>, messages
         ok: expected == actual && skipped.is_none(),
         skipped: skipped.map(str::to_string),
         messages: messages.iter().map(|m| m.to_string()).collect(),
+        file: Some(format!("/repo/cases/no-latest-image-tag/{test}").into()),
+        line: (actual == "error").then_some(3),
     }
 }
 
@@ -29,8 +31,10 @@ fn summary() -> RunSummary {
             row("fail-image.image.yaml", "fail", "skip", Some("image cases need the OCI image gates"), &[]),
         ],
         verdicts: Vec::new(),
-        load_errors: vec![LoadError::at_line("policies/gate/broken.rego", 7, "rego parse error: unexpected `}`")],
+        load_errors: vec![LoadError::at_line("/repo/policies/gate/broken.rego", 7, "rego parse error: unexpected `}`")],
         warnings: vec!["suite.yaml: rule x matched no resource".to_string()],
+        base: "/repo".into(),
+        ..RunSummary::default()
     }
 }
 

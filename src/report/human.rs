@@ -16,7 +16,8 @@ impl Format for HumanReport {
         if !summary.load_errors.is_empty() {
             writeln!(out, "\nload errors:")?;
             for e in &summary.load_errors {
-                for (i, line) in e.to_string().lines().enumerate() {
+                let shown = crate::error::LoadError { path: summary.shown_path(&e.path).into(), ..e.clone() };
+                for (i, line) in shown.to_string().lines().enumerate() {
                     writeln!(out, "{}{line}", if i == 0 { "  " } else { "      " })?;
                 }
             }
@@ -32,6 +33,9 @@ impl Format for HumanReport {
         }
         for w in &summary.warnings {
             writeln!(out, "warning: {w}")?;
+        }
+        if let Some(reason) = summary.nothing_checked() {
+            writeln!(out, "\nerror: {reason}")?;
         }
         let s = summary.stats();
         let verdict = if summary.exit_code() == crate::exit::OK { "ok" } else { "FAILED" };

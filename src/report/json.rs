@@ -9,16 +9,33 @@ pub struct JsonReport;
 
 impl Format for JsonReport {
     fn write(&self, summary: &RunSummary, out: &mut dyn Write) -> io::Result<()> {
-        let doc = json!({
+        let results: Vec<serde_json::Value> = summary
+            .results
+            .iter()
+            .map(|r| {
+                let mut row = serde_json::to_value(r).unwrap_or_default();
+                if let Some(file) = &r.file {
+                    row["file"] = json!(summary.shown_path(file));
+                    if let Some(line) = r.line {
+                        row["line"] = json!(line);
+                    }
+                }
+                row
+            })
+            .collect();
+        let mut doc = json!({
             "summary": summary.stats(),
-            "results": summary.results,
+            "results": results,
             "load_errors": summary.load_errors.iter().map(|e| json!({
-                "path": e.path.display().to_string(),
+                "path": summary.shown_path(&e.path),
                 "line": e.line,
                 "message": e.message,
             })).collect::<Vec<_>>(),
             "warnings": summary.warnings,
         });
+        if let Some(reason) = summary.nothing_checked() {
+            doc["nothing_checked"] = json!(reason);
+        }
         serde_json::to_writer_pretty(&mut *out, &doc)?;
         writeln!(out)
     }

@@ -19,7 +19,7 @@ impl Format for SarifReport {
                     "ruleId": "load-error",
                     "level": "error",
                     "message": {"text": e.message},
-                    "locations": [location(&e.path.display().to_string(), e.line)],
+                    "locations": [location(&summary.shown_path(&e.path), e.line)],
                 })
             })
             .collect();
@@ -29,7 +29,7 @@ impl Format for SarifReport {
                     "ruleId": r.rule,
                     "level": "error",
                     "message": {"text": format!("expected {}, got {}: {}", r.expected, r.actual, r.messages.join("; "))},
-                    "locations": [location(&format!("{}/{}", r.suite, r.test), None)],
+                    "locations": result_location(summary, r),
                 }));
             }
         }
@@ -48,6 +48,11 @@ impl Format for SarifReport {
         serde_json::to_writer_pretty(&mut *out, &doc)?;
         writeln!(out)
     }
+}
+
+/// A result's file, relative to the repository root; none when the result has no file.
+fn result_location(summary: &RunSummary, r: &crate::runner::TestResult) -> Vec<serde_json::Value> {
+    r.file.as_ref().map(|f| location(&summary.shown_path(f), r.line)).into_iter().collect()
 }
 
 fn location(uri: &str, line: Option<usize>) -> serde_json::Value {

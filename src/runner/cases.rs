@@ -45,11 +45,14 @@ pub struct CaseRunOptions {
     /// Run only the `n`-th of `m` stable slices of the rules (1-based `n`).
     pub partition: Option<(u64, u64)>,
     pub jobs: usize,
+    /// Compare each rule's verdicts with `snapshots/<rule-id>.snap` (when the project has
+    /// `snapshots/`), writing what the mode asks for; `None` skips snapshots.
+    pub snapshots: Option<crate::snapshot::UpdateMode>,
 }
 
 impl Default for CaseRunOptions {
     fn default() -> Self {
-        CaseRunOptions { limits: Limits::default(), filter: None, partition: None, jobs: default_jobs() }
+        CaseRunOptions { limits: Limits::default(), filter: None, partition: None, jobs: default_jobs(), snapshots: None }
     }
 }
 
@@ -68,20 +71,74 @@ pub fn in_partition(id: &str, partition: Option<(u64, u64)>) -> bool {
     u64::from_be_bytes(first) % m == n - 1
 }
 
-/// The case files of one rule, sorted: `cases/<rule-id>/{pass,fail}-*`.
-pub fn case_files(root: &Path, rule_id: &str) -> Vec<(PathBuf, Expectation)> {
+/// What a rule's case directory holds: the cases, and files that cannot be cases.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CaseFiles {
+    /// `pass-*` and `fail-*` files of a known input kind, sorted.
+    pub cases: Vec<(PathBuf, Expectation)>,
+    /// Files that look like neither a case nor a helper, with the reason; never silently ignored.
+    pub problems: Vec<(PathBuf, String)>,
+}
+
+/// Extensions a case file may have: every input kind verdict reads is YAML or JSON
+/// (`.tfplan.json`, `.image.yaml` included).
+const CASE_EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
+
+/// The files of `cases/<rule-id>/`: `pass-*` and `fail-*` are cases, `_*` and hidden
+/// files are helpers (`_inventory.yaml`), anything else is a problem to report.
+pub fn case_files(root: &Path, rule_id: &str) -> CaseFiles {
     let dir = root.join("cases").join(rule_id);
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
-    let mut files: Vec<(PathBuf, Expectation)> = entries
+    let mut found = CaseFiles::default();
+    let Ok(entries) = std::fs::read_dir(&dir) else { return found };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('_') || name.starts_with('.') {
+            continue;
+        }
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            found.problems.push((path, "a directory in a case directory is not a case (prefix helpers with `_`)".into()));
+            continue;
+        }
+        let Some(expectation) = Expectation::from_file_name(&name) else {
+            found.problems.push((
+                path,
+                "not a case: a case file's name starts with `pass-` or `fail-` (prefix helper files with `_`)".into(),
+            ));
+            continue;
+        };
+        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_string();
+        if !CASE_EXTENSIONS.contains(&extension.as_str()) {
+            found.problems.push((
+                path,
+                format!(
+                    "unknown input kind `.{extension}`: case files are .yaml, .yml, .json, .tfplan.json or .image.yaml"
+                ),
+            ));
+            continue;
+        }
+        found.cases.push((path, expectation));
+    }
+    found.cases.sort();
+    found.problems.sort();
+    found
+}
+
+/// Directories under `cases/` that belong to no rule of the library (a renamed or
+/// removed rule left them behind), `_*` directories excepted.
+pub fn orphan_case_dirs(root: &Path, rule_ids: &std::collections::BTreeSet<&str>) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(root.join("cases")) else { return Vec::new() };
+    let mut found: Vec<PathBuf> = entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
-        .filter_map(|e| {
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .filter(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            Expectation::from_file_name(&name).map(|x| (e.path(), x))
+            !name.starts_with('_') && !name.starts_with('.') && !rule_ids.contains(name.as_str())
         })
+        .map(|e| e.path())
         .collect();
-    files.sort();
-    files
+    found.sort();
+    found
 }
 
 /// Known-good corpus files (`cases/_corpus/**`) that every rule must pass.
@@ -126,21 +183,33 @@ pub struct RuleCases {
 pub fn run_rule_cases(root: &Path, rule: &Rule, limits: &Limits) -> RuleCases {
     let mut out = RuleCases::default();
     let suite = format!("cases/{}", rule.id);
-    let cases = case_files(root, &rule.id);
+    let CaseFiles { cases, problems } = case_files(root, &rule.id);
     for missing in [Expectation::Pass, Expectation::Fail] {
         if !cases.iter().any(|(_, x)| *x == missing) {
             out.results.push(TestResult {
                 suite: suite.clone(),
                 test: format!("{}-*", missing.name()),
                 rule: rule.id.clone(),
-                resource: String::new(),
                 expected: missing.name().to_string(),
                 actual: "error".to_string(),
-                ok: false,
-                skipped: None,
                 messages: vec![format!("untested: rule has no {}-* case in {suite}/", missing.name())],
+                file: Some(root.join(&rule.path)),
+                ..TestResult::default()
             });
         }
+    }
+    for (path, reason) in problems {
+        let test = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        out.results.push(TestResult {
+            suite: suite.clone(),
+            expected: Expectation::from_file_name(&test).map(|x| x.name()).unwrap_or("case").to_string(),
+            test,
+            rule: rule.id.clone(),
+            actual: "error".to_string(),
+            messages: vec![format!("{}: {reason}", path.strip_prefix(root).unwrap_or(&path).display())],
+            file: Some(path),
+            ..TestResult::default()
+        });
     }
     for (path, expectation) in cases {
         let test = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -149,12 +218,9 @@ pub fn run_rule_cases(root: &Path, rule: &Rule, limits: &Limits) -> RuleCases {
             suite: suite.clone(),
             test,
             rule: rule.id.clone(),
-            resource: String::new(),
             expected: expectation.name().to_string(),
-            actual: String::new(),
-            ok: false,
-            skipped: None,
-            messages: Vec::new(),
+            file: Some(path.clone()),
+            ..TestResult::default()
         };
         if rel.to_string_lossy().ends_with(".image.yaml") {
             result.actual = "skip".to_string();
@@ -211,13 +277,18 @@ fn judge_case(result: &mut TestResult, expectation: Expectation, verdicts: &[Ver
 pub fn run_corpus(rule: &Rule, corpus: &[(PathBuf, Result<Vec<Input>, LoadError>)]) -> (TestResult, Vec<Verdict>) {
     let mut false_positives = Vec::new();
     let mut verdicts = Vec::new();
+    let mut first: Option<(PathBuf, Option<usize>)> = None;
     for (rel, loaded) in corpus {
         match loaded {
-            Err(e) => false_positives.push(format!("{}: {e}", rel.display())),
+            Err(e) => {
+                first.get_or_insert_with(|| (e.path.clone(), e.line));
+                false_positives.push(format!("{}: {e}", rel.display()));
+            }
             Ok(inputs) => {
                 for input in inputs {
                     let v = rule.evaluate(input);
                     if v.outcome.blocks() || matches!(v.outcome, Outcome::Warn { .. }) {
+                        first.get_or_insert_with(|| (input.path.clone(), input.line));
                         false_positives.push(format!("{} ({}): {}", input.id, v.resource, v.outcome.messages().join("; ")));
                     }
                     verdicts.push(v);
@@ -236,15 +307,20 @@ pub fn run_corpus(rule: &Rule, corpus: &[(PathBuf, Result<Vec<Input>, LoadError>
         ok,
         skipped: None,
         messages: false_positives,
+        file: first.as_ref().map(|(p, _)| p.clone()),
+        line: first.and_then(|(_, l)| l),
     };
     (result, verdicts)
 }
 
-/// Run every selected rule of the library over its cases and the corpus, in parallel,
-/// calling `on_event` as each rule finishes. Results are in rule order whatever the scheduling.
+/// Run every selected rule of the library over its cases and the corpus (and its
+/// snapshot), in parallel, calling `on_event` as each rule finishes. Results are in rule
+/// order whatever the scheduling. Case directories and snapshots that belong to no
+/// rule are reported too, so a renamed or removed rule cannot leave checks behind.
 pub fn run_library(library: &Library, options: &CaseRunOptions, mut on_event: impl FnMut(RunEvent<'_>) + Send) -> RunSummary {
-    let mut summary = RunSummary { load_errors: library.errors.clone(), ..Default::default() };
-    for e in &library.errors {
+    let root = absolute(&library.root);
+    let mut summary = RunSummary { load_errors: library.errors.iter().map(|e| anchor_error(&root, e)).collect(), ..Default::default() };
+    for e in &summary.load_errors {
         on_event(RunEvent::LoadFailed(e));
     }
     let rules: Vec<&Rule> = library
@@ -253,10 +329,11 @@ pub fn run_library(library: &Library, options: &CaseRunOptions, mut on_event: im
         .filter(|r| options.filter.as_ref().is_none_or(|g| g.is_match(&r.id)))
         .filter(|r| in_partition(&r.id, options.partition))
         .collect();
-    let corpus: Vec<(PathBuf, Result<Vec<Input>, LoadError>)> = corpus_files(&library.root)
+    summary.searched.push(describe_selection(&root, library, rules.len(), options));
+    let corpus: Vec<(PathBuf, Result<Vec<Input>, LoadError>)> = corpus_files(&root)
         .into_iter()
         .map(|p| {
-            let rel = p.strip_prefix(&library.root).unwrap_or(&p).to_path_buf();
+            let rel = p.strip_prefix(&root).unwrap_or(&p).to_path_buf();
             let loaded = load_fixture(&p, &options.limits).map(|mut inputs| {
                 for i in &mut inputs {
                     i.id = format!("{}#{}", rel.display(), i.index);
@@ -266,6 +343,14 @@ pub fn run_library(library: &Library, options: &CaseRunOptions, mut on_event: im
             (rel, loaded)
         })
         .collect();
+    let snapshots = root.join("snapshots");
+    let snapshot_mode = options.snapshots.filter(|_| snapshots.is_dir());
+    if options.snapshots.is_some() && snapshot_mode.is_none() {
+        summary.warnings.push(format!(
+            "{}: no snapshots/ directory, so verdicts are not compared with accepted snapshots (create it to start)",
+            root.display()
+        ));
+    }
 
     let next = Mutex::new(0usize);
     let done: Mutex<Vec<Option<RuleCases>>> = Mutex::new(vec![None; rules.len()]);
@@ -280,7 +365,11 @@ pub fn run_library(library: &Library, options: &CaseRunOptions, mut on_event: im
                     i
                 };
                 let Some(rule) = rules.get(i) else { break };
-                let mut cases = run_rule_cases(&library.root, rule, &options.limits);
+                let mut cases = run_rule_cases(&root, rule, &options.limits);
+                if let Some(mode) = snapshot_mode {
+                    let snapshot = snapshot_result(&snapshots, rule, &cases, mode);
+                    cases.results.push(snapshot);
+                }
                 let (corpus_result, corpus_verdicts) = run_corpus(rule, &corpus);
                 cases.results.push(corpus_result);
                 cases.verdicts.extend(corpus_verdicts);
@@ -293,7 +382,150 @@ pub fn run_library(library: &Library, options: &CaseRunOptions, mut on_event: im
         summary.results.extend(cases.results);
         summary.verdicts.extend(cases.verdicts);
     }
+
+    // Leftovers of renamed or removed rules. Under a filter they are out of scope;
+    // under a partition each lands in the shard its id hashes to.
+    if options.filter.is_none() {
+        let mut ids: std::collections::BTreeSet<&str> = library.rules.iter().map(|r| r.id.as_str()).collect();
+        // A rule that failed to load still owns its cases and snapshot.
+        let stems: Vec<String> = library.errors.iter().filter_map(|e| file_stem_id(&e.path)).collect();
+        ids.extend(stems.iter().map(String::as_str));
+        let mut leftovers = Vec::new();
+        for dir in orphan_case_dirs(&root, &ids) {
+            let id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if in_partition(&id, options.partition) {
+                leftovers.push(leftover(&root, &dir, &id, "cases for a rule that does not exist (renamed or removed?)"));
+            }
+        }
+        if let Some(mode) = snapshot_mode {
+            for file in crate::snapshot::orphans(&snapshots, ids.iter().copied()).unwrap_or_default() {
+                let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let id = name.split('.').next().unwrap_or_default().to_string();
+                if !in_partition(&id, options.partition) {
+                    continue;
+                }
+                if mode == crate::snapshot::UpdateMode::Always && std::fs::remove_file(&file).is_ok() {
+                    summary.warnings.push(format!("removed {}: it belongs to no rule", file.display()));
+                    continue;
+                }
+                leftovers.push(leftover(&root, &file, &id, "snapshot of a rule that does not exist: delete it (or INSTA_UPDATE=always removes it)"));
+            }
+        }
+        if !leftovers.is_empty() {
+            on_event(RunEvent::GroupFinished { group: "leftovers", results: &leftovers });
+            summary.results.extend(leftovers);
+        }
+    }
     summary
+}
+
+/// The snapshot check of one rule as a result row: `snapshots/<id>.snap` must hold its verdicts.
+fn snapshot_result(snapshots: &Path, rule: &Rule, cases: &RuleCases, mode: crate::snapshot::UpdateMode) -> TestResult {
+    use crate::snapshot::SnapshotStatus;
+    let rows = crate::snapshot::rows(&rule.id, &cases.results, &cases.verdicts);
+    let input_file = rule.path.display().to_string();
+    let mut result = TestResult {
+        suite: "snapshots".to_string(),
+        test: format!("{}.snap", rule.id),
+        rule: rule.id.clone(),
+        expected: "accepted".to_string(),
+        file: Some(crate::snapshot::accepted_path(snapshots, &rule.id)),
+        ..TestResult::default()
+    };
+    let check = match crate::snapshot::check(snapshots, &rule.id, &input_file, &rows, mode) {
+        Ok(check) => check,
+        Err(e) => {
+            result.actual = "error".into();
+            result.messages = vec![format!("snapshots/{}.snap: {e}", rule.id)];
+            return result;
+        }
+    };
+    result.ok = check.status.ok();
+    let pending_note = |pending: &Option<PathBuf>| match pending {
+        Some(p) => format!(
+            "; wrote {}: review it with `cargo insta review`, or accept with `verdict accept {}`",
+            p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            rule.id
+        ),
+        None => "; nothing written (CI or INSTA_UPDATE=no): run locally to write a .snap.new".to_string(),
+    };
+    match &check.status {
+        SnapshotStatus::Matches => result.actual = "accepted".into(),
+        SnapshotStatus::Accepted => {
+            result.actual = "accepted".into();
+            result.messages = vec![format!("snapshot updated (INSTA_UPDATE): snapshots/{}.snap", rule.id)];
+        }
+        SnapshotStatus::Missing { pending } => {
+            result.actual = "missing".into();
+            result.file = Some(root_policy(snapshots, rule));
+            result.messages = vec![format!("no accepted snapshot for rule {}{}", rule.id, pending_note(pending)), check.diff];
+        }
+        SnapshotStatus::Changed { pending } => {
+            result.actual = "changed".into();
+            result.messages = vec![format!("verdicts differ from the accepted snapshot{}", pending_note(pending)), check.diff];
+        }
+    }
+    result
+}
+
+/// The rule's policy file, from the snapshots directory's project.
+fn root_policy(snapshots: &Path, rule: &Rule) -> PathBuf {
+    snapshots.parent().unwrap_or(snapshots).join(&rule.path)
+}
+
+fn leftover(root: &Path, path: &Path, id: &str, reason: &str) -> TestResult {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    TestResult {
+        suite: rel.parent().map(|p| p.display().to_string()).unwrap_or_default(),
+        test: rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        rule: id.to_string(),
+        expected: "rule".into(),
+        actual: "error".into(),
+        messages: vec![format!("{}: {reason}", rel.display())],
+        file: Some(path.to_path_buf()),
+        ..TestResult::default()
+    }
+}
+
+/// The rule id a policy file would define: its stem before the first dot.
+fn file_stem_id(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    Some(name.split('.').next()?.to_string()).filter(|s| !s.is_empty())
+}
+
+/// What was searched, for the message of a run that checked nothing.
+fn describe_selection(root: &Path, library: &Library, selected: usize, options: &CaseRunOptions) -> String {
+    let mut text = format!("library {} ({} rules", root.join("policies").display(), library.rules.len());
+    if let Some(filter) = &options.filter {
+        text.push_str(&format!(", {} matching --filter {:?}", library.rules.iter().filter(|r| filter.is_match(&r.id)).count(), filter.glob().glob()));
+    }
+    if let Some((n, m)) = options.partition {
+        text.push_str(&format!(", {selected} in partition hash:{n}/{m}"));
+    }
+    text.push(')');
+    text
+}
+
+/// `path` made absolute against the working directory, `.` and `..` resolved lexically.
+pub fn absolute(path: &Path) -> PathBuf {
+    let joined = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A library load error whose path is relative to the project root, made absolute.
+fn anchor_error(root: &Path, e: &LoadError) -> LoadError {
+    let path = if e.path.is_relative() && root.join(&e.path).exists() { root.join(&e.path) } else { absolute(&e.path) };
+    LoadError { path, ..e.clone() }
 }
 
 #[cfg(test)]
@@ -323,17 +555,7 @@ mod tests {
             Verdict::new("r", &input, Outcome::fail(vec!["bad".into()]), Mode::Audit),
             Verdict::new("r", &input, Outcome::error("broken"), Mode::Audit),
         ];
-        let mut result = TestResult {
-            suite: String::new(),
-            test: "fail-x.yaml".into(),
-            rule: "r".into(),
-            resource: String::new(),
-            expected: "fail".into(),
-            actual: String::new(),
-            ok: false,
-            skipped: None,
-            messages: Vec::new(),
-        };
+        let mut result = TestResult { test: "fail-x.yaml".into(), rule: "r".into(), expected: "fail".into(), ..TestResult::default() };
         judge_case(&mut result, Expectation::Fail, &verdicts);
         assert_eq!(result.actual, "error");
         assert!(!result.ok);

@@ -65,7 +65,7 @@ fn expand(paths: &[PathBuf], keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
 
 fn is_policy(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if is_rego_lib(path) {
+    if is_rego_lib(path) || crate::library::is_ledger_file(path) {
         return false;
     }
     (name.ends_with(".rego") && !name.ends_with("_test.rego"))

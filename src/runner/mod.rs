@@ -9,8 +9,8 @@ mod result;
 mod summary;
 
 pub use cases::{
-    case_files, corpus_files, default_jobs, in_partition, is_inventory, load_fixture, run_corpus, run_library, run_rule_cases,
-    CaseRunOptions, Expectation, RuleCases,
+    absolute, case_files, corpus_files, default_jobs, in_partition, is_inventory, load_fixture, orphan_case_dirs, run_corpus,
+    run_library, run_rule_cases, CaseFiles, CaseRunOptions, Expectation, RuleCases,
 };
 pub use paths::run_paths;
 pub use result::{TestResult, TestStatus};

@@ -57,7 +57,16 @@ pub fn run_paths(paths: &[PathBuf], options: &CaseRunOptions, mut on_event: impl
             let part = run_library(&library, options, &mut on_event);
             summary.merge(part);
         }
-        for (suite, kind) in discover_suites(path) {
+        let suites = discover_suites(path);
+        let count = |k: SuiteKind| suites.iter().filter(|(_, kind)| *kind == k).count();
+        summary.searched.push(format!(
+            "suites under {} ({} kyverno-test.yaml, {} gator suite.yaml, {} *_test.rego)",
+            path.display(),
+            count(SuiteKind::Kyverno),
+            count(SuiteKind::Gator),
+            count(SuiteKind::RegoTest)
+        ));
+        for (suite, kind) in suites {
             let shown = suite.strip_prefix(path).unwrap_or(&suite).display().to_string();
             let results = match kind {
                 SuiteKind::Kyverno => match crate::suite::kyverno_test::run_suite_with_limits(&suite, &options.limits) {
@@ -71,8 +80,19 @@ pub fn run_paths(paths: &[PathBuf], options: &CaseRunOptions, mut on_event: impl
                         continue;
                     }
                 },
-                SuiteKind::Gator | SuiteKind::RegoTest => vec![unsupported(&shown, kind)],
+                SuiteKind::Gator | SuiteKind::RegoTest => vec![unsupported(&suite, &shown, kind)],
             };
+            // --filter selects suites, tests and rules by name, as it selects library rules.
+            let results: Vec<TestResult> = match &options.filter {
+                Some(glob) => results
+                    .into_iter()
+                    .filter(|r| glob.is_match(&shown) || glob.is_match(&r.test) || glob.is_match(&r.rule))
+                    .collect(),
+                None => results,
+            };
+            if results.is_empty() {
+                continue;
+            }
             let results: Vec<TestResult> = results
                 .into_iter()
                 .map(|mut r| {
@@ -90,7 +110,7 @@ pub fn run_paths(paths: &[PathBuf], options: &CaseRunOptions, mut on_event: impl
 }
 
 /// A suite format verdict recognises but cannot run yet: visible, never silently passed.
-fn unsupported(shown: &str, kind: SuiteKind) -> TestResult {
+fn unsupported(file: &Path, shown: &str, kind: SuiteKind) -> TestResult {
     let what = match kind {
         SuiteKind::Gator => "gator suite.yaml",
         SuiteKind::RegoTest => "Rego _test.rego",
@@ -106,5 +126,7 @@ fn unsupported(shown: &str, kind: SuiteKind) -> TestResult {
         ok: false,
         skipped: Some(format!("{what} suites are not supported yet")),
         messages: Vec::new(),
+        file: Some(file.to_path_buf()),
+        line: None,
     }
 }

@@ -1,10 +1,11 @@
 //! The result rows every run produces.
 
 use serde::Serialize;
+use std::path::PathBuf;
 
 /// One checked expectation: a library case, or one resource of one row of an
 /// external suite. Serialised as one element of `results` in `--format json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TestResult {
     /// The suite file or rule directory the expectation comes from.
     pub suite: String,
@@ -19,6 +20,13 @@ pub struct TestResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
     pub messages: Vec<String>,
+    /// The file the expectation is written in (case file, suite file, policy), for
+    /// annotations; reports show it relative to the repository root.
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
+    /// 1-based line within `file`, when known.
+    #[serde(skip)]
+    pub line: Option<usize>,
 }
 
 impl TestResult {

@@ -22,6 +22,13 @@ pub struct RunSummary {
     pub verdicts: Vec<Verdict>,
     pub load_errors: Vec<LoadError>,
     pub warnings: Vec<String>,
+    /// What the run looked at (libraries, suite directories), for the message of a run
+    /// that checked nothing.
+    pub searched: Vec<String>,
+    /// `--allow-empty`: a run that checked nothing may pass.
+    pub allow_empty: bool,
+    /// Directory that reported paths are relative to (the repository root); empty: as found.
+    pub base: std::path::PathBuf,
 }
 
 /// Counts for the one-line summary and the JSON `summary` object.
@@ -47,15 +54,52 @@ impl RunSummary {
         stats
     }
 
-    /// The process exit code for `verdict test`: load errors win, then failures.
+    /// The process exit code for `verdict test`: load errors win, then failures, then
+    /// a run that checked nothing (unless [`RunSummary::allow_empty`]).
     pub fn exit_code(&self) -> u8 {
         let stats = self.stats();
         if !self.load_errors.is_empty() {
             crate::exit::USAGE_OR_LOAD
         } else if stats.failed > 0 || stats.errors > 0 {
             crate::exit::EXPECTATION_FAILED
+        } else if self.allow_empty {
+            crate::exit::OK
+        } else if self.results.is_empty() {
+            crate::exit::USAGE_OR_LOAD
+        } else if stats.passed == 0 {
+            crate::exit::EXPECTATION_FAILED
         } else {
             crate::exit::OK
+        }
+    }
+
+    /// Why the run counts as having checked nothing, or `None` when it checked something
+    /// (or `--allow-empty` was given): nothing found, or everything skipped.
+    pub fn nothing_checked(&self) -> Option<String> {
+        let stats = self.stats();
+        if self.allow_empty || stats.passed + stats.failed + stats.errors > 0 {
+            return None;
+        }
+        let searched = if self.searched.is_empty() { "nothing".to_string() } else { self.searched.join("; ") };
+        Some(if self.results.is_empty() {
+            format!("nothing to check: searched {searched}; pass --allow-empty if that is expected")
+        } else {
+            format!(
+                "nothing was checked: all {} results were skipped (searched {searched}); pass --allow-empty if that is expected",
+                stats.skipped
+            )
+        })
+    }
+
+    /// `path` as reports show it: relative to [`RunSummary::base`] when under it.
+    pub fn shown_path(&self, path: &std::path::Path) -> String {
+        if self.base.as_os_str().is_empty() {
+            return path.display().to_string();
+        }
+        let absolute = super::cases::absolute(path);
+        match absolute.strip_prefix(&self.base) {
+            Ok(rel) => rel.display().to_string(),
+            Err(_) => path.display().to_string(),
         }
     }
 }
@@ -68,5 +112,6 @@ impl RunSummary {
         self.verdicts.extend(other.verdicts);
         self.load_errors.extend(other.load_errors);
         self.warnings.extend(other.warnings);
+        self.searched.extend(other.searched);
     }
 }

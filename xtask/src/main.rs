@@ -14,7 +14,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
-    /// Run the whole library fail-closed: snapshot tests, then `verdict test` with JUnit and JSON reports.
+    /// Run the whole library fail-closed (`verdict test`: cases, corpus, snapshots) with JUnit and JSON reports.
     PolicyTest,
     /// Fail any rule whose description lacks What it does / Why is this bad? / Example.
     CheckDocs,

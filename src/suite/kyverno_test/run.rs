@@ -121,6 +121,8 @@ fn run_test(test: &LoadedTest, report: &mut SuiteReport) {
                 ok: item.ok,
                 skipped: item.skipped,
                 messages: item.messages,
+                file: Some(test.path.clone()),
+                line: None,
             };
             if result.skipped.is_some() {
                 result.ok = false;
