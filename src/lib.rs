@@ -12,6 +12,7 @@ pub mod library;
 pub mod limits;
 pub mod report;
 pub mod runner;
+pub mod scaffold;
 pub mod schema;
 pub mod snapshot;
 pub mod suite;

@@ -320,3 +320,193 @@ fn eval_appends_a_decision_log() {
     assert_eq!(lines[1]["rule"], "good-rule");
     assert!(lines[1]["timestamp"].as_str().unwrap().ends_with('Z'));
 }
+
+/// `verdict` with the environment that decides snapshot writes pinned, whatever CI sets.
+fn verdict_env(args: &[&str], cwd: &Path, ci: bool) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_verdict"));
+    command.args(args).current_dir(cwd).env_remove("INSTA_UPDATE");
+    if ci {
+        command.env("CI", "true");
+    } else {
+        command.env_remove("CI");
+    }
+    command.output().expect("run verdict")
+}
+
+fn authoring(name: &str) -> PathBuf {
+    repo().join("tests/fixtures/authoring").join(name)
+}
+
+/// A run that checked nothing is not an "ok": nothing found and a filter that matches
+/// nothing exit 2, everything skipped exits 1, each saying what was searched;
+/// `--allow-empty` opts out.
+#[test]
+fn a_run_that_checks_nothing_fails() {
+    let empty = verdict(&["test", authoring("empty").to_str().unwrap()], &repo());
+    assert_eq!(empty.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&empty.stdout);
+    assert!(text.contains("nothing to check: searched suites under") && text.contains("0 kyverno-test.yaml"), "{text}");
+
+    let filtered = verdict(&["test", "--filter", "no-such-*", "--format", "json"], &repo());
+    assert_eq!(filtered.status.code(), Some(2));
+    let doc = json_of(&filtered);
+    let reason = doc["nothing_checked"].as_str().unwrap();
+    assert!(reason.contains("0 matching --filter \"no-such-*\""), "{reason}");
+
+    let skipped = verdict(&["test", authoring("all-skipped").to_str().unwrap(), "--format", "json"], &repo());
+    assert_eq!(skipped.status.code(), Some(1));
+    let doc = json_of(&skipped);
+    assert_eq!(doc["summary"]["skipped"], 1);
+    assert!(doc["nothing_checked"].as_str().unwrap().contains("all 1 results were skipped"), "{doc:#}");
+
+    for dir in ["empty", "all-skipped"] {
+        let allowed = verdict(&["test", authoring(dir).to_str().unwrap(), "--allow-empty"], &repo());
+        assert_eq!(allowed.status.code(), Some(0), "{dir}: {}", String::from_utf8_lossy(&allowed.stdout));
+    }
+}
+
+/// Files in a case directory that are not `pass-*`/`fail-*` of a known kind, and case
+/// directories of rules that do not exist, are errors naming the file; `_*` helpers are not.
+#[test]
+fn stray_case_files_and_directories_are_errors() {
+    let out = verdict(&["test", authoring("case-names").to_str().unwrap(), "--format", "json"], &repo());
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json_of(&out);
+    let error = |test: &str| {
+        let r = result(&doc, if test == "renamed-away" { "renamed-away" } else { "privileged" }, test);
+        assert_eq!((r["actual"].as_str(), r["ok"].as_bool()), (Some("error"), Some(false)), "{r:#}");
+        r["messages"][0].as_str().unwrap().to_string()
+    };
+    assert!(error("pass-notes.txt").contains("unknown input kind `.txt`"));
+    assert!(error("unprivileged.yaml").contains("not a case"));
+    assert!(error("renamed-away").contains("cases for a rule that does not exist"));
+    let results = doc["results"].as_array().unwrap();
+    assert!(!results.iter().any(|r| r["test"] == "_helper.yaml"), "helpers are not cases");
+    assert_eq!(result(&doc, "privileged", "pass-unprivileged.yaml")["ok"], true);
+}
+
+/// Every location in SARIF, GitHub annotations and JUnit names a file that exists,
+/// relative to the repository root: over a library with load errors and failures, and
+/// over a suite directory with a failing row.
+#[test]
+fn report_locations_are_existing_files_relative_to_the_repository() {
+    // The looping rule of bad-library is left out: it only costs time here.
+    let targets = ["tests/fixtures/bad-library", "tests/fixtures/authoring/failing-suite", "tests/fixtures/authoring/case-names"];
+    let mut checked = 0;
+    let verdict = |args: &[&str], cwd: &Path| {
+        let mut args = args.to_vec();
+        if args[1] == targets[0] {
+            args.extend(["--filter", "good-rule"]);
+        }
+        verdict(&args, cwd)
+    };
+    for target in targets {
+        let sarif = json_of(&verdict(&["test", target, "--format", "sarif"], &repo()));
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        assert!(!results.is_empty(), "{target}: the fixture must produce failures");
+        for r in results {
+            for loc in r["locations"].as_array().unwrap() {
+                let uri = loc["physicalLocation"]["artifactLocation"]["uri"].as_str().unwrap();
+                assert!(Path::new(uri).is_relative(), "{uri} is relative");
+                assert!(repo().join(uri).is_file(), "{target}: SARIF uri {uri} is not a file");
+                checked += 1;
+            }
+        }
+        let github = verdict(&["test", target, "--format", "github"], &repo());
+        for line in String::from_utf8_lossy(&github.stdout).lines().filter(|l| l.starts_with("::error file=")) {
+            let file = line["::error file=".len()..].split([',', ':']).next().unwrap();
+            assert!(repo().join(file).is_file(), "{target}: annotation file={file} is not a file: {line}");
+            checked += 1;
+        }
+        let junit = verdict(&["test", target, "--format", "junit"], &repo());
+        let xml = String::from_utf8_lossy(&junit.stdout).into_owned();
+        for file in xml.split(" file=\"").skip(1).map(|rest| rest.split('"').next().unwrap()) {
+            assert!(repo().join(file).is_file(), "{target}: JUnit file={file} is not a file");
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} locations were checked");
+}
+
+/// The README's "Adding a rule", step by step: new-rule, a run that fails because the
+/// rule has no accepted snapshot (nothing written under CI; a `.snap.new` written
+/// locally), accept, and a run that passes with no pending file left.
+#[test]
+fn readme_adding_a_rule_steps_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    for part in ["policies", "cases", "snapshots"] {
+        copy_tree(&repo().join(part), &dir.path().join(part));
+    }
+    let root = dir.path();
+    let made = verdict_env(&["new-rule", "gate5-pod-security/disallow-host-ports", "--lang", "kyverno"], root, true);
+    assert_eq!(made.status.code(), Some(0), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(root.join("policies/gate5-pod-security/disallow-host-ports.yaml").is_file());
+
+    let ci = verdict_env(&["test", "--format", "json"], root, true);
+    assert_eq!(ci.status.code(), Some(1), "a new rule without an accepted snapshot fails under CI");
+    let doc = json_of(&ci);
+    assert_eq!(result(&doc, "disallow-host-ports", "disallow-host-ports.snap")["actual"], "missing");
+    assert!(!root.join("snapshots/disallow-host-ports.snap.new").exists(), "CI writes nothing");
+
+    let local = verdict_env(&["test"], root, false);
+    assert_eq!(local.status.code(), Some(1));
+    assert!(root.join("snapshots/disallow-host-ports.snap.new").is_file(), "a local run writes the pending snapshot");
+
+    let accepted = verdict_env(&["accept", "disallow-host-ports"], root, false);
+    assert_eq!(accepted.status.code(), Some(0));
+    assert!(!root.join("snapshots/disallow-host-ports.snap.new").exists());
+    let text = std::fs::read_to_string(root.join("snapshots/disallow-host-ports.snap")).unwrap();
+    assert!(text.contains("case: fail-minimal.yaml") && text.contains("outcome: fail"), "{text}");
+
+    let passing = verdict_env(&["test"], root, true);
+    assert_eq!(passing.status.code(), Some(0), "{}", String::from_utf8_lossy(&passing.stdout));
+
+    // A changed verdict is caught: break the new rule's condition.
+    let policy = root.join("policies/gate5-pod-security/disallow-host-ports.yaml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, text.replace("=(privileged): \"false\"", "=(privileged): \"?*\"")).unwrap();
+    let changed = json_of(&verdict_env(&["test", "--format", "json"], root, true));
+    assert_eq!(result(&changed, "disallow-host-ports", "disallow-host-ports.snap")["actual"], "changed");
+
+    // Removing the rule leaves its snapshot and cases behind, and that is reported.
+    std::fs::remove_file(&policy).unwrap();
+    let removed = json_of(&verdict_env(&["test", "--format", "json"], root, true));
+    assert_eq!(result(&removed, "disallow-host-ports", "disallow-host-ports")["actual"], "error");
+    assert_eq!(result(&removed, "disallow-host-ports", "disallow-host-ports.snap")["actual"], "error");
+}
+
+/// `verdict init` writes a project that passes `verdict test` as it stands.
+#[test]
+fn init_writes_a_project_that_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = verdict_env(&["init", "."], dir.path(), true);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for file in ["policies/controls.yaml", ".github/CODEOWNERS", ".github/workflows/policy.yml", "snapshots/disallow-privileged-containers.snap"] {
+        assert!(dir.path().join(file).is_file(), "{file}");
+    }
+    let workflow: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(dir.path().join(".github/workflows/policy.yml")).unwrap()).unwrap();
+    assert!(workflow["jobs"]["policy-test"]["steps"].as_sequence().is_some_and(|s| s.len() >= 3));
+    let test = verdict_env(&["test"], dir.path(), true);
+    assert_eq!(test.status.code(), Some(0), "{}", String::from_utf8_lossy(&test.stdout));
+    assert_eq!(verdict_env(&["init", "."], dir.path(), true).status.code(), Some(2), "never over an existing project");
+}
+
+/// Colour only when asked or on a terminal; `completions` prints a script.
+#[test]
+fn colour_and_completions() {
+    let plain = verdict(&["test", "--filter", "required-labels"], &repo());
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains('\u{1b}'), "no colour off a terminal");
+    let coloured = verdict(&["--color", "always", "test", "--filter", "required-labels"], &repo());
+    assert!(String::from_utf8_lossy(&coloured.stdout).contains("\u{1b}["), "--color always colours");
+    let never = Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(["test", "--filter", "required-labels"])
+        .env("NO_COLOR", "1")
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&never.stdout).contains('\u{1b}'));
+    let bash = verdict(&["completions", "bash"], &repo());
+    assert_eq!(bash.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&bash.stdout).contains("_verdict()"));
+}

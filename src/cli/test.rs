@@ -66,7 +66,7 @@ pub fn run(args: TestArgs) -> Result<u8> {
         // INSTA_UPDATE and CI decide what a changed snapshot writes, as for `cargo test`.
         snapshots: Some(crate::snapshot::UpdateMode::from_env()),
     };
-    let mut progress = HumanProgress::new(std::io::stderr());
+    let mut progress = HumanProgress::new(anstream::stderr());
     let cwd = std::env::current_dir()?;
     let mut summary = if args.paths.is_empty() {
         // No PATH: the library of the project around the working directory, as cargo finds Cargo.toml.
@@ -89,7 +89,7 @@ pub fn run(args: TestArgs) -> Result<u8> {
     match &args.output {
         Some(file) => crate::report::write_to_file(args.format, &summary, file)
             .with_context(|| format!("writing {}", file.display()))?,
-        None => args.format.formatter().write(&summary, &mut std::io::stdout().lock())?,
+        None => args.format.formatter().write(&summary, &mut anstream::stdout())?,
     }
     for (format, file) in &args.report {
         crate::report::write_to_file(*format, &summary, file).with_context(|| format!("writing {}", file.display()))?;

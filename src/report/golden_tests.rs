@@ -41,7 +41,8 @@ fn summary() -> RunSummary {
 fn render(format: OutputFormat) -> String {
     let mut out = Vec::new();
     format.formatter().write(&summary(), &mut out).expect("write");
-    String::from_utf8(out).expect("utf-8")
+    // Colour is stripped on the way out, as the CLI's streams do off a terminal.
+    String::from_utf8(anstream::adapter::strip_bytes(&out).into_vec()).expect("utf-8")
 }
 
 #[test]

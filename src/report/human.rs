@@ -2,7 +2,18 @@
 
 use super::Format;
 use crate::runner::{RunEvent, RunSummary, TestStatus};
+use anstyle::{AnsiColor, Style};
 use std::io::{self, Write};
+
+/// Styles of the human output. Always written; the CLI's output stream strips them
+/// when colour is off (`--color never`, `NO_COLOR`, not a terminal).
+const RED: Style = AnsiColor::Red.on_default().bold();
+const GREEN: Style = AnsiColor::Green.on_default().bold();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+
+fn paint(style: Style, text: &str) -> String {
+    format!("{style}{text}{style:#}")
+}
 
 pub struct HumanReport;
 
@@ -14,7 +25,7 @@ impl Format for HumanReport {
             .filter(|r| matches!(r.status(), TestStatus::Failed | TestStatus::Error))
             .collect();
         if !summary.load_errors.is_empty() {
-            writeln!(out, "\nload errors:")?;
+            writeln!(out, "\n{}", paint(RED, "load errors:"))?;
             for e in &summary.load_errors {
                 let shown = crate::error::LoadError { path: summary.shown_path(&e.path).into(), ..e.clone() };
                 for (i, line) in shown.to_string().lines().enumerate() {
@@ -23,7 +34,7 @@ impl Format for HumanReport {
             }
         }
         if !bad.is_empty() {
-            writeln!(out, "\nfailures:")?;
+            writeln!(out, "\n{}", paint(RED, "failures:"))?;
             for r in &bad {
                 writeln!(out, "  {} {} [{}]: expected {}, got {}", r.suite, r.test, r.rule, r.expected, r.actual)?;
                 for line in r.messages.iter().flat_map(|m| m.lines()) {
@@ -32,13 +43,13 @@ impl Format for HumanReport {
             }
         }
         for w in &summary.warnings {
-            writeln!(out, "warning: {w}")?;
+            writeln!(out, "{} {w}", paint(YELLOW, "warning:"))?;
         }
         if let Some(reason) = summary.nothing_checked() {
-            writeln!(out, "\nerror: {reason}")?;
+            writeln!(out, "\n{} {reason}", paint(RED, "error:"))?;
         }
         let s = summary.stats();
-        let verdict = if summary.exit_code() == crate::exit::OK { "ok" } else { "FAILED" };
+        let verdict = if summary.exit_code() == crate::exit::OK { paint(GREEN, "ok") } else { paint(RED, "FAILED") };
         writeln!(
             out,
             "\nverdict: {verdict}. {} passed, {} failed, {} errors, {} skipped",
@@ -64,7 +75,7 @@ impl<W: Write> HumanProgress<W> {
             RunEvent::GroupFinished { group, results } => {
                 let count = |s| results.iter().filter(|r| r.status() == s).count();
                 let (bad, errors, skipped) = (count(TestStatus::Failed), count(TestStatus::Error), count(TestStatus::Skipped));
-                let mark = if bad + errors > 0 { "FAIL" } else { "  ok" };
+                let mark = if bad + errors > 0 { paint(RED, "FAIL") } else { paint(GREEN, "  ok") };
                 let mut extra = String::new();
                 if bad > 0 {
                     extra.push_str(&format!(", {bad} failed"));

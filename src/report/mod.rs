@@ -51,7 +51,11 @@ pub fn write_to_file(format: OutputFormat, summary: &RunSummary, path: &std::pat
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
+    let mut text = Vec::new();
+    format.formatter().write(summary, &mut text)?;
+    // Files never get colour.
+    let plain = anstream::adapter::strip_bytes(&text).into_vec();
     let mut file = io::BufWriter::new(std::fs::File::create(path)?);
-    format.formatter().write(summary, &mut file)?;
+    file.write_all(&plain)?;
     file.flush()
 }

@@ -297,15 +297,17 @@ pub fn run_corpus(rule: &Rule, corpus: &[(PathBuf, Result<Vec<Input>, LoadError>
         }
     }
     let ok = false_positives.is_empty();
+    // No corpus is no evidence: skipped, never a vacuous pass.
+    let skipped = corpus.is_empty().then(|| "no known-good corpus: add realistic inputs under cases/_corpus/".to_string());
     let result = TestResult {
         suite: "cases/_corpus".to_string(),
         test: "known-good corpus".to_string(),
         rule: rule.id.clone(),
         resource: format!("{} documents", verdicts.len()),
         expected: "pass".to_string(),
-        actual: if ok { "pass" } else { "fail" }.to_string(),
-        ok,
-        skipped: None,
+        actual: if skipped.is_some() { "skip" } else if ok { "pass" } else { "fail" }.to_string(),
+        ok: ok && skipped.is_none(),
+        skipped,
         messages: false_positives,
         file: first.as_ref().map(|(p, _)| p.clone()),
         line: first.and_then(|(_, l)| l),
@@ -482,9 +484,17 @@ fn leftover(root: &Path, path: &Path, id: &str, reason: &str) -> TestResult {
         expected: "rule".into(),
         actual: "error".into(),
         messages: vec![format!("{}: {reason}", rel.display())],
-        file: Some(path.to_path_buf()),
+        file: first_file(path),
         ..TestResult::default()
     }
+}
+
+/// A file to point annotations at: `path` itself, or the first file in it when it is a directory.
+fn first_file(path: &Path) -> Option<PathBuf> {
+    if !path.is_dir() {
+        return Some(path.to_path_buf());
+    }
+    walkdir::WalkDir::new(path).sort_by_file_name().into_iter().filter_map(Result::ok).find(|e| e.file_type().is_file()).map(|e| e.into_path())
 }
 
 /// The rule id a policy file would define: its stem before the first dot.
