@@ -27,7 +27,13 @@ impl std::fmt::Display for Mode {
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum Outcome {
     Pass,
-    Fail { messages: Vec<String> },
+    /// `warnings` are what warn-only rules said of the same input: a failure
+    /// does not hide them (conftest prints both).
+    Fail {
+        messages: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
+    },
     /// The rule could not be evaluated. Never counts as a pass.
     Error { reason: String },
     /// The rule reported but asked not to block (conftest `warn`, Kyverno `warn`).
@@ -41,7 +47,18 @@ impl Outcome {
         Outcome::Pass
     }
     pub fn fail(messages: Vec<String>) -> Self {
-        Outcome::Fail { messages }
+        Outcome::Fail { messages, warnings: Vec::new() }
+    }
+    /// A failure reported together with the warnings raised beside it.
+    ///
+    /// ```
+    /// use verdict::verdict::Outcome;
+    /// let outcome = Outcome::fail_with_warnings(vec!["denied".into()], vec!["no owner".into()]);
+    /// assert_eq!(outcome.messages(), vec!["denied", "warning: no owner"]);
+    /// assert!(outcome.blocks());
+    /// ```
+    pub fn fail_with_warnings(messages: Vec<String>, warnings: Vec<String>) -> Self {
+        Outcome::Fail { messages, warnings }
     }
     pub fn warn(messages: Vec<String>) -> Self {
         Outcome::Warn { messages }
@@ -68,10 +85,14 @@ impl Outcome {
         }
     }
 
-    /// Messages of a failure, or the reason of an error or skip.
+    /// Messages of a failure (then its warnings, marked `warning: `), or the
+    /// reason of an error or skip.
     pub fn messages(&self) -> Vec<String> {
         match self {
-            Outcome::Fail { messages } | Outcome::Warn { messages } => messages.clone(),
+            Outcome::Fail { messages, warnings } => {
+                messages.iter().cloned().chain(warnings.iter().map(|w| format!("warning: {w}"))).collect()
+            }
+            Outcome::Warn { messages } => messages.clone(),
             Outcome::Error { reason } | Outcome::Skip { reason } => vec![reason.clone()],
             _ => Vec::new(),
         }

@@ -155,7 +155,7 @@ fn run_policy_case(path: &Path, policy: &str, case: &Value) -> Result<(), String
             (Outcome::Error { reason }, Some(want), _) => support::error_contains(reason, want)?,
             (_, Some(want), _) => return Err(format!("want error {want}, got {outcome:?}")),
             (_, None, Some(Value::String(name))) if outcome.name() == name => {}
-            (Outcome::Fail { messages }, None, Some(Value::Object(w)))
+            (Outcome::Fail { messages, .. }, None, Some(Value::Object(w)))
                 if w.contains_key("fail") =>
             {
                 let want: Vec<String> =

@@ -190,7 +190,8 @@ fn judge(
     let input = Input::from_value(PathBuf::from("input.json"), 0, None, input.clone());
     Ok(match rule.engine.evaluate(&input) {
         Outcome::Pass => Ok(json!("pass")),
-        Outcome::Fail { messages } => Ok(json!({ "fail": messages })),
+        Outcome::Fail { messages, warnings } if warnings.is_empty() => Ok(json!({ "fail": messages })),
+        Outcome::Fail { messages, warnings } => Ok(json!({ "fail": messages, "warn": warnings })),
         Outcome::Warn { messages } => Ok(json!({ "warn": messages })),
         Outcome::Error { reason } => Err(format!("eval: {reason}")),
         other => Ok(json!(other.name())),

@@ -48,6 +48,7 @@
 # custom:
 #   id: s3-regulated-bucket-encrypted
 #   gate: terraform-guardrails
+#   input: tfplan
 #   mode: audit
 #   severity: high
 #   controls:

@@ -59,6 +59,7 @@
 # custom:
 #   id: s3-regulated-bucket-not-public
 #   gate: terraform-guardrails
+#   input: tfplan
 #   mode: audit
 #   severity: critical
 #   controls:

@@ -50,6 +50,7 @@
 # custom:
 #   id: sg-no-admin-ingress-from-internet
 #   gate: terraform-guardrails
+#   input: tfplan
 #   mode: audit
 #   severity: high
 #   controls:

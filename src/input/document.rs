@@ -19,6 +19,29 @@ pub enum InputKind {
     Document,
 }
 
+impl InputKind {
+    /// The names a policy declares its inputs by (Rego `custom.input`).
+    pub const NAMES: [&'static str; 5] = ["manifest", "tfplan", "cyclonedx", "trivy", "document"];
+
+    /// The kind a declared name stands for.
+    ///
+    /// ```
+    /// use verdict::input::InputKind;
+    /// assert_eq!(InputKind::from_name("tfplan"), Some(InputKind::TerraformPlan));
+    /// assert_eq!(InputKind::from_name("helm"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<InputKind> {
+        Some(match name {
+            "manifest" => InputKind::Manifest,
+            "tfplan" => InputKind::TerraformPlan,
+            "cyclonedx" => InputKind::CycloneDx,
+            "trivy" => InputKind::TrivyReport,
+            "document" => InputKind::Document,
+            _ => return None,
+        })
+    }
+}
+
 /// One document to evaluate.
 #[derive(Debug, Clone)]
 pub struct Input {

@@ -57,6 +57,7 @@ impl RegoProgram {
             &serde_json::json!({"review": {}, "parameters": {}}),
         )
         .map_err(|e| e.to_string())?;
+        base.check_calls(&[entrypoint]).map_err(|e| e.to_string())?;
         Ok(RegoProgram {
             modules: Arc::new(modules),
             limits: *limits,

@@ -131,6 +131,8 @@ pub struct ConftestRule {
     pub(super) rules: Vec<JudgingRule>,
     /// Path of the `exception` rule, when the file has one.
     pub(super) exception: Option<String>,
+    /// The input kinds the policy declares (`custom.input`); others are not applicable.
+    pub(super) inputs: Option<Vec<crate::input::InputKind>>,
 }
 
 impl ConftestRule {
@@ -172,7 +174,7 @@ impl ConftestRule {
             }
         }
         if !failures.is_empty() {
-            Outcome::fail(failures)
+            Outcome::fail_with_warnings(failures, warnings)
         } else if !warnings.is_empty() {
             Outcome::warn(warnings)
         } else {
@@ -192,6 +194,9 @@ impl ConftestRule {
 
 impl Engine for ConftestRule {
     fn evaluate(&self, input: &Input) -> Outcome {
+        if self.inputs.as_ref().is_some_and(|kinds| !kinds.contains(&input.kind)) {
+            return Outcome::not_applicable();
+        }
         self.judge(&input.value)
     }
 }

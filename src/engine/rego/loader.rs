@@ -53,7 +53,10 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
             format!("package {package} has no deny, violation or warn rule (conftest conventions), so it can never fail"),
         ));
     }
+    let entry_points: Vec<&str> = rules.iter().map(|r| r.path.as_str()).collect();
+    program.check_calls(&entry_points).map_err(|err| load_error(path, err))?;
     let exception = exception_rule(&program, &file);
+    let inputs = metadata::declared_inputs(text).map_err(|err| LoadError::at_line(path, err.line, err.message))?;
     Ok(LoadedRule {
         header,
         engine: Arc::new(ConftestRule {
@@ -61,6 +64,7 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
             file,
             rules,
             exception,
+            inputs,
         }),
     })
 }

@@ -5,6 +5,7 @@
 //! scope) or a rule. The package annotation wins; fields it lacks are taken
 //! from the first annotated `deny`/`violation`/`warn` rule.
 
+use crate::input::InputKind;
 use crate::library::RuleHeader;
 use crate::verdict::Mode;
 use serde::Deserialize;
@@ -28,6 +29,53 @@ pub struct Custom {
     pub mode: Option<String>,
     pub severity: Option<String>,
     pub controls: Vec<String>,
+    /// The input kinds the rule judges (`input: tfplan`, or a list); other
+    /// documents are not applicable to it, so a stray case cannot pass it.
+    pub input: Option<OneOrMany>,
+}
+
+/// A YAML field written as one string or a list of them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The input kinds a policy declares in `custom.input` (package annotation
+/// first, else the first annotated judging rule); `None` when it declares none.
+///
+/// ```
+/// use verdict::input::InputKind;
+/// let source = "# METADATA\n# custom:\n#   input: tfplan\npackage s3\n";
+/// assert_eq!(verdict::engine::rego::declared_inputs(source).unwrap(), Some(vec![InputKind::TerraformPlan]));
+/// assert!(verdict::engine::rego::declared_inputs("# METADATA\n# custom: {input: helm}\npackage s3\n").is_err());
+/// ```
+pub fn declared_inputs(source: &str) -> Result<Option<Vec<InputKind>>, MetadataError> {
+    let blocks = annotations(source)?;
+    let block = blocks
+        .iter()
+        .filter(|b| b.annotation.custom.input.is_some())
+        .find(|b| b.target == Target::Package || matches!(&b.target, Target::Rule(n) if super::conftest::is_conftest_rule(n)));
+    let Some(block) = block else { return Ok(None) };
+    let names = match block.annotation.custom.input.clone() {
+        Some(OneOrMany::One(name)) => vec![name],
+        Some(OneOrMany::Many(names)) => names,
+        None => Vec::new(),
+    };
+    names
+        .iter()
+        .map(|name| {
+            InputKind::from_name(name).ok_or_else(|| MetadataError {
+                line: block.line,
+                message: format!(
+                    "custom.input: unknown input kind `{name}` (one of {})",
+                    InputKind::NAMES.join(", ")
+                ),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// What an annotation is attached to.

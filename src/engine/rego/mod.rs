@@ -10,5 +10,5 @@ mod program;
 
 pub use conftest::{exception_rule, is_conftest_rule, ConftestRule, JudgingRule, RuleKind};
 pub use loader::load;
-pub use metadata::{annotations, header, Annotation, Block, Custom, MetadataError, Target};
+pub use metadata::{annotations, declared_inputs, header, Annotation, Block, Custom, MetadataError, OneOrMany, Target};
 pub use program::{Program, ProgramError, Session};

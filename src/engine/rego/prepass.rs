@@ -23,10 +23,10 @@
 use anyhow::{bail, Result};
 
 /// The extension wrapped around `some .. in` collections.
-pub(super) const ITERABLE: &str = "__verdict_iterable";
+pub(crate) const ITERABLE: &str = "__verdict_iterable";
 
 /// The extension wrapped around the first argument of `numbers.range[_step]`.
-pub(super) const RANGE_GUARD: &str = "__verdict_range_guard";
+pub(crate) const RANGE_GUARD: &str = "__verdict_range_guard";
 
 /// Largest range a rule may build: 24 MB of values, far beyond any policy's need.
 pub const MAX_RANGE_ELEMENTS: f64 = 1_000_000.0;

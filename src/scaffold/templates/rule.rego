@@ -16,6 +16,7 @@
 #   TODO
 # custom:
 #   id: RULE_ID
+#   input: tfplan
 #   mode: audit
 #   severity: medium
 #   controls: []
