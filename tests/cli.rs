@@ -383,6 +383,12 @@ fn stray_case_files_and_directories_are_errors() {
     let results = doc["results"].as_array().unwrap();
     assert!(!results.iter().any(|r| r["test"] == "_helper.yaml"), "helpers are not cases");
     assert_eq!(result(&doc, "privileged", "pass-unprivileged.yaml")["ok"], true);
+    // A document that is not the rule's declared input kind (`custom.input: tfplan`) is
+    // not a passing case of it: `foo: bar` proves nothing about a Terraform rule.
+    let junk = result(&doc, "private-acl", "pass-junk.yaml");
+    assert_eq!((junk["actual"].as_str(), junk["ok"].as_bool()), (Some("not-applicable"), Some(false)), "{junk:#}");
+    assert_eq!(result(&doc, "private-acl", "pass-private.tfplan.json")["ok"], true);
+    assert_eq!(result(&doc, "private-acl", "fail-public.tfplan.json")["ok"], true);
 }
 
 /// Every location in SARIF, GitHub annotations and JUnit names a file that exists,
@@ -509,4 +515,69 @@ fn colour_and_completions() {
     let bash = verdict(&["completions", "bash"], &repo());
     assert_eq!(bash.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&bash.stdout).contains("_verdict()"));
+}
+
+/// `verdict eval` checks Kubernetes inputs against their schema as library cases are:
+/// a misspelt field is a load error naming file, line and field (exit 2); `--no-schema`
+/// evaluates the document as written.
+#[test]
+fn eval_inputs_are_schema_checked_unless_told_not_to() {
+    let input = authoring("typos/misspelt-pod.yaml");
+    let policy = repo().join("policies/gate5-pod-security/require-run-as-non-root.yaml");
+    let args = ["eval", "--policy", policy.to_str().unwrap(), "--input", input.to_str().unwrap()];
+    let strict = verdict(&args, &repo());
+    assert_eq!(strict.status.code(), Some(2));
+    let text = format!("{}{}", String::from_utf8_lossy(&strict.stdout), String::from_utf8_lossy(&strict.stderr));
+    assert!(text.contains("misspelt-pod.yaml:11"), "{text}");
+    assert!(text.contains("/spec/containers/0/securityContex: unknown field (did you mean `securityContext`?)"), "{text}");
+
+    let mut lenient = args.to_vec();
+    lenient.push("--no-schema");
+    let out = verdict(&lenient, &repo());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "an audit rule does not block: {text}");
+    assert!(!text.contains("securityContex:"), "{text}");
+}
+
+/// Policy documents are read strictly: a misspelt Kyverno or Gatekeeper field is a
+/// load error naming file, line and field with a "did you mean", and the run exits 2.
+#[test]
+fn misspelt_policy_fields_are_load_errors() {
+    let out = verdict(&["test", authoring("typos/project").to_str().unwrap(), "--format", "json"], &repo());
+    assert_eq!(out.status.code(), Some(2));
+    let doc = json_of(&out);
+    let errors: Vec<String> = doc["load_errors"].as_array().unwrap().iter().map(|e| e.to_string()).collect();
+    let has = |needle: &str| errors.iter().any(|e| e.contains(needle));
+    assert!(has("/spec/rules/0/validate/patern: unknown field (did you mean `pattern`?)"), "{errors:#?}");
+    assert!(has("/spec/enforcmentAction: unknown field (did you mean `enforcementAction`?)"), "{errors:#?}");
+    assert!(has("unknown function sprintff"), "{errors:#?}");
+}
+
+/// A kyverno-test suite resource that breaks the Kubernetes schema makes each result
+/// using it an error naming the field; `--schema warn` reports it and runs it as written.
+#[test]
+fn suite_resources_are_schema_checked() {
+    let suite = authoring("typos/suite");
+    let strict = verdict(&["test", suite.to_str().unwrap(), "--format", "json"], &repo());
+    assert_eq!(strict.status.code(), Some(1));
+    let doc = json_of(&strict);
+    let bad = doc["results"].as_array().unwrap().iter().find(|r| r["resource"] == "Pod/default/typo").expect("typo row");
+    assert_eq!(bad["actual"], "error", "{bad:#}");
+    let message = bad["messages"][0].as_str().unwrap();
+    assert!(message.contains("resources.yaml:24") && message.contains("securityContex: unknown field"), "{message}");
+    let good = doc["results"].as_array().unwrap().iter().find(|r| r["resource"] == "Pod/default/good").expect("good row");
+    assert_eq!(good["ok"], true);
+
+    let warned = verdict(&["test", suite.to_str().unwrap(), "--schema", "warn"], &repo());
+    let text = format!("{}{}", String::from_utf8_lossy(&warned.stdout), String::from_utf8_lossy(&warned.stderr));
+    assert_eq!(warned.status.code(), Some(0), "{text}");
+    assert!(text.contains("securityContex: unknown field"), "the warning is shown: {text}");
+
+    let policy = verdict(&["test", authoring("typos/suite-policy").to_str().unwrap(), "--format", "json"], &repo());
+    assert_eq!(policy.status.code(), Some(1));
+    let doc = json_of(&policy);
+    let row = &doc["results"][0];
+    let message = row["messages"][0].as_str().unwrap();
+    assert_eq!(row["actual"], "error", "{row:#}");
+    assert!(message.contains("patterned.yaml:44") && message.contains("did you mean `pattern`?"), "{message}");
 }

@@ -9,7 +9,8 @@
 //! - `want_error: text`: [`Policy::from_value`] fails with a message containing `text`.
 //! - `library: text` (a policy file) with `want_load: {id, mode, title, severity,
 //!   controls}` checks the header of [`load`]; with `resource` + `want_outcome`
-//!   (`pass`, `fail`, `error`, `warn`, `not-applicable`) the `Engine` verdict.
+//!   (`pass`, `fail`, `error`, `warn`, `not-applicable`) the `Engine` verdict;
+//!   with `want_load_error: text` [`load`] fails with an error containing `text`.
 
 mod support;
 
@@ -132,7 +133,16 @@ fn resource_context(case: &Value) -> Result<ResourceContext, String> {
 }
 
 fn run_library_case(path: &Path, text: &str, case: &Value) -> Result<(), String> {
-    let loaded = load(path, text, &LoadContext::default()).map_err(|e| e.to_string())?;
+    let loaded = load(path, text, &LoadContext::default());
+    if let Some(want) = case.get("want_load_error") {
+        let want = want.as_str().ok_or("want_load_error must be text")?;
+        return match loaded {
+            Ok(_) => Err(format!("policy loaded, want a load error containing `{want}`")),
+            Err(e) if e.to_string().contains(want) => Ok(()),
+            Err(e) => Err(format!("error `{e}` does not contain `{want}`")),
+        };
+    }
+    let loaded = loaded.map_err(|e| e.to_string())?;
     if let Some(want) = case.get("want_load") {
         let h = &loaded.header;
         let got = serde_json::json!({

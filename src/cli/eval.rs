@@ -21,6 +21,10 @@ pub struct EvalArgs {
     /// Largest input file accepted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_file_bytes)]
     max_file_size: u64,
+    /// Do not check Kubernetes manifests against their schema (for documents
+    /// that are not Kubernetes objects but look like them).
+    #[arg(long)]
+    no_schema: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,7 +34,10 @@ enum EvalFormat {
 }
 
 pub fn run(args: EvalArgs) -> Result<u8> {
-    let options = EvalOptions { limits: Limits { max_file_bytes: args.max_file_size, ..Limits::default() } };
+    let options = EvalOptions {
+        limits: Limits { max_file_bytes: args.max_file_size, ..Limits::default() },
+        check_schema: !args.no_schema,
+    };
     let result = evaluate(&args.policies, &args.inputs, &options);
     let mut out = std::io::stdout().lock();
     match args.format {

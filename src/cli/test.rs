@@ -33,6 +33,10 @@ pub struct TestArgs {
     /// Let a run that finds nothing to check (or skips everything) pass.
     #[arg(long)]
     allow_empty: bool,
+    /// What a suite resource that breaks its Kubernetes schema does: `strict` makes
+    /// every result using it an error, `warn` reports it and evaluates it as written.
+    #[arg(long, value_enum, default_value = "strict")]
+    schema: crate::input::schema::SchemaMode,
 }
 
 fn parse_report(s: &str) -> Result<(OutputFormat, PathBuf), String> {
@@ -65,6 +69,7 @@ pub fn run(args: TestArgs) -> Result<u8> {
         jobs: args.jobs.unwrap_or_else(runner::default_jobs),
         // INSTA_UPDATE and CI decide what a changed snapshot writes, as for `cargo test`.
         snapshots: Some(crate::snapshot::UpdateMode::from_env()),
+        schema: args.schema,
     };
     let mut progress = HumanProgress::new(anstream::stderr());
     let cwd = std::env::current_dir()?;

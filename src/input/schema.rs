@@ -19,6 +19,18 @@ const INDEX: &str = include_str!("kubernetes-schemas/index.json");
 
 pub use crate::schema::Violation;
 
+/// What a manifest that breaks its Kubernetes schema does to a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SchemaMode {
+    /// An error for every result that uses it (the default: a typo must not pass).
+    #[default]
+    Strict,
+    /// A warning; the manifest is evaluated as written (for a suite being migrated).
+    Warn,
+    /// Not checked (documents that are not Kubernetes objects).
+    Off,
+}
+
 /// What schema validation made of one manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SchemaCheck {

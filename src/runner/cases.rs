@@ -48,11 +48,13 @@ pub struct CaseRunOptions {
     /// Compare each rule's verdicts with `snapshots/<rule-id>.snap` (when the project has
     /// `snapshots/`), writing what the mode asks for; `None` skips snapshots.
     pub snapshots: Option<crate::snapshot::UpdateMode>,
+    /// What a suite resource that breaks its Kubernetes schema does (`--schema`).
+    pub schema: crate::input::schema::SchemaMode,
 }
 
 impl Default for CaseRunOptions {
     fn default() -> Self {
-        CaseRunOptions { limits: Limits::default(), filter: None, partition: None, jobs: default_jobs(), snapshots: None }
+        CaseRunOptions { limits: Limits::default(), filter: None, partition: None, jobs: default_jobs(), snapshots: None, schema: Default::default() }
     }
 }
 

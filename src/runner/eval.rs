@@ -8,9 +8,18 @@ use crate::verdict::{Mode, Outcome, Verdict};
 use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EvalOptions {
     pub limits: Limits,
+    /// Check Kubernetes manifests against their schema (`--no-schema` turns it off
+    /// for documents that only look like Kubernetes objects).
+    pub check_schema: bool,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions { limits: Limits::default(), check_schema: true }
+    }
 }
 
 /// A compiled policy given on the command line.
@@ -139,7 +148,15 @@ pub fn evaluate(policies: &[PathBuf], inputs: &[PathBuf], options: &EvalOptions)
     let mut documents: Vec<Input> = Vec::new();
     for path in expand(inputs, is_input) {
         match crate::input::load_file(&path, &options.limits) {
-            Ok(docs) => documents.extend(docs),
+            Ok(docs) => {
+                for doc in docs {
+                    // A misspelt field is a load error, as for library cases: never judged as written.
+                    match options.check_schema.then(|| crate::input::schema::validate_manifest(&doc)) {
+                        Some(Err(e)) => result.load_errors.push(e),
+                        _ => documents.push(doc),
+                    }
+                }
+            }
             Err(e) => result.load_errors.push(e),
         }
     }

@@ -69,7 +69,7 @@ pub fn run_paths(paths: &[PathBuf], options: &CaseRunOptions, mut on_event: impl
         for (suite, kind) in suites {
             let shown = suite.strip_prefix(path).unwrap_or(&suite).display().to_string();
             let results = match kind {
-                SuiteKind::Kyverno => match crate::suite::kyverno_test::run_suite_with_limits(&suite, &options.limits) {
+                SuiteKind::Kyverno => match crate::suite::kyverno_test::run_suite_with_options(&suite, &options.limits, options.schema) {
                     Ok(report) => {
                         summary.warnings.extend(report.warnings.into_iter().map(|w| format!("{shown}: {w}")));
                         report.results

@@ -3,10 +3,12 @@
 //! names each unknown field with a "did you mean", located to its line by
 //! [`field_line`].
 
+mod embedded;
 mod locate;
 mod suggest;
 mod violations;
 
+pub use embedded::EmbeddedSchema;
 pub use locate::field_line;
 pub use suggest::did_you_mean;
 pub use violations::{allowed_fields, load_error, locate, violations, Violation};

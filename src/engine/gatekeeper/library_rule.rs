@@ -3,6 +3,7 @@
 
 use super::constraint::Constraint;
 use super::documents::parse_documents;
+use super::strict::{check_constraint, check_template};
 use super::review::ReviewOutcome;
 use super::template::Template;
 use crate::engine::Engine;
@@ -59,6 +60,8 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
             ),
         ));
     };
+    check_template(&template_doc.value, path, Some(text), Some(template_doc.line))?;
+    check_constraint(&constraint_doc.value, path, Some(text), Some(constraint_doc.line))?;
     let template = Template::from_value_with_limits(&template_doc.value, path, &ctx.limits)
         .map_err(|e| locate_rego_error(e, text, &template_doc.value, template_doc.line))?;
     let constraint = Constraint::from_value(&constraint_doc.value, path).map_err(|mut e| {

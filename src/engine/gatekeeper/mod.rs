@@ -15,6 +15,7 @@ mod library_rule;
 mod matching;
 mod rego_program;
 mod review;
+mod strict;
 mod template;
 
 pub use constraint::{Action, Constraint, EnforcementAction, WEBHOOK_ENFORCEMENT_POINT};
@@ -27,4 +28,5 @@ pub use review::{
     admission_review, find_namespace, inventory_data, GroupVersionKind, ReviewError, ReviewOutcome,
     Violation,
 };
+pub use strict::{check_constraint, check_template};
 pub use template::{Template, ADMISSION_TARGET};

@@ -155,6 +155,7 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
             "a library policy file must hold exactly one Kyverno policy",
         ));
     }
+    super::strict::check_policy(&doc.value, path, Some(text), doc.line)?;
     let policy = Policy::from_value(&doc.value).map_err(|e| match doc.line {
         Some(line) => LoadError::at_line(path, line, e),
         None => LoadError::new(path, e),

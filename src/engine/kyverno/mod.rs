@@ -16,9 +16,11 @@ pub mod pattern;
 pub mod policy;
 pub mod quantity;
 pub mod rule;
+pub mod strict;
 pub mod validate;
 pub mod variables;
 pub mod wildcards;
 
 pub use engine::{apply_policy, apply_policy_with_rule_values, load, KyvernoRule, ResourceContext, RuleResponse, RuleStatus};
 pub use policy::Policy;
+pub use strict::check_policy;

@@ -87,6 +87,8 @@ impl PolicyDoc {
 /// A resource document, normalised as Kyverno's CLI loader does.
 #[derive(Debug, Clone)]
 pub struct ResourceDoc {
+    /// Why the resource breaks its Kubernetes schema (file, line, field), if it does.
+    pub schema_problem: Option<String>,
     pub api_version: String,
     pub kind: String,
     /// Empty only for cluster-scoped kinds: a namespaced resource without one gets `default`.
@@ -194,8 +196,11 @@ fn load_test(
             continue;
         }
         for source in expand(path, &dir.join(reference))? {
-            for value in read_values(&source, limits)? {
-                let doc = resource_doc(&source, value)?;
+            let values = read_values(&source, limits)?;
+            let problems = schema_problems(&source, &values, limits);
+            for (value, problem) in values.into_iter().zip(problems) {
+                let mut doc = resource_doc(&source, value)?;
+                doc.schema_problem = problem;
                 let key = (
                     doc.group().to_string(),
                     doc.kind.clone(),
@@ -465,12 +470,47 @@ fn resource_doc(source: &Path, mut value: Value) -> Result<ResourceDoc, LoadErro
     }
     normalise_null_maps(&mut value);
     Ok(ResourceDoc {
+        schema_problem: None,
         api_version,
         kind,
         namespace,
         name,
         value,
     })
+}
+
+/// For each resource document of `source`, why it breaks its Kubernetes schema,
+/// as library cases are checked: the documents are read again with their lines
+/// so an error names the field's line.
+fn schema_problems(source: &Path, values: &[Value], limits: &Limits) -> Vec<Option<String>> {
+    let located = std::fs::read_to_string(source)
+        .ok()
+        .and_then(|text| crate::input::load_str(source, &text, limits).ok())
+        .filter(|inputs| inputs.len() == values.len() && inputs.iter().zip(values).all(|(i, v)| i.value == *v));
+    match located {
+        Some(inputs) => inputs.iter().map(|i| crate::input::schema::validate_manifest(i).err().map(|e| e.to_string())).collect(),
+        None => values
+            .iter()
+            .enumerate()
+            .map(|(n, v)| {
+                let input = crate::input::Input::from_value(source.to_path_buf(), n, None, v.clone());
+                crate::input::schema::validate_manifest(&input).err().map(|e| e.to_string())
+            })
+            .collect(),
+    }
+}
+
+/// The text of `source` and the line its document equal to `value` starts on,
+/// for error messages that name a field's line (only read on error paths).
+pub(crate) fn locate_document(source: &Path, value: &Value, limits: &Limits) -> (Option<String>, Option<usize>) {
+    let Ok(text) = std::fs::read_to_string(source) else {
+        return (None, None);
+    };
+    let line = crate::input::load_str(source, &text, limits)
+        .ok()
+        .and_then(|inputs| inputs.into_iter().find(|i| i.value == *value))
+        .and_then(|i| i.line);
+    (Some(text), line)
 }
 
 /// Built-in cluster-scoped kinds. Like Kyverno's CLI, every other kind

@@ -7,4 +7,4 @@ mod run;
 
 pub use load::{discover, TEST_FILE_NAME};
 pub use model::{ResultRow, TestFile, ValuesSpec};
-pub use run::{run_suite, run_suite_with_limits, RowSpan, SuiteReport};
+pub use run::{run_suite, run_suite_with_limits, run_suite_with_options, RowSpan, SuiteReport};

@@ -11,7 +11,7 @@
 //! `error` expectation, an invalid policy is an `error` (Kyverno skips it),
 //! and a rule that matches none of the suite's resources is flagged.
 
-use super::load::{load_tests, LoadedTest, PolicyDoc, ResourceDoc};
+use super::load::{load_tests, locate_document, LoadedTest, PolicyDoc, ResourceDoc};
 use super::model::ResultRow;
 use crate::engine::kyverno::engine::{
     apply_policy_with_rule_values, ResourceContext, RuleResponse,
@@ -19,6 +19,7 @@ use crate::engine::kyverno::engine::{
 use crate::engine::kyverno::policy::{ContextEntry, ContextSource, ForEach, Policy, RuleKind};
 use crate::error::LoadError;
 use crate::limits::Limits;
+use crate::input::schema::SchemaMode;
 use crate::runner::TestResult;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -65,12 +66,21 @@ pub fn run_suite(path: &Path) -> Result<SuiteReport, LoadError> {
     run_suite_with_limits(path, &Limits::default())
 }
 
-/// [`run_suite`] with explicit bounds on what is read.
+/// [`run_suite`] with explicit bounds on what is read (resources checked strictly).
 pub fn run_suite_with_limits(path: &Path, limits: &Limits) -> Result<SuiteReport, LoadError> {
+    run_suite_with_options(path, limits, SchemaMode::Strict)
+}
+
+/// [`run_suite`] with explicit bounds, and what a resource that breaks its
+/// Kubernetes schema does: an error for each result that uses it, a warning, or nothing.
+pub fn run_suite_with_options(path: &Path, limits: &Limits, schema: SchemaMode) -> Result<SuiteReport, LoadError> {
     let tests = load_tests(path, limits)?;
     let mut report = SuiteReport::default();
     for test in &tests {
-        run_test(test, &mut report);
+        if schema == SchemaMode::Warn {
+            report.warnings.extend(test.resources.iter().filter_map(|r| r.schema_problem.clone()));
+        }
+        run_test(test, schema, limits, &mut report);
     }
     Ok(report)
 }
@@ -78,18 +88,27 @@ pub fn run_suite_with_limits(path: &Path, limits: &Limits) -> Result<SuiteReport
 const EXPECTED_VALUES: [&str; 5] = ["pass", "fail", "skip", "warn", "error"];
 
 /// Check every row of one loaded test, appending to `report`.
-fn run_test(test: &LoadedTest, report: &mut SuiteReport) {
+fn run_test(test: &LoadedTest, schema: SchemaMode, limits: &Limits, report: &mut SuiteReport) {
     report.warnings.extend(test.warnings.iter().cloned());
     let compiled: Vec<Option<Result<Policy, String>>> = test
         .policies
         .iter()
         .map(|doc| {
-            doc.is_kyverno_policy()
-                .then(|| Policy::from_value(&doc.value))
+            doc.is_kyverno_policy().then(|| {
+                // Read strictly, as for library rules: a misspelt field makes every row of the policy an error.
+                if let Err(e) = crate::engine::kyverno::check_policy(&doc.value, &doc.source, None, None) {
+                    // Read the file again only now, to name the field's line.
+                    let (text, line) = locate_document(&doc.source, &doc.value, limits);
+                    let located = crate::engine::kyverno::check_policy(&doc.value, &doc.source, text.as_deref(), line);
+                    return Err(located.err().unwrap_or(e).to_string());
+                }
+                Policy::from_value(&doc.value)
+            })
         })
         .collect();
     let mut runner = TestRun {
         test,
+        schema,
         compiled: &compiled,
         cache: HashMap::new(),
     };
@@ -208,6 +227,7 @@ struct RowOutcome {
 
 struct TestRun<'a> {
     test: &'a LoadedTest,
+    schema: SchemaMode,
     compiled: &'a [Option<Result<Policy, String>>],
     cache: HashMap<(usize, usize, String), Result<Vec<RuleResponse>, String>>,
 }
@@ -396,6 +416,10 @@ impl TestRun<'_> {
         for resource_index in selected {
             let resource = &test.resources[resource_index];
             let label = resource.label();
+            if let (SchemaMode::Strict, Some(problem)) = (self.schema, &resource.schema_problem) {
+                items.push(Item::error(label, problem.clone()));
+                continue;
+            }
             let ctx = self.context_for(doc, resource, operation);
             let rule_values = self.rule_values(doc);
             if let Some(reason) = self.needs_cluster(&rules, doc, &ctx.values, &rule_values) {
