@@ -9,6 +9,7 @@ pub mod error;
 pub mod exit;
 pub mod input;
 pub mod library;
+pub mod lifecycle;
 pub mod limits;
 pub mod report;
 pub mod runner;

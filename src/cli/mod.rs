@@ -2,10 +2,13 @@
 
 mod accept;
 mod completions;
+mod demote;
 mod eval;
 mod init;
 mod new_rule;
+mod promote;
 mod test;
+mod waivers;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
@@ -42,6 +45,12 @@ enum Command {
     Init(init::InitArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// Move rules from audit to enforce when their evidence holds; record it in the ledger.
+    Promote(promote::PromoteArgs),
+    /// Move a rule back to audit, with the reason, recorded in the ledger.
+    Demote(demote::DemoteArgs),
+    /// Check or export the timeboxed waivers of `policies/waivers.yaml`.
+    Waivers(waivers::WaiversArgs),
 }
 
 /// Parse the command line and run; clap's own usage errors exit 2.
@@ -60,6 +69,9 @@ pub fn main() -> ExitCode {
         Command::NewRule(args) => new_rule::run(args),
         Command::Init(args) => init::run(args),
         Command::Completions(args) => completions::run::<Cli>(args),
+        Command::Promote(args) => promote::run(args),
+        Command::Demote(args) => demote::run(args),
+        Command::Waivers(args) => waivers::run(args),
     };
     match code {
         Ok(code) => ExitCode::from(code),
@@ -68,4 +80,10 @@ pub fn main() -> ExitCode {
             ExitCode::from(crate::exit::USAGE_OR_LOAD)
         }
     }
+}
+
+/// The project around the working directory (the nearest directory upward holding `policies/`).
+fn project_root() -> anyhow::Result<std::path::PathBuf> {
+    let cwd = std::env::current_dir()?;
+    crate::library::find_project_root(&cwd).ok_or_else(|| anyhow::anyhow!("no policies/ directory at or above {}", cwd.display()))
 }

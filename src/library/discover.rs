@@ -4,7 +4,6 @@ use super::{Language, LoadContext, LoadedRule, Rule};
 use crate::error::LoadError;
 use crate::limits::Limits;
 use serde::Deserialize;
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
@@ -23,6 +22,10 @@ pub struct Library {
     pub errors: Vec<LoadError>,
     /// Control ids declared in `policies/controls.yaml`.
     pub controls: BTreeSet<String>,
+    /// `policies/waivers.yaml`, every entry (each rule also holds its own).
+    pub waivers: Vec<crate::lifecycle::Waiver>,
+    /// `policies/promotions.yaml`, oldest first.
+    pub promotions: Vec<crate::lifecycle::Promotion>,
 }
 
 impl Library {
@@ -69,6 +72,21 @@ pub fn load_library(root: &Path, limits: &Limits) -> Library {
         }
     }
     library.rules.sort_by(|a, b| a.id.cmp(&b.id));
+
+    // The ledger and the waivers are checked on every load, so a bad entry fails the run.
+    match crate::lifecycle::read_ledger(&policies.join("promotions.yaml"), limits) {
+        Ok(promotions) => library.promotions = promotions,
+        Err(e) => library.errors.push(e),
+    }
+    match crate::lifecycle::read_waivers(&policies.join("waivers.yaml"), limits) {
+        Ok(waivers) => {
+            for rule in &mut library.rules {
+                rule.waivers = waivers.iter().filter(|w| w.rule == rule.id).cloned().collect::<Vec<_>>().into();
+            }
+            library.waivers = waivers;
+        }
+        Err(e) => library.errors.push(e),
+    }
     library
 }
 
@@ -202,6 +220,7 @@ fn load_rule(path: &Path, rel: &Path, policies: &Path, ctx: &LoadContext) -> Res
         language,
         path: rel.to_path_buf(),
         engine,
+        waivers: Default::default(),
     })
 }
 
@@ -233,21 +252,5 @@ fn check_rule(rule: &Rule, rel: &Path, controls: &BTreeSet<String>, seen: &mut B
 }
 
 fn load_controls(path: &Path, limits: &Limits) -> Result<BTreeSet<String>, LoadError> {
-    let text = read_text(path, limits)?;
-    let doc: Value = serde_yaml_ng::from_str(&text).map_err(|e| yaml_error(path, &e))?;
-    let list = doc
-        .get("controls")
-        .and_then(Value::as_array)
-        .ok_or_else(|| LoadError::new(path, "expected a `controls:` list"))?;
-    let mut ids = BTreeSet::new();
-    for (i, c) in list.iter().enumerate() {
-        let id = c
-            .get("id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| LoadError::new(path, format!("control #{i} has no `id`")))?;
-        if !ids.insert(id.to_string()) {
-            return Err(LoadError::new(path, format!("duplicate control id `{id}`")));
-        }
-    }
-    Ok(ids)
+    Ok(crate::lifecycle::read_controls(path, limits)?.into_iter().map(|c| c.id).collect())
 }

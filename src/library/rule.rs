@@ -42,12 +42,18 @@ pub struct Rule {
     pub language: Language,
     pub path: PathBuf,
     pub engine: Arc<dyn Engine>,
+    /// The waivers of `policies/waivers.yaml` that name this rule.
+    pub waivers: Arc<[crate::lifecycle::Waiver]>,
 }
 
 impl Rule {
-    /// Judge one input document.
+    /// Judge one input document; a failure a waiver in force covers is marked waived.
     pub fn evaluate(&self, input: &Input) -> Verdict {
-        Verdict::new(&self.id, input, self.engine.evaluate(input), self.mode)
+        let mut verdict = Verdict::new(&self.id, input, self.engine.evaluate(input), self.mode);
+        if !self.waivers.is_empty() {
+            crate::lifecycle::apply(&self.waivers, &mut verdict, input, crate::lifecycle::today());
+        }
+        verdict
     }
 }
 

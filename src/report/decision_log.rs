@@ -16,7 +16,8 @@ pub fn append(result: &EvalResult, path: &Path) -> io::Result<()> {
             "mode": v.mode,
             "input": v.input,
             "resource": v.resource,
-            "outcome": v.outcome.name(),
+            "outcome": if v.waiver.is_some() { "waived" } else { v.outcome.name() },
+            "waiver": v.waiver,
             "messages": v.outcome.messages(),
         });
         serde_json::to_writer(&mut file, &line)?;

@@ -11,15 +11,19 @@ pub fn write_human(result: &EvalResult, out: &mut dyn Write) -> io::Result<()> {
     }
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
     for v in &result.verdicts {
-        *counts.entry(v.outcome.name()).or_default() += 1;
+        *counts.entry(if v.waiver.is_some() { "waived" } else { v.outcome.name() }).or_default() += 1;
         let label = match &v.outcome {
             Outcome::Pass | Outcome::NotApplicable => continue,
+            Outcome::Fail { .. } if v.waiver.is_some() => "WAIVED",
             Outcome::Fail { .. } => "FAIL",
             Outcome::Error { .. } => "ERROR",
             Outcome::Warn { .. } => "WARN",
             Outcome::Skip { .. } => "SKIP",
         };
         writeln!(out, "{label} [{}] {} {} ({})", v.mode, v.rule, v.input, v.resource)?;
+        if let Some(waiver) = &v.waiver {
+            writeln!(out, "    waived by {waiver}")?;
+        }
         for m in v.outcome.messages() {
             writeln!(out, "    {m}")?;
         }

@@ -255,8 +255,11 @@ fn judge_case(result: &mut TestResult, expectation: Expectation, verdicts: &[Ver
     let any = |f: fn(&Outcome) -> bool| verdicts.iter().any(|v| f(&v.outcome));
     let actual = if any(|o| matches!(o, Outcome::Error { .. })) {
         "error"
-    } else if any(|o| matches!(o, Outcome::Fail { .. } | Outcome::Warn { .. })) {
+    } else if verdicts.iter().any(|v| v.waiver.is_none() && matches!(v.outcome, Outcome::Fail { .. } | Outcome::Warn { .. })) {
         "fail"
+    } else if verdicts.iter().any(|v| v.waiver.is_some()) {
+        // Every failure is covered by a waiver: reported as waived, never as a pass.
+        "waived"
     } else if any(|o| matches!(o, Outcome::Pass)) {
         "pass"
     } else if verdicts.is_empty() {
@@ -267,9 +270,16 @@ fn judge_case(result: &mut TestResult, expectation: Expectation, verdicts: &[Ver
         "not-applicable"
     };
     result.actual = actual.to_string();
-    result.ok = actual == expectation.name();
+    // A waived failure still shows the rule failing the case.
+    result.ok = actual == expectation.name() || (actual == "waived" && expectation == Expectation::Fail);
     result.resource = verdicts.iter().map(|v| v.resource.as_str()).collect::<Vec<_>>().join(", ");
-    result.messages = verdicts.iter().flat_map(|v| v.outcome.messages()).collect();
+    result.messages = verdicts
+        .iter()
+        .flat_map(|v| {
+            let waiver = v.waiver.as_ref().map(|w| format!("waived by {w}"));
+            waiver.into_iter().chain(v.outcome.messages())
+        })
+        .collect();
     if actual == "not-applicable" || actual == "empty" {
         result.messages.push(format!("the rule did not apply to any document of this {} case", expectation.name()));
     }
@@ -278,6 +288,7 @@ fn judge_case(result: &mut TestResult, expectation: Expectation, verdicts: &[Ver
 /// Every rule must pass every known-good corpus document: one result per rule.
 pub fn run_corpus(rule: &Rule, corpus: &[(PathBuf, Result<Vec<Input>, LoadError>)]) -> (TestResult, Vec<Verdict>) {
     let mut false_positives = Vec::new();
+    let mut waived = Vec::new();
     let mut verdicts = Vec::new();
     let mut first: Option<(PathBuf, Option<usize>)> = None;
     for (rel, loaded) in corpus {
@@ -289,7 +300,9 @@ pub fn run_corpus(rule: &Rule, corpus: &[(PathBuf, Result<Vec<Input>, LoadError>
             Ok(inputs) => {
                 for input in inputs {
                     let v = rule.evaluate(input);
-                    if v.outcome.blocks() || matches!(v.outcome, Outcome::Warn { .. }) {
+                    if let Some(waiver) = &v.waiver {
+                        waived.push(format!("waived by {waiver}: {} ({}): {}", input.id, v.resource, v.outcome.messages().join("; ")));
+                    } else if v.outcome.blocks() || matches!(v.outcome, Outcome::Warn { .. }) {
                         first.get_or_insert_with(|| (input.path.clone(), input.line));
                         false_positives.push(format!("{} ({}): {}", input.id, v.resource, v.outcome.messages().join("; ")));
                     }
@@ -299,6 +312,9 @@ pub fn run_corpus(rule: &Rule, corpus: &[(PathBuf, Result<Vec<Input>, LoadError>
         }
     }
     let ok = false_positives.is_empty();
+    // A waived failure is not a false positive, nor a pass: it is reported as waived.
+    let all_waived = ok && !waived.is_empty();
+    false_positives.extend(waived);
     // No corpus is no evidence: skipped, never a vacuous pass.
     let skipped = corpus.is_empty().then(|| "no known-good corpus: add realistic inputs under cases/_corpus/".to_string());
     let result = TestResult {
@@ -307,7 +323,16 @@ pub fn run_corpus(rule: &Rule, corpus: &[(PathBuf, Result<Vec<Input>, LoadError>
         rule: rule.id.clone(),
         resource: format!("{} documents", verdicts.len()),
         expected: "pass".to_string(),
-        actual: if skipped.is_some() { "skip" } else if ok { "pass" } else { "fail" }.to_string(),
+        actual: if skipped.is_some() {
+            "skip"
+        } else if all_waived {
+            "waived"
+        } else if ok {
+            "pass"
+        } else {
+            "fail"
+        }
+        .to_string(),
         ok: ok && skipped.is_none(),
         skipped,
         messages: false_positives,
@@ -420,7 +445,59 @@ pub fn run_library(library: &Library, options: &CaseRunOptions, mut on_event: im
             summary.results.extend(leftovers);
         }
     }
+    let (results, warnings) = waiver_checks(&root, library, &summary.verdicts, options);
+    if !results.is_empty() {
+        on_event(RunEvent::GroupFinished { group: "waivers", results: &results });
+        summary.results.extend(results);
+    }
+    summary.warnings.extend(warnings);
     summary
+}
+
+/// `policies/waivers.yaml` judged with the run: an expired waiver, or one naming no
+/// rule, fails it (a result row each); one expiring soon, or one that covered nothing
+/// in this run (stale), warns.
+fn waiver_checks(root: &Path, library: &Library, verdicts: &[Verdict], options: &CaseRunOptions) -> (Vec<TestResult>, Vec<String>) {
+    use crate::lifecycle::WaiverStatus;
+    let today = crate::lifecycle::today();
+    let file = root.join("policies/waivers.yaml");
+    let mut results = Vec::new();
+    let mut warnings = Vec::new();
+    for w in &library.waivers {
+        let selected = options.filter.as_ref().is_none_or(|g| g.is_match(&w.rule)) && in_partition(&w.rule, options.partition);
+        if !selected {
+            continue;
+        }
+        let label = w.label();
+        let row = |actual: &str, message: String| TestResult {
+            suite: "policies/waivers.yaml".into(),
+            test: label.clone(),
+            rule: w.rule.clone(),
+            expected: "in force".into(),
+            actual: actual.into(),
+            messages: vec![message],
+            file: Some(file.clone()),
+            ..TestResult::default()
+        };
+        if library.rule(&w.rule).is_none() {
+            results.push(row("error", format!("waiver {label} names no rule of the library")));
+            continue;
+        }
+        match w.status(today) {
+            WaiverStatus::Expired { days_ago } => {
+                results.push(row("expired", format!("waiver {label} (owner {}) expired {days_ago} day(s) ago on {}: renew it or remove it", w.owner, w.expires)));
+                continue;
+            }
+            WaiverStatus::Expiring { days_left } => {
+                warnings.push(format!("waiver {label} (owner {}) expires in {days_left} day(s), on {}", w.owner, w.expires))
+            }
+            WaiverStatus::Active { .. } => {}
+        }
+        if !verdicts.iter().any(|v| v.waiver.as_deref() == Some(label.as_str())) {
+            warnings.push(format!("waiver {label} is stale: it covered no failure in this run"));
+        }
+    }
+    (results, warnings)
 }
 
 /// The snapshot check of one rule as a result row: `snapshots/<id>.snap` must hold its verdicts.

@@ -7,6 +7,7 @@ use crate::limits::Limits;
 use crate::verdict::{Mode, Outcome, Verdict};
 use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
+use super::absolute;
 
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
@@ -160,11 +161,47 @@ pub fn evaluate(policies: &[PathBuf], inputs: &[PathBuf], options: &EvalOptions)
             Err(e) => result.load_errors.push(e),
         }
     }
+    let waivers = project_waivers(policies, &options.limits, &mut result.load_errors);
+    let today = crate::lifecycle::today();
     for rule in &result.rules {
         for input in &documents {
             let outcome: Outcome = rule.engine.evaluate(input);
-            result.verdicts.push(Verdict::new(&rule.id, input, outcome, rule.mode));
+            let mut verdict = Verdict::new(&rule.id, input, outcome, rule.mode);
+            crate::lifecycle::apply(&waivers, &mut verdict, input, today);
+            result.verdicts.push(verdict);
         }
     }
     result
+}
+
+/// The waivers of the projects the policies belong to (`policies/waivers.yaml`
+/// above them), so `eval` judges as `test` does. An expired waiver is an error:
+/// it no longer covers anything, and someone must renew or remove it.
+fn project_waivers(policies: &[PathBuf], limits: &Limits, errors: &mut Vec<LoadError>) -> Vec<crate::lifecycle::Waiver> {
+    let mut roots: Vec<PathBuf> = policies
+        .iter()
+        .filter_map(|p| {
+            let start = if p.is_dir() { p.clone() } else { p.parent().map(Path::to_path_buf).unwrap_or_default() };
+            crate::library::find_project_root(&absolute(&start))
+        })
+        .collect();
+    roots.sort();
+    roots.dedup();
+    let today = crate::lifecycle::today();
+    let mut waivers = Vec::new();
+    for root in roots {
+        let path = root.join("policies/waivers.yaml");
+        match crate::lifecycle::read_waivers(&path, limits) {
+            Ok(found) => {
+                for w in &found {
+                    if let crate::lifecycle::WaiverStatus::Expired { days_ago } = w.status(today) {
+                        errors.push(LoadError::new(&path, format!("waiver {} expired {days_ago} day(s) ago: renew it or remove it", w.label())));
+                    }
+                }
+                waivers.extend(found);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    waivers
 }

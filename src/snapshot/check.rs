@@ -120,7 +120,7 @@ pub fn rows(rule_id: &str, results: &[TestResult], verdicts: &[Verdict]) -> Valu
                 case: &result.test,
                 expected: &result.expected,
                 resource: &v.resource,
-                outcome: v.outcome.name(),
+                outcome: if v.waiver.is_some() { "waived" } else { v.outcome.name() },
                 messages: v.outcome.messages(),
             });
         }
@@ -130,7 +130,8 @@ pub fn rows(rule_id: &str, results: &[TestResult], verdicts: &[Verdict]) -> Valu
 }
 
 /// Compare `rows` with `snapshots/<rule_id>.snap` and write what `mode` asks for.
-/// A stale `.snap.new` is removed once the accepted file matches.
+/// A stale `.snap.new` is removed once the accepted file matches (except under
+/// [`UpdateMode::No`], which writes and removes nothing).
 pub fn check(snapshots: &Path, rule_id: &str, input_file: &str, rows: &Value, mode: UpdateMode) -> io::Result<SnapshotCheck> {
     let accepted = accepted_path(snapshots, rule_id);
     let pending = pending_path(snapshots, rule_id);
@@ -141,7 +142,9 @@ pub fn check(snapshots: &Path, rule_id: &str, input_file: &str, rows: &Value, mo
     };
     let old = old_text.as_deref().and_then(parse_body);
     if old.as_ref() == Some(rows) {
-        remove_if_present(&pending)?;
+        if mode != UpdateMode::No {
+            remove_if_present(&pending)?;
+        }
         return Ok(SnapshotCheck { status: SnapshotStatus::Matches, path: accepted, diff: String::new() });
     }
     let new_body = super::to_yaml(rows);
@@ -260,9 +263,12 @@ mod tests {
         let c = check(&snaps, "r", "p", &new, UpdateMode::Always).unwrap();
         assert_eq!(c.status, SnapshotStatus::Accepted);
         assert!(!snaps.join("r.snap.new").exists());
-        // A pending file left from an earlier run goes once the snapshot matches.
+        // A pending file left from an earlier run goes once the snapshot matches,
+        // except under `no`, which touches nothing (promote reads the tree that way).
         std::fs::write(snaps.join("r.snap.new"), "stale").unwrap();
         assert_eq!(check(&snaps, "r", "p", &new, UpdateMode::No).unwrap().status, SnapshotStatus::Matches);
+        assert!(snaps.join("r.snap.new").exists());
+        assert_eq!(check(&snaps, "r", "p", &new, UpdateMode::New).unwrap().status, SnapshotStatus::Matches);
         assert!(!snaps.join("r.snap.new").exists());
     }
 

@@ -1,0 +1,98 @@
+//! Rewriting a rule's mode where its language keeps it, one line at a time, so
+//! the rest of the file (comments, order, quoting) is left exactly as written
+//! and the promotion's diff is the one line a reviewer must see.
+
+use super::Language;
+use crate::verdict::Mode;
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// The value a matched line gets, from the old value and the wanted mode.
+type NewValue = fn(&str, Mode) -> Result<&'static str, String>;
+
+/// `text` with the rule's mode set to `to`, or why it cannot be done by a tool.
+///
+/// - Rego: `mode:` inside the `# METADATA` comment (`custom.mode`).
+/// - Gatekeeper: the Constraint's `enforcementAction` (`dryrun`/`warn` ↔ `deny`).
+/// - Kyverno: `validationFailureAction` and every rule's `failureAction` (`Audit` ↔ `Enforce`).
+///
+/// ```
+/// use verdict::library::{set_mode, Language};
+/// use verdict::verdict::Mode;
+/// let text = "spec:\n  validationFailureAction: Audit # until reviewed\n  rules: []\n";
+/// let flipped = set_mode(Language::Kyverno, text, Mode::Enforce).unwrap();
+/// assert_eq!(flipped, "spec:\n  validationFailureAction: Enforce # until reviewed\n  rules: []\n");
+/// ```
+pub fn set_mode(language: Language, text: &str, to: Mode) -> Result<String, String> {
+    static REGO: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(?P<head>\s*#\s+mode:\s*)(?P<q>[\x22']?)(?P<value>audit|enforce)[\x22']?(?P<tail>\s*(#.*)?)$").unwrap());
+    static GATEKEEPER: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(?P<head>\s*enforcementAction:\s*)(?P<q>[\x22']?)(?P<value>[A-Za-z]+)[\x22']?(?P<tail>\s*(#.*)?)$").unwrap()
+    });
+    static KYVERNO: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(?P<head>\s*-?\s*(validationFailureAction|failureAction):\s*)(?P<q>[\x22']?)(?P<value>[A-Za-z]+)[\x22']?(?P<tail>\s*(#.*)?)$")
+            .unwrap()
+    });
+    let (re, value_for): (&Regex, NewValue) = match language {
+        Language::Rego => (&REGO, |_, to| Ok(if to == Mode::Enforce { "enforce" } else { "audit" })),
+        Language::Gatekeeper => (&GATEKEEPER, |old, to| match (old.to_ascii_lowercase().as_str(), to) {
+            ("scoped", _) => Err("enforcementAction is `scoped`: set each enforcement point's action by hand".into()),
+            (_, Mode::Enforce) => Ok("deny"),
+            (_, Mode::Audit) => Ok("dryrun"),
+        }),
+        Language::Kyverno => (&KYVERNO, |_, to| Ok(if to == Mode::Enforce { "Enforce" } else { "Audit" })),
+    };
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut changed = 0;
+    for line in text.split_inclusive('\n') {
+        let (body, newline) = match line.strip_suffix('\n') {
+            Some(body) => (body.strip_suffix('\r').unwrap_or(body), &line[body.strip_suffix('\r').unwrap_or(body).len()..]),
+            None => (line, ""),
+        };
+        match re.captures(body) {
+            Some(c) => {
+                let value = value_for(&c["value"], to)?;
+                let q = &c["q"];
+                out.push_str(&format!("{}{q}{value}{q}{}{newline}", &c["head"], &c["tail"]));
+                changed += 1;
+            }
+            None => out.push_str(line),
+        }
+    }
+    if changed == 0 {
+        return Err(match language {
+            Language::Rego => "no `mode:` line in the # METADATA custom block".into(),
+            Language::Gatekeeper => "the Constraint has no `enforcementAction:` line".into(),
+            Language::Kyverno => "no `validationFailureAction:` or `failureAction:` line".into(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rego_mode_in_the_metadata_comment_flips_both_ways() {
+        let text = "# METADATA\n# custom:\n#   id: x\n#   mode: audit\npackage x\n";
+        let up = set_mode(Language::Rego, text, Mode::Enforce).unwrap();
+        assert_eq!(up, "# METADATA\n# custom:\n#   id: x\n#   mode: enforce\npackage x\n");
+        assert_eq!(set_mode(Language::Rego, &up, Mode::Audit).unwrap(), text);
+        assert!(set_mode(Language::Rego, "package x\n", Mode::Enforce).is_err());
+    }
+
+    #[test]
+    fn gatekeeper_action_keeps_quotes_and_refuses_scoped() {
+        let text = "spec:\n  enforcementAction: \"dryrun\"\r\n";
+        assert_eq!(set_mode(Language::Gatekeeper, text, Mode::Enforce).unwrap(), "spec:\n  enforcementAction: \"deny\"\r\n");
+        assert!(set_mode(Language::Gatekeeper, "spec:\n  enforcementAction: scoped\n", Mode::Enforce).unwrap_err().contains("scoped"));
+    }
+
+    #[test]
+    fn kyverno_flips_the_policy_and_every_rule_action() {
+        let text = "spec:\n  validationFailureAction: audit\n  rules:\n    - validate:\n        failureAction: Audit\n";
+        let up = set_mode(Language::Kyverno, text, Mode::Enforce).unwrap();
+        assert_eq!(up, "spec:\n  validationFailureAction: Enforce\n  rules:\n    - validate:\n        failureAction: Enforce\n");
+    }
+}

@@ -1,0 +1,194 @@
+//! Audit → enforce with a record, driven through the binary on a copy of
+//! `tests/fixtures/lifecycle/project` (a Kyverno rule and a Rego rule with
+//! cases, accepted snapshots and a corpus): every refusal reason of `promote`,
+//! the native mode flip and the ledger, `demote`, and waivers in `test`,
+//! `eval`, `waivers check` and `waivers export`.
+
+use rstest::rstest;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn verdict(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_verdict")).args(args).current_dir(cwd).env("CI", "true").env_remove("INSTA_UPDATE").output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// A fresh copy of the fixture project.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let from = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lifecycle/project");
+    for entry in walkdir::WalkDir::new(&from).into_iter().filter_map(Result::ok) {
+        let target = dir.path().join(entry.path().strip_prefix(&from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    dir
+}
+
+fn date_in(days: i64) -> String {
+    (chrono::Utc::now().date_naive() + chrono::Duration::days(days)).format("%Y-%m-%d").to_string()
+}
+
+fn waiver(rule: &str, target: &str, expires: &str) -> String {
+    format!("  - rule: {rule}\n    target: {target}\n    owner: platform@example.com\n    reason: legacy workload\n    ticket: SEC-7\n    expires: {expires}\n")
+}
+
+const PRIVILEGED_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: agent\n  namespace: legacy\nspec:\n  containers:\n    - name: agent\n      image: registry.example.com/agent:2.0.0\n      securityContext:\n        privileged: true\n";
+
+#[test]
+fn promote_flips_the_native_field_and_records_the_evidence_then_demote_reverses_it() {
+    let dir = project();
+    let root = dir.path();
+    let policy = root.join("policies/gate/privileged.yaml");
+    let before = std::fs::read_to_string(&policy).unwrap();
+
+    let out = verdict(&["promote", "privileged"], root);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let after = std::fs::read_to_string(&policy).unwrap();
+    let changed: Vec<(&str, &str)> = before.lines().zip(after.lines()).filter(|(a, b)| a != b).collect();
+    assert_eq!(changed, [("  validationFailureAction: Audit", "  validationFailureAction: Enforce")], "only the mode line changes");
+
+    let ledger = verdict::lifecycle::read_ledger(&root.join("policies/promotions.yaml"), &Default::default()).unwrap();
+    assert_eq!(ledger.len(), 1);
+    let entry = &ledger[0];
+    assert_eq!((entry.rule.as_str(), entry.from, entry.to), ("privileged", verdict::verdict::Mode::Audit, verdict::verdict::Mode::Enforce));
+    let snapshot = std::fs::read(root.join("snapshots/privileged.snap")).unwrap();
+    assert_eq!(entry.snapshot_sha256, format!("{:x}", Sha256::digest(snapshot)));
+    assert_eq!((entry.cases.pass, entry.cases.fail), (1, 1));
+    assert_eq!((entry.corpus.documents, entry.corpus.false_positives), (1, 0));
+    assert_eq!(entry.date, date_in(0));
+
+    let test = verdict(&["test"], root);
+    assert_eq!(test.status.code(), Some(0), "the promoted rule still passes its accepted snapshot: {}", text(&test));
+
+    let again = verdict(&["promote", "privileged"], root);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again).contains("already in enforce"), "{}", text(&again));
+
+    assert_eq!(verdict(&["demote", "privileged"], root).status.code(), Some(2), "a demotion needs --reason");
+    let down = verdict(&["demote", "privileged", "--reason", "blocks the node agent"], root);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+    assert_eq!(std::fs::read_to_string(&policy).unwrap(), before);
+    let ledger = verdict::lifecycle::read_ledger(&root.join("policies/promotions.yaml"), &Default::default()).unwrap();
+    assert_eq!(ledger.len(), 2);
+    assert_eq!(ledger[1].reason.as_deref(), Some("blocks the node agent"));
+
+    let rego = verdict(&["promote", "private-acl"], root);
+    assert_eq!(rego.status.code(), Some(0), "{}", text(&rego));
+    assert!(std::fs::read_to_string(root.join("policies/gate/private-acl.rego")).unwrap().contains("#   mode: enforce\n"));
+}
+
+/// Each way a rule can fall short, applied to a fresh copy, and the reason promote gives.
+#[rstest]
+#[case::no_fail_case("privileged", &[("rm", "cases/privileged/fail-privileged.yaml", "")], "no fail-* case that fails")]
+#[case::no_pass_case("privileged", &[("rm", "cases/privileged/pass-unprivileged.yaml", "")], "no passing pass-* case")]
+#[case::wrong_expectation("privileged", &[("write", "cases/privileged/pass-privileged.yaml", PRIVILEGED_POD)], "pass-privileged.yaml: expected pass, got fail")]
+#[case::error_verdict("privileged", &[("write", "cases/privileged/fail-broken.yaml", "kind: [unclosed\n")], "fail-broken.yaml: error verdict")]
+#[case::skipped_case("privileged", &[("write", "cases/privileged/pass-signed.image.yaml", "image: {}\n")], "pass-signed.image.yaml: skipped, so not evidence")]
+#[case::no_snapshot("privileged", &[("rm", "snapshots/privileged.snap", "")], "no accepted snapshot")]
+#[case::changed_snapshot("privileged", &[("append", "snapshots/privileged.snap", "- case: extra\n")], "snapshot changed")]
+#[case::pending_snapshot("privileged", &[("write", "snapshots/privileged.snap.new", "pending\n")], "a pending snapshot is not accepted")]
+#[case::false_positive("privileged", &[("write", "cases/_corpus/agent.yaml", PRIVILEGED_POD)], "1 false positive(s) on the known-good corpus")]
+#[case::no_corpus_document("private-acl", &[("rm", "cases/_corpus/private-bucket.tfplan.json", "")], "holds no document the rule applies to")]
+#[case::expired_waiver("privileged", &[("waiver", "{namespace: legacy}", "-3")], "expired 3 day(s) ago")]
+fn promote_refuses_with_the_reason(#[case] rule: &str, #[case] changes: &[(&str, &str, &str)], #[case] reason: &str) {
+    let dir = project();
+    let root = dir.path();
+    for (op, path, content) in changes {
+        match *op {
+            "rm" => std::fs::remove_file(root.join(path)).unwrap(),
+            "write" => std::fs::write(root.join(path), content).unwrap(),
+            "append" => {
+                let mut text = std::fs::read_to_string(root.join(path)).unwrap();
+                text.push_str(content);
+                std::fs::write(root.join(path), text).unwrap();
+            }
+            "waiver" => {
+                let expires = date_in(content.parse().unwrap());
+                std::fs::write(root.join("policies/waivers.yaml"), format!("waivers:\n{}", waiver(rule, path, &expires))).unwrap();
+            }
+            _ => unreachable!(),
+        }
+    }
+    let policy = std::fs::read_dir(root.join("policies/gate")).unwrap().count();
+    let out = verdict(&["promote", rule], root);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains(&format!("{rule} stays in audit")), "{}", text(&out));
+    assert!(text(&out).contains(reason), "want `{reason}` in:\n{}", text(&out));
+    assert!(!root.join("policies/promotions.yaml").exists(), "a refusal records nothing");
+    assert_eq!(std::fs::read_dir(root.join("policies/gate")).unwrap().count(), policy);
+}
+
+/// A waiver turns a failure into `waived` in test, eval, the decision log and
+/// `waivers check`; expired ones fail; expiring and stale ones warn; export writes
+/// Kyverno PolicyExceptions with their expiry.
+#[test]
+fn waivers_are_reported_as_waived_never_as_pass() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(root.join("cases/_corpus/agent.yaml"), PRIVILEGED_POD).unwrap();
+    let waivers = root.join("policies/waivers.yaml");
+    std::fs::write(&waivers, format!("waivers:\n{}{}", waiver("privileged", "{namespace: legacy}", &date_in(60)), waiver("private-acl", "{address: aws_s3_bucket_acl.old}", &date_in(5)))).unwrap();
+
+    let out = verdict(&["test", "--format", "json"], root);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let corpus = doc["results"].as_array().unwrap().iter().find(|r| r["rule"] == "privileged" && r["test"] == "known-good corpus").unwrap();
+    assert_eq!(corpus["actual"], "waived", "{corpus:#}");
+    assert!(corpus["messages"][0].as_str().unwrap().contains("waived by privileged[namespace=legacy] (SEC-7)"));
+    let human = text(&verdict(&["test"], root));
+    assert!(human.contains("waiver private-acl[address=aws_s3_bucket_acl.old] (SEC-7) (owner platform@example.com) expires in 5 day(s)"), "{human}");
+    assert!(human.contains("waiver private-acl[address=aws_s3_bucket_acl.old] (SEC-7) is stale"), "{human}");
+
+    let log = root.join("decisions.jsonl");
+    let eval = verdict(&["eval", "--policy", "policies/gate/privileged.yaml", "--input", "cases/_corpus/agent.yaml", "--decision-log", log.to_str().unwrap()], root);
+    assert!(text(&eval).contains("WAIVED [audit] privileged"), "{}", text(&eval));
+    let line: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!((line["outcome"].as_str(), line["waiver"].as_str()), (Some("waived"), Some("privileged[namespace=legacy] (SEC-7)")));
+
+    let check = verdict(&["waivers", "check"], root);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    assert!(text(&check).contains("privileged[namespace=legacy] (SEC-7): active, 60 days left"), "{}", text(&check));
+    assert!(text(&check).contains("covered 1 failure(s)"), "{}", text(&check));
+
+    let export = verdict(&["waivers", "export", "--format", "kyverno"], root);
+    let docs: Vec<serde_json::Value> = serde_yaml_ng::Deserializer::from_slice(&export.stdout)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 1, "{}", text(&export));
+    assert_eq!(docs[0]["kind"], "PolicyException");
+    assert_eq!(docs[0]["spec"]["expiresAt"], format!("{}T23:59:59Z", date_in(60)));
+    assert_eq!(docs[0]["spec"]["match"]["any"][0]["resources"]["namespaces"][0], "legacy");
+    assert!(docs[0]["spec"]["exceptions"][0]["ruleNames"].as_array().unwrap().iter().any(|r| r == "autogen-privileged-containers"));
+
+    // Expired: the failure is no longer covered, and the run fails on the waiver itself.
+    std::fs::write(&waivers, format!("waivers:\n{}", waiver("privileged", "{namespace: legacy}", &date_in(-1)))).unwrap();
+    let expired = verdict(&["test", "--format", "json"], root);
+    assert_eq!(expired.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&expired.stdout).unwrap();
+    let row = doc["results"].as_array().unwrap().iter().find(|r| r["suite"] == "policies/waivers.yaml").expect("waiver row");
+    assert_eq!(row["actual"], "expired");
+    assert_eq!(verdict(&["waivers", "check"], root).status.code(), Some(1));
+    assert_eq!(verdict(&["eval", "--policy", "policies/gate/privileged.yaml", "--input", "cases/_corpus/agent.yaml"], root).status.code(), Some(2));
+}
+
+/// The ledger, waiver and control files are checked against their schemas on every load.
+#[rstest]
+#[case("waivers.yaml", "waivers:\n  - rule: privileged\n    target: {namespace: legacy}\n    owner: o\n    reason: r\n    ticket: T\n    expires: 2099-01-01\n    approved: yes\n", "/waivers/0/approved: unknown field")]
+#[case("waivers.yaml", "waivers:\n  - rule: privileged\n    target: {namespace: legacy, image: x}\n    owner: o\n    reason: r\n    ticket: T\n    expires: 2099-01-01\n", "/waivers/0/target")]
+#[case("promotions.yaml", "promotions:\n  - rule: privileged\n    from: audit\n    to: enforced\n", "promotions.yaml does not match its schema")]
+#[case("controls.yaml", "controls:\n  - id: workload-least-privilege\n    titel: x\n", "did you mean `title`?")]
+fn bad_lifecycle_files_are_load_errors(#[case] file: &str, #[case] content: &str, #[case] want: &str) {
+    let dir = project();
+    std::fs::write(dir.path().join("policies").join(file), content).unwrap();
+    let out = verdict(&["test"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains(want), "want `{want}` in {}", text(&out));
+}
