@@ -49,7 +49,7 @@
 #   id: s3-regulated-bucket-encrypted
 #   gate: terraform-guardrails
 #   input: tfplan
-#   mode: audit
+#   mode: enforce
 #   severity: high
 #   controls:
 #     - data-encryption-at-rest

@@ -60,7 +60,7 @@
 #   id: s3-regulated-bucket-not-public
 #   gate: terraform-guardrails
 #   input: tfplan
-#   mode: audit
+#   mode: enforce
 #   severity: critical
 #   controls:
 #     - data-no-public-access

@@ -51,7 +51,7 @@
 #   id: sg-no-admin-ingress-from-internet
 #   gate: terraform-guardrails
 #   input: tfplan
-#   mode: audit
+#   mode: enforce
 #   severity: high
 #   controls:
 #     - network-admin-ports-restricted
