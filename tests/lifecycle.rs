@@ -192,3 +192,85 @@ fn bad_lifecycle_files_are_load_errors(#[case] file: &str, #[case] content: &str
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains(want), "want `{want}` in {}", text(&out));
 }
+
+/// A git repository holding the fixture project and a CODEOWNERS, committed.
+fn repository() -> tempfile::TempDir {
+    let dir = project();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join(".github")).unwrap();
+    std::fs::write(
+        root.join(".github/CODEOWNERS"),
+        "* @org/maintainers\n/policies/ @org/policy-owners\n/policies/gate/*.rego @org/policy-owners @org/cloud\n",
+    )
+    .unwrap();
+    for args in [&["init", "-q"][..], &["add", "-A"], &["-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "base"]] {
+        assert!(Command::new("git").args(args).current_dir(root).status().unwrap().success());
+    }
+    dir
+}
+
+fn review_json(root: &Path) -> (Option<i32>, serde_json::Value) {
+    let out = verdict(&["review", "--base", "HEAD", "--format", "json"], root);
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+    (out.status.code(), doc)
+}
+
+fn rule<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    doc["rules"].as_array().unwrap().iter().find(|r| r["rule"] == id).unwrap()
+}
+
+#[test]
+fn review_reports_flips_mode_changes_the_ledger_and_owners() {
+    // No change: nothing to approve, exit 0.
+    let dir = repository();
+    let root = dir.path();
+    let (code, doc) = review_json(root);
+    assert_eq!(code, Some(0), "{doc:#}");
+    assert_eq!(doc["approvers"].as_array().unwrap().len(), 0);
+
+    // Loosening the Kyverno rule: its fail case now passes; policy owners must approve.
+    let policy = root.join("policies/gate/privileged.yaml");
+    let original = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, original.replace("=(privileged): \"false\"", "=(privileged): \"?*\"")).unwrap();
+    let (code, doc) = review_json(root);
+    assert_eq!(code, Some(1), "a loosening fails the review: {doc:#}");
+    let flips = rule(&doc, "privileged")["flips"].as_array().unwrap().clone();
+    assert_eq!(flips.len(), 1, "{flips:#?}");
+    assert_eq!((flips[0]["input"].as_str(), flips[0]["direction"].as_str()), (Some("cases/privileged/fail-privileged.yaml#0"), Some("looser")));
+    assert_eq!(doc["approvers"], serde_json::json!(["@org/policy-owners"]));
+    std::fs::write(&policy, &original).unwrap();
+
+    // Tightening the Rego rule: its pass case and the corpus plan now fail; cloud must approve too.
+    let rego = root.join("policies/gate/private-acl.rego");
+    let rego_text = std::fs::read_to_string(&rego).unwrap();
+    std::fs::write(&rego, rego_text.replace("rc.change.after.acl == \"public-read\"", "rc.change.after.acl != \"nothing\"")).unwrap();
+    let (code, doc) = review_json(root);
+    assert_eq!(code, Some(0), "stricter only: {doc:#}");
+    let stricter: Vec<&str> = rule(&doc, "private-acl")["flips"].as_array().unwrap().iter().map(|f| f["input"].as_str().unwrap()).collect();
+    assert_eq!(stricter, ["cases/_corpus/private-bucket.tfplan.json#0", "cases/private-acl/pass-private.tfplan.json#0"]);
+    assert_eq!(doc["approvers"], serde_json::json!(["@org/cloud", "@org/policy-owners"]));
+    std::fs::write(&rego, &rego_text).unwrap();
+
+    // A promotion by hand has no ledger entry: exit 1. Through verdict promote it is recorded.
+    std::fs::write(&policy, original.replace("validationFailureAction: Audit", "validationFailureAction: Enforce")).unwrap();
+    let (code, doc) = review_json(root);
+    assert_eq!(code, Some(1));
+    assert_eq!(rule(&doc, "privileged")["ledger_entry"], false);
+    std::fs::write(&policy, &original).unwrap();
+    assert_eq!(verdict(&["promote", "privileged"], root).status.code(), Some(0));
+    let (code, doc) = review_json(root);
+    assert_eq!(code, Some(0), "{doc:#}");
+    assert_eq!((rule(&doc, "privileged")["base_mode"].as_str(), rule(&doc, "privileged")["head_mode"].as_str()), (Some("audit"), Some("enforce")));
+    assert_eq!(rule(&doc, "privileged")["ledger_entry"], true);
+    let md = text(&verdict(&["review", "--base", "HEAD"], root));
+    assert!(md.contains("| `privileged` | changed | audit → enforce | recorded | 0 | 0 |"), "{md}");
+
+    // A policy file nobody owns makes the review an error.
+    std::fs::write(root.join(".github/CODEOWNERS"), "/cases/ @org/maintainers\n").unwrap();
+    for args in [&["add", "-A"][..], &["-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "drop owners"]] {
+        assert!(Command::new("git").args(args).current_dir(root).status().unwrap().success());
+    }
+    let (code, doc) = review_json(root);
+    assert_eq!(code, Some(2));
+    assert!(doc["errors"].to_string().contains("policies/gate/privileged.yaml: no owner in .github/CODEOWNERS"), "{doc:#}");
+}

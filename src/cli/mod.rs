@@ -7,6 +7,7 @@ mod eval;
 mod init;
 mod new_rule;
 mod promote;
+mod review;
 mod test;
 mod waivers;
 
@@ -51,6 +52,8 @@ enum Command {
     Demote(demote::DemoteArgs),
     /// Check or export the timeboxed waivers of `policies/waivers.yaml`.
     Waivers(waivers::WaiversArgs),
+    /// Compare verdicts with a git revision: flips, mode changes, ledger, owners who must approve.
+    Review(review::ReviewArgs),
 }
 
 /// Parse the command line and run; clap's own usage errors exit 2.
@@ -72,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::Promote(args) => promote::run(args),
         Command::Demote(args) => demote::run(args),
         Command::Waivers(args) => waivers::run(args),
+        Command::Review(args) => review::run(args),
     };
     match code {
         Ok(code) => ExitCode::from(code),
