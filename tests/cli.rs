@@ -581,3 +581,43 @@ fn suite_resources_are_schema_checked() {
     assert_eq!(row["actual"], "error", "{row:#}");
     assert!(message.contains("patterned.yaml:44") && message.contains("did you mean `pattern`?"), "{message}");
 }
+
+/// The shipped CI workflow parses, and every `verdict` command and flag it runs exists
+/// (checked against the binary's own `--help`); `cargo xtask policy-test` is an xtask.
+#[test]
+fn the_ci_workflow_parses_and_its_commands_exist() {
+    let text = std::fs::read_to_string(repo().join(".github/workflows/policy.yml")).unwrap();
+    let workflow: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("policy.yml is YAML");
+    let jobs = workflow["jobs"].as_mapping().expect("jobs");
+    for job in ["policy-test", "shard", "coverage", "review"] {
+        assert!(jobs.contains_key(job), "job {job}");
+    }
+    assert!(workflow["jobs"]["shard"]["strategy"]["matrix"]["shard"].as_sequence().is_some_and(|s| s.len() > 1));
+    let runs: Vec<String> = jobs
+        .values()
+        .flat_map(|j| j["steps"].as_sequence().cloned().unwrap_or_default())
+        .filter_map(|s| s["run"].as_str().map(str::to_string))
+        .collect();
+    let mut checked = 0;
+    for run in &runs {
+        for command in run.split("||").map(str::trim) {
+            let words: Vec<&str> = command.split_whitespace().collect();
+            if words.starts_with(&["cargo", "xtask"]) {
+                let xtask = std::fs::read_to_string(repo().join("xtask/src/main.rs")).unwrap();
+                assert!(words[2] == "policy-test" && xtask.contains("PolicyTest"), "{command}");
+                checked += 1;
+            }
+            if words.first() != Some(&"verdict") {
+                continue;
+            }
+            let help = verdict(&[words[1], "--help"], &repo());
+            assert!(help.status.success(), "`verdict {}` is not a command", words[1]);
+            let help = String::from_utf8_lossy(&help.stdout);
+            for flag in words.iter().filter(|w| w.starts_with("--")) {
+                assert!(help.contains(flag), "`verdict {}` has no {flag}", words[1]);
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} commands checked in {runs:#?}");
+}

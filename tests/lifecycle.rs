@@ -274,3 +274,69 @@ fn review_reports_flips_mode_changes_the_ledger_and_owners() {
     assert_eq!(code, Some(2));
     assert!(doc["errors"].to_string().contains("policies/gate/privileged.yaml: no owner in .github/CODEOWNERS"), "{doc:#}");
 }
+
+/// `verdict report` on the fixture library: the figures follow from its two rules,
+/// one promoted and one waived, in Markdown and JSON, and the HTML page shows the
+/// same figures when headless Chromium renders it.
+#[test]
+fn report_figures_on_a_small_library() {
+    let dir = project();
+    let root = dir.path();
+    assert_eq!(verdict(&["promote", "privileged"], root).status.code(), Some(0));
+    std::fs::write(root.join("policies/waivers.yaml"), format!("waivers:\n{}", waiver("private-acl", "{address: aws_s3_bucket_acl.old}", &date_in(30)))).unwrap();
+    let mut controls = std::fs::read_to_string(root.join("policies/controls.yaml")).unwrap();
+    controls.push_str("  - id: images-signed\n    title: Images are signed\n    references: [\"SLSA v1.0 Build L2\"]\n");
+    std::fs::write(root.join("policies/controls.yaml"), controls).unwrap();
+
+    let json = verdict(&["report", "--format", "json"], root);
+    assert_eq!(json.status.code(), Some(0), "{}", text(&json));
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let h = &doc["headline"];
+    assert_eq!((h["controls"].as_u64(), h["controls_enforced"].as_u64()), (Some(3), Some(1)), "{h:#}");
+    assert_eq!((h["rules_enforce"].as_u64(), h["rules_audit"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(h["uncovered_controls"], serde_json::json!(["images-signed"]));
+    let status = |id: &str| doc["controls"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["status"].clone();
+    assert_eq!((status("workload-least-privilege"), status("data-not-public")), (serde_json::json!("enforced"), serde_json::json!("audit-only")));
+    let privileged = doc["rules"].as_array().unwrap().iter().find(|r| r["id"] == "privileged").unwrap();
+    assert_eq!(privileged["enforced_since"], date_in(0));
+    let acl = doc["rules"].as_array().unwrap().iter().find(|r| r["id"] == "private-acl").unwrap();
+    assert_eq!(acl["waivers"][0]["expires"], date_in(30));
+
+    let md = String::from_utf8(verdict(&["report"], root).stdout).unwrap();
+    assert!(md.contains("**1 of 3 controls** are enforced"), "{md}");
+    assert!(md.contains("Controls no rule implements: images-signed."), "{md}");
+
+    // Shards: two partitions merged give the same figures as one run.
+    let mut shards = Vec::new();
+    for n in 1..=2 {
+        let file = root.join(format!("shard-{n}.json"));
+        verdict(&["test", "--partition", &format!("hash:{n}/2"), "--format", "json", "--output", file.to_str().unwrap(), "--allow-empty"], root);
+        shards.push(file.to_string_lossy().into_owned());
+    }
+    let mut args = vec!["report", "--format", "json", "--results"];
+    args.extend(shards.iter().map(String::as_str));
+    let merged: serde_json::Value = serde_json::from_slice(&verdict(&args, root).stdout).unwrap();
+    assert_eq!(merged["headline"]["results"], doc["headline"]["results"], "merged shards count every result once");
+    assert_eq!(merged["headline"]["controls_enforced"], h["controls_enforced"]);
+
+    let page = root.join("report.html");
+    assert_eq!(verdict(&["report", "--format", "html", "--output", page.to_str().unwrap()], root).status.code(), Some(0));
+    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success())) else {
+        assert!(std::env::var("CI").is_err(), "CI=true but chromium is not installed (.ci/run installs Debian's chromium)");
+        eprintln!("SKIPPED: chromium not installed; the HTML page was not rendered");
+        return;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let dom = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run", "--disable-component-update"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("<b id=\"controls-enforced\">1 of 3</b>"), "rendered page lacks the headline figure:\n{dom}");
+    assert!(dom.contains("<b id=\"rules-enforce\">1</b>") && dom.contains("<b id=\"rules-audit\">1</b>"), "{dom}");
+    assert!(dom.contains(&format!("{}: audit → enforce", date_in(0))), "the promotion history is on the page: {dom}");
+    assert!(dom.contains(&format!("until {}", date_in(30))), "the waiver's expiry is on the page");
+}

@@ -7,6 +7,7 @@ mod eval;
 mod init;
 mod new_rule;
 mod promote;
+mod report;
 mod review;
 mod test;
 mod waivers;
@@ -54,6 +55,8 @@ enum Command {
     Waivers(waivers::WaiversArgs),
     /// Compare verdicts with a git revision: flips, mode changes, ledger, owners who must approve.
     Review(review::ReviewArgs),
+    /// Compliance coverage: controls → rules → cases → verdicts (md, html, json); merges shard results.
+    Report(report::ReportArgs),
 }
 
 /// Parse the command line and run; clap's own usage errors exit 2.
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Demote(args) => demote::run(args),
         Command::Waivers(args) => waivers::run(args),
         Command::Review(args) => review::run(args),
+        Command::Report(args) => report::run(args),
     };
     match code {
         Ok(code) => ExitCode::from(code),

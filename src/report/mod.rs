@@ -1,6 +1,7 @@
 //! Writing a [`RunSummary`] out. The main type here is the [`Format`] trait:
 //! one file per output format, each listed once in [`OutputFormat`].
 
+pub mod coverage;
 pub mod decision_log;
 pub mod eval;
 mod github;

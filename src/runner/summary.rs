@@ -115,3 +115,78 @@ impl RunSummary {
         self.searched.extend(other.searched);
     }
 }
+
+impl RunSummary {
+    /// Read back what `verdict test --format json` wrote (one shard of a
+    /// partitioned run), paths taken relative to `base`. Verdicts are not part
+    /// of that output, so only results, load errors and warnings come back.
+    ///
+    /// ```
+    /// let text = r#"{"summary": {}, "results": [{"suite": "cases/r", "test": "pass-a.yaml", "rule": "r",
+    ///   "resource": "Pod/a", "expected": "pass", "actual": "pass", "ok": true, "messages": [], "file": "cases/r/pass-a.yaml"}],
+    ///   "load_errors": [{"path": "policies/x.yaml", "line": 3, "message": "bad"}], "warnings": ["w"]}"#;
+    /// let summary = verdict::runner::RunSummary::from_json(text, std::path::Path::new("/repo")).unwrap();
+    /// assert_eq!(summary.stats().passed, 1);
+    /// assert_eq!(summary.results[0].file.as_deref(), Some(std::path::Path::new("/repo/cases/r/pass-a.yaml")));
+    /// assert_eq!(summary.load_errors[0].line, Some(3));
+    /// ```
+    pub fn from_json(text: &str, base: &std::path::Path) -> Result<RunSummary, String> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            suite: String,
+            test: String,
+            rule: String,
+            #[serde(default)]
+            resource: String,
+            expected: String,
+            actual: String,
+            ok: bool,
+            #[serde(default)]
+            skipped: Option<String>,
+            #[serde(default)]
+            messages: Vec<String>,
+            #[serde(default)]
+            file: Option<String>,
+            #[serde(default)]
+            line: Option<usize>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Error {
+            path: String,
+            line: Option<usize>,
+            message: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Doc {
+            results: Vec<Row>,
+            #[serde(default)]
+            load_errors: Vec<Error>,
+            #[serde(default)]
+            warnings: Vec<String>,
+        }
+        let doc: Doc = serde_json::from_str(text).map_err(|e| format!("not the JSON of `verdict test --format json`: {e}"))?;
+        Ok(RunSummary {
+            results: doc
+                .results
+                .into_iter()
+                .map(|r| TestResult {
+                    suite: r.suite,
+                    test: r.test,
+                    rule: r.rule,
+                    resource: r.resource,
+                    expected: r.expected,
+                    actual: r.actual,
+                    ok: r.ok,
+                    skipped: r.skipped,
+                    messages: r.messages,
+                    file: r.file.map(|f| base.join(f)),
+                    line: r.line,
+                })
+                .collect(),
+            load_errors: doc.load_errors.into_iter().map(|e| LoadError { path: base.join(e.path), line: e.line, message: e.message }).collect(),
+            warnings: doc.warnings,
+            base: base.to_path_buf(),
+            ..RunSummary::default()
+        })
+    }
+}
