@@ -117,6 +117,9 @@ pub struct Verdict {
     pub mode: Mode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiver: Option<String>,
+    /// The judged document's digest, for the decision log.
+    #[serde(skip)]
+    pub input_digest: String,
 }
 
 impl Verdict {
@@ -128,6 +131,7 @@ impl Verdict {
             outcome,
             mode,
             waiver: None,
+            input_digest: input.digest.clone(),
         }
     }
 

@@ -153,6 +153,16 @@ fn waivers_are_reported_as_waived_never_as_pass() {
     let line: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().next().unwrap()).unwrap();
     assert_eq!((line["outcome"].as_str(), line["waiver"].as_str()), (Some("waived"), Some("privileged[namespace=legacy] (SEC-7)")));
 
+    let test_log = root.join("target/test-decisions.jsonl");
+    assert_eq!(verdict(&["test", "--decision-log", test_log.to_str().unwrap()], root).status.code(), Some(0));
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&test_log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let waived = lines.iter().find(|l| l["outcome"] == "waived").expect("the waived corpus decision is logged");
+    assert_eq!(waived["input"], "cases/_corpus/agent.yaml#0");
+    assert!(waived["input_digest"].as_str().unwrap().starts_with("sha256:") && waived["decision_id"].as_str().unwrap().len() == 36, "{waived:#}");
+    let ids: std::collections::BTreeSet<&str> = lines.iter().map(|l| l["decision_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), lines.len(), "decision ids are unique");
+
     let check = verdict(&["waivers", "check"], root);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check));
     assert!(text(&check).contains("privileged[namespace=legacy] (SEC-7): active, 60 days left"), "{}", text(&check));
@@ -265,6 +275,13 @@ fn review_reports_flips_mode_changes_the_ledger_and_owners() {
     let md = text(&verdict(&["review", "--base", "HEAD"], root));
     assert!(md.contains("| `privileged` | changed | audit → enforce | recorded | 0 | 0 |"), "{md}");
 
+    // A removed audit rule is listed; it loosens nothing that blocked.
+    std::fs::rename(root.join("policies/gate/private-acl.rego"), root.join("private-acl.rego.bak")).unwrap();
+    let (code, doc) = review_json(root);
+    assert_eq!(rule(&doc, "private-acl")["change"], "removed");
+    assert_eq!(code, Some(0), "removing an audit rule loosens nothing that blocked: {doc:#}");
+    std::fs::rename(root.join("private-acl.rego.bak"), root.join("policies/gate/private-acl.rego")).unwrap();
+
     // A policy file nobody owns makes the review an error.
     std::fs::write(root.join(".github/CODEOWNERS"), "/cases/ @org/maintainers\n").unwrap();
     for args in [&["add", "-A"][..], &["-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "drop owners"]] {
@@ -301,6 +318,8 @@ fn report_figures_on_a_small_library() {
     assert_eq!(privileged["enforced_since"], date_in(0));
     let acl = doc["rules"].as_array().unwrap().iter().find(|r| r["id"] == "private-acl").unwrap();
     assert_eq!(acl["waivers"][0]["expires"], date_in(30));
+    assert_eq!(acl["promotion_refusals"], serde_json::json!([]), "the audit rule qualifies for enforce");
+    assert!(privileged.get("promotion_refusals").is_none(), "an enforced rule has no refusals");
 
     let md = String::from_utf8(verdict(&["report"], root).stdout).unwrap();
     assert!(md.contains("**1 of 3 controls** are enforced"), "{md}");

@@ -45,7 +45,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         EvalFormat::Json => crate::report::eval::write_json(&result, &mut out)?,
     }
     if let Some(file) = &args.decision_log {
-        crate::report::decision_log::append(&result, file).with_context(|| format!("writing {}", file.display()))?;
+        crate::report::decision_log::append(&result.verdicts, file).with_context(|| format!("writing {}", file.display()))?;
     }
     Ok(result.exit_code())
 }

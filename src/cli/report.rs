@@ -46,7 +46,20 @@ pub fn run(args: ReportArgs) -> Result<u8> {
         merged
     };
     let owners = crate::lifecycle::CodeOwners::find(&crate::library::find_repository_root(&root)).map(|(_, o)| o);
-    let coverage = crate::report::coverage::build(&library, &controls, &summary, owners.as_ref(), crate::lifecycle::today());
+    // Rules still in audit: the reasons `verdict promote` would give, for the report.
+    let refusals = library
+        .rules
+        .iter()
+        .filter(|r| r.mode == crate::verdict::Mode::Audit)
+        .map(|r| {
+            let reasons = match crate::lifecycle::assess_in(&library, &r.id, &limits) {
+                Ok(readiness) => readiness.refusals,
+                Err(e) => vec![e.to_string()],
+            };
+            (r.id.clone(), reasons)
+        })
+        .collect();
+    let coverage = crate::report::coverage::build(&library, &controls, &summary, owners.as_ref(), &refusals, crate::lifecycle::today());
     let text = match args.format {
         ReportFormat::Md => crate::report::coverage::markdown(&coverage),
         ReportFormat::Html => crate::report::coverage::html(&coverage),

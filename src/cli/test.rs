@@ -30,6 +30,9 @@ pub struct TestArgs {
     /// Largest input file accepted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_file_bytes)]
     max_file_size: u64,
+    /// Append one JSON line per verdict (decision id, time, rule, input digest, outcome, mode, waiver) to FILE.
+    #[arg(long, value_name = "FILE")]
+    decision_log: Option<PathBuf>,
     /// Let a run that finds nothing to check (or skips everything) pass.
     #[arg(long)]
     allow_empty: bool,
@@ -95,6 +98,9 @@ pub fn run(args: TestArgs) -> Result<u8> {
         Some(file) => crate::report::write_to_file(args.format, &summary, file)
             .with_context(|| format!("writing {}", file.display()))?,
         None => args.format.formatter().write(&summary, &mut anstream::stdout())?,
+    }
+    if let Some(file) = &args.decision_log {
+        crate::report::decision_log::append(&summary.verdicts, file).with_context(|| format!("writing {}", file.display()))?;
     }
     for (format, file) in &args.report {
         crate::report::write_to_file(*format, &summary, file).with_context(|| format!("writing {}", file.display()))?;

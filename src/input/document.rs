@@ -57,6 +57,8 @@ pub struct Input {
     /// `Kind/namespace/name` (namespace omitted when empty) for manifests; a short label otherwise.
     pub resource: String,
     pub value: Value,
+    /// `sha256:` of the document's JSON, so a decision log names exactly what was judged.
+    pub digest: String,
 }
 
 impl Input {
@@ -65,7 +67,29 @@ impl Input {
         let kind = detect_kind(&value);
         let resource = resource_label(kind, &value);
         let id = format!("{}#{}", path.display(), index);
-        Input { id, path, index, line, kind, resource, value }
+        let digest = digest_of(&value);
+        Input { id, path, index, line, kind, resource, value, digest }
+    }
+}
+
+/// `sha256:<hex>` of a value's compact JSON (serde_json keeps object keys sorted).
+fn digest_of(value: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    // Writing into the hasher cannot fail.
+    let _ = serde_json::to_writer(HashWriter(&mut hasher), value);
+    format!("sha256:{:x}", hasher.finalize())
+}
+
+struct HashWriter<'a>(&'a mut sha2::Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        sha2::Digest::update(self.0, buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

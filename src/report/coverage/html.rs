@@ -105,7 +105,15 @@ pub fn html(c: &Coverage) -> String {
             if r.mode == crate::verdict::Mode::Enforce { "enforced" } else { "audit" },
             r.mode,
             esc(&r.owners.join(", ")),
-            if history.is_empty() { "never promoted".to_string() } else { history.join("<br>") },
+            {
+                let mut text = if history.is_empty() { "never promoted".to_string() } else { history.join("<br>") };
+                match &r.promotion_refusals {
+                    Some(reasons) if reasons.is_empty() => text.push_str("<br><i>qualifies for enforce</i>"),
+                    Some(reasons) => text.push_str(&format!("<br><i>stays in audit: {}</i>", esc(&reasons.join("; ")))),
+                    None => {}
+                }
+                text
+            },
             if waivers.is_empty() { "none".to_string() } else { waivers.join("<br>") }
         ));
     }

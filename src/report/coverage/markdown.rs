@@ -57,5 +57,13 @@ pub fn markdown(c: &Coverage) -> String {
             r.waivers.iter().map(|w| format!("{} until {}", w.label, w.expires)).collect::<Vec<_>>().join("; ")
         ));
     }
+    let held: Vec<String> = c
+        .rules
+        .iter()
+        .filter_map(|r| r.promotion_refusals.as_ref().filter(|x| !x.is_empty()).map(|x| format!("- `{}`: {}", r.id, x.join("; "))))
+        .collect();
+    if !held.is_empty() {
+        s.push_str(&format!("\n## Why these rules stay in audit\n\n{}\n", held.join("\n")));
+    }
     s
 }

@@ -92,6 +92,9 @@ pub struct RuleRow {
     pub history: Vec<HistoryRow>,
     pub waivers: Vec<WaiverRow>,
     pub cases: Vec<CaseRow>,
+    /// For a rule in audit: why `verdict promote` would refuse it (empty: it qualifies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion_refusals: Option<Vec<String>>,
 }
 
 /// One control and what implements it.
@@ -129,8 +132,16 @@ pub struct Coverage {
     pub matrix: BTreeMap<String, BTreeMap<String, ControlStatus>>,
 }
 
-/// Build the report from the library, its control catalogue and one run's results.
-pub fn build(library: &Library, controls: &[Control], summary: &RunSummary, owners: Option<&CodeOwners>, today: chrono::NaiveDate) -> Coverage {
+/// Build the report from the library, its control catalogue and one run's results;
+/// `refusals` holds, for rules in audit, why promotion would be refused.
+pub fn build(
+    library: &Library,
+    controls: &[Control],
+    summary: &RunSummary,
+    owners: Option<&CodeOwners>,
+    refusals: &BTreeMap<String, Vec<String>>,
+    today: chrono::NaiveDate,
+) -> Coverage {
     let mut rules = Vec::new();
     for rule in &library.rules {
         let mine: Vec<_> = summary.results.iter().filter(|r| r.rule == rule.id).collect();
@@ -175,6 +186,7 @@ pub fn build(library: &Library, controls: &[Control], summary: &RunSummary, owne
                 .map(|w| WaiverRow { label: w.label(), owner: w.owner.clone(), expires: w.expires.clone(), status: w.status(today) })
                 .collect(),
             cases,
+            promotion_refusals: (rule.mode == Mode::Audit).then(|| refusals.get(&rule.id).cloned().unwrap_or_default()),
         });
     }
     let status_of = |rows: &[&RuleRow]| {
