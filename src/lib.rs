@@ -11,6 +11,7 @@ pub mod input;
 pub mod library;
 pub mod lifecycle;
 pub mod limits;
+pub mod oci;
 pub mod report;
 pub mod runner;
 pub mod scaffold;

@@ -4,6 +4,7 @@ mod accept;
 mod completions;
 mod demote;
 mod eval;
+mod image;
 mod init;
 mod new_rule;
 mod promote;
@@ -57,6 +58,8 @@ enum Command {
     Review(review::ReviewArgs),
     /// Compliance coverage: controls → rules → cases → verdicts (md, html, json); merges shard results.
     Report(report::ReportArgs),
+    /// Images in a registry: verify a cosign signature.
+    Image(image::ImageArgs),
 }
 
 /// Parse the command line and run; clap's own usage errors exit 2.
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Waivers(args) => waivers::run(args),
         Command::Review(args) => review::run(args),
         Command::Report(args) => report::run(args),
+        Command::Image(args) => image::run(args),
     };
     match code {
         Ok(code) => ExitCode::from(code),

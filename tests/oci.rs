@@ -1,0 +1,138 @@
+//! Key-based cosign signatures against a real throwaway registry (Debian's
+//! `docker-registry`, started by the test): what verifies, and each way an image
+//! fails to verify, named by the check that fails; a registry that is down or
+//! hangs is an error, never a pass. Without a registry binary the tests say
+//! SKIPPED, and fail under `CI=true` (where `.ci/run` installs one).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use verdict::oci::{build_and_push, cosign, ImageSpec, PushedImage, Registry, RegistryClient};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oci").join(name)
+}
+
+fn registry() -> Option<Registry> {
+    match Registry::start() {
+        Ok(r) => Some(r),
+        Err(e) if std::env::var("CI").is_err() => {
+            eprintln!("SKIPPED: {e}");
+            None
+        }
+        Err(e) => panic!("CI=true but no registry could be started: {e}"),
+    }
+}
+
+fn key(name: &str) -> p256::ecdsa::SigningKey {
+    cosign::signing_key_from_pem(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap()
+}
+
+fn image(client: &RegistryClient, registry: &Registry, repository: &str, tag: &str, content: &str) -> PushedImage {
+    let spec = ImageSpec {
+        repository: repository.into(),
+        tag: tag.into(),
+        files: [("/app/version.txt".to_string(), content.to_string())].into(),
+        labels: [("org.opencontainers.image.source".to_string(), "https://example.com/shop".to_string())].into(),
+    };
+    build_and_push(client, &registry.host, &spec).unwrap()
+}
+
+fn verify(reference: &str, public_key: &str, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(["image", "verify", reference, "--key", fixture(public_key).to_str().unwrap(), "--insecure-registry"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), doc)
+}
+
+fn failed_check(doc: &serde_json::Value) -> &str {
+    doc["failure"]["check"].as_str().unwrap_or_default()
+}
+
+#[test]
+fn signed_images_verify_and_every_tampering_fails_its_check() {
+    let Some(registry) = registry() else { return };
+    let client = RegistryClient::new(true).unwrap();
+    let signer = key("signer.key");
+
+    // Signed with the key: verifies by tag and by digest, naming the repository it signed.
+    let web = image(&client, &registry, "shop/web", "1.0", "web 1.0");
+    cosign::sign(&client, &web, &signer).unwrap();
+    let (code, doc) = verify(&web.tagged, "signer.pub", &[]);
+    assert_eq!(code, Some(0), "{doc:#}");
+    assert_eq!(doc["result"]["digest"], web.digest.as_str());
+    assert_eq!(doc["result"]["identity"], web.repository.as_str());
+    assert_eq!(verify(&web.by_digest(), "signer.pub", &[]).0, Some(0));
+    // Deterministic: the same spec pushed elsewhere has the same digest.
+    assert_eq!(image(&client, &registry, "shop/web-copy", "1.0", "web 1.0").digest, web.digest);
+
+    // Signed with another key.
+    let (code, doc) = verify(&web.tagged, "other.pub", &[]);
+    assert_eq!((code, failed_check(&doc)), (Some(1), "signature"), "{doc:#}");
+
+    // Unsigned.
+    let api = image(&client, &registry, "shop/api", "2.0", "api 2.0");
+    let (code, doc) = verify(&api.tagged, "signer.pub", &[]);
+    assert_eq!((code, failed_check(&doc)), (Some(1), "signature manifest"), "{doc:#}");
+
+    // Corrupted signature bytes.
+    let worker = image(&client, &registry, "shop/worker", "3.0", "worker 3.0");
+    let payload = cosign::payload(&worker.repository, &worker.digest);
+    cosign::push_signature(&client, &worker, &payload, "MEUCIQDcorruptedcorruptedcorruptedAAAAAAAAAAAAAAAAAAAAAAAAAA==").unwrap();
+    let (code, doc) = verify(&worker.tagged, "signer.pub", &[]);
+    assert_eq!((code, failed_check(&doc)), (Some(1), "signature"), "{doc:#}");
+
+    // A valid signature, but over another digest, placed at this image's signature tag.
+    let cron = image(&client, &registry, "shop/cron", "4.0", "cron 4.0");
+    cosign::sign_payload(&client, &cron, &cosign::payload(&cron.repository, &web.digest), &signer).unwrap();
+    let (code, doc) = verify(&cron.tagged, "signer.pub", &[]);
+    assert_eq!((code, failed_check(&doc)), (Some(1), "payload digest"), "{doc:#}");
+
+    // A signature naming another repository.
+    let jobs = image(&client, &registry, "shop/jobs", "5.0", "jobs 5.0");
+    cosign::sign_payload(&client, &jobs, &cosign::payload("evil.example/shop/jobs", &jobs.digest), &signer).unwrap();
+    let (code, doc) = verify(&jobs.tagged, "signer.pub", &[]);
+    assert_eq!((code, failed_check(&doc)), (Some(1), "payload identity"), "{doc:#}");
+
+    // The tag moved after signing: the new content has no signature.
+    image(&client, &registry, "shop/web", "1.0", "web 1.0, rebuilt");
+    let (code, doc) = verify(&web.tagged, "signer.pub", &[]);
+    assert_eq!((code, failed_check(&doc)), (Some(1), "signature manifest"), "{doc:#}");
+    assert_eq!(verify(&web.by_digest(), "signer.pub", &[]).0, Some(0), "the signed digest still verifies");
+}
+
+#[test]
+fn a_registry_that_is_down_or_hangs_is_an_error_never_a_pass() {
+    // Down: nothing listens on the port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (code, doc) = verify(&format!("127.0.0.1:{port}/shop/web:1.0"), "signer.pub", &[]);
+    assert_eq!((code, failed_check(&doc)), (Some(2), "resolve"), "{doc:#}");
+
+    // Hangs: accepts connections and never answers; the call is cut at the timeout.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let held = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(4) {
+            held.push(stream);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    });
+    let started = std::time::Instant::now();
+    let (code, doc) = verify(&format!("{host}/shop/web:1.0"), "signer.pub", &["--timeout", "1"]);
+    assert_eq!((code, failed_check(&doc)), (Some(2), "resolve"), "{doc:#}");
+    assert!(doc["failure"]["reason"].as_str().unwrap().contains("did not answer"), "{doc:#}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    drop(held);
+}
+
+#[test]
+fn the_registry_process_is_gone_after_drop() {
+    let Some(registry) = registry() else { return };
+    let host = registry.host.clone();
+    assert!(std::net::TcpStream::connect(&host).is_ok());
+    drop(registry);
+    assert!(std::net::TcpStream::connect(&host).is_err(), "nothing listens on {host} any more");
+}
