@@ -136,3 +136,74 @@ fn the_registry_process_is_gone_after_drop() {
     drop(registry);
     assert!(std::net::TcpStream::connect(&host).is_err(), "nothing listens on {host} any more");
 }
+
+/// A hostile registry on loopback: answers `/v2/` and then, per request path,
+/// whatever the test says (status and body).
+fn hostile_registry(answer: impl Fn(&str) -> (u16, &'static str, Vec<u8>) + Send + 'static) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(64) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let (status, media_type, body) = if path == "/v2/" { (200, "application/json", b"{}".to_vec()) } else { answer(&path) };
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: {media_type}\r\nContent-Length: {}\r\nDocker-Content-Digest: {}\r\nConnection: close\r\n\r\n",
+                body.len(),
+                verdict::oci::sha256(&body)
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    host
+}
+
+#[test]
+fn a_registry_that_answers_500_or_serves_a_wrong_blob_is_an_error() {
+    let host = hostile_registry(|_| (500, "text/plain", b"internal error".to_vec()));
+    let (code, doc) = verify(&format!("{host}/shop/web:1.0"), "signer.pub", &[]);
+    assert_eq!((code, failed_check(&doc)), (Some(2), "resolve"), "{doc:#}");
+
+    // The image and its signature manifest are served; the payload blob is not what its digest says.
+    let image = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:00","size":2},"layers":[]}"#.to_vec();
+    let image_digest = verdict::oci::sha256(&image);
+    let payload = cosign::payload("x/shop/web", &image_digest);
+    let payload_digest = verdict::oci::sha256(&payload);
+    let wanted = payload_digest.clone();
+    let signature = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:00", "size": 2},
+        "layers": [{"mediaType": cosign::SIMPLE_SIGNING, "digest": payload_digest, "size": payload.len(),
+                    "annotations": {cosign::SIGNATURE_ANNOTATION: "AAAA"}}],
+    }))
+    .unwrap();
+    let host = hostile_registry(move |path| {
+        if path.ends_with("/manifests/1.0") {
+            (200, "application/vnd.oci.image.manifest.v1+json", image.clone())
+        } else if path.contains("/manifests/sha256-") {
+            (200, "application/vnd.oci.image.manifest.v1+json", signature.clone())
+        } else if path.contains("/blobs/") {
+            (200, "application/octet-stream", b"{\"not\": \"the payload\"}".to_vec())
+        } else {
+            (404, "application/json", br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"no"}]}"#.to_vec())
+        }
+    });
+    let (code, doc) = verify(&format!("{host}/shop/web:1.0"), "signer.pub", &[]);
+    assert_eq!((code, failed_check(&doc)), (Some(2), "payload"), "{doc:#}");
+    // oci-client checks the digest before verdict does; either way the mismatch is named.
+    let reason = doc["failure"]["reason"].as_str().unwrap();
+    assert!(reason.contains(&wanted) && (reason.contains("got sha256:") || reason.contains("served content with digest")), "{doc:#}");
+}
