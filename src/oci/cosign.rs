@@ -25,13 +25,70 @@ pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+js
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 
 /// A signing key from PEM: PKCS#8 `PRIVATE KEY` or SEC1 `EC PRIVATE KEY`, P-256.
+/// cosign's encrypted keys need [`signing_key_from_cosign_pem`] and the password.
 pub fn signing_key_from_pem(pem: &str) -> Result<SigningKey, String> {
     if pem.contains("ENCRYPTED COSIGN PRIVATE KEY") || pem.contains("ENCRYPTED SIGSTORE PRIVATE KEY") {
-        return Err("cosign's encrypted private-key format is not read yet; export the key as PKCS#8 PEM".into());
+        return signing_key_from_cosign_pem(pem, std::env::var("COSIGN_PASSWORD").unwrap_or_default().as_bytes());
     }
     SigningKey::from_pkcs8_pem(pem)
         .or_else(|_| p256::SecretKey::from_sec1_pem(pem).map(SigningKey::from))
         .map_err(|e| format!("not a P-256 private key in PEM: {e}"))
+}
+
+/// A key in cosign's encrypted format (`ENCRYPTED COSIGN PRIVATE KEY` or
+/// `ENCRYPTED SIGSTORE PRIVATE KEY`): base64 JSON holding scrypt parameters and
+/// salt, a nacl/secretbox nonce, and the sealed PKCS#8 DER key.
+pub fn signing_key_from_cosign_pem(pem: &str, password: &[u8]) -> Result<SigningKey, String> {
+    #[derive(serde::Deserialize)]
+    struct Kdf {
+        name: String,
+        params: KdfParams,
+        salt: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct KdfParams {
+        #[serde(rename = "N")]
+        n: u64,
+        r: u32,
+        p: u32,
+    }
+    #[derive(serde::Deserialize)]
+    struct Cipher {
+        name: String,
+        nonce: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Sealed {
+        kdf: Kdf,
+        cipher: Cipher,
+        ciphertext: String,
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----") && !l.trim().is_empty()).map(str::trim).collect();
+    let json = b64.decode(body).map_err(|e| format!("encrypted key: not base64: {e}"))?;
+    let sealed: Sealed = serde_json::from_slice(&json).map_err(|e| format!("encrypted key: {e}"))?;
+    if sealed.kdf.name != "scrypt" || sealed.cipher.name != "nacl/secretbox" {
+        return Err(format!("encrypted key: unsupported {} / {}", sealed.kdf.name, sealed.cipher.name));
+    }
+    let n = sealed.kdf.params.n;
+    if !n.is_power_of_two() || n > 1 << 20 {
+        return Err(format!("encrypted key: scrypt N={n} is not a power of two up to 2^20"));
+    }
+    let params = scrypt::Params::new(n.trailing_zeros() as u8, sealed.kdf.params.r, sealed.kdf.params.p, 32)
+        .map_err(|e| format!("encrypted key: scrypt parameters: {e}"))?;
+    let salt = b64.decode(&sealed.kdf.salt).map_err(|e| format!("encrypted key: salt: {e}"))?;
+    let mut secret = [0u8; 32];
+    scrypt::scrypt(password, &salt, &params, &mut secret).map_err(|e| format!("encrypted key: scrypt: {e}"))?;
+    use crypto_secretbox::aead::{Aead, KeyInit};
+    let nonce = b64.decode(&sealed.cipher.nonce).map_err(|e| format!("encrypted key: nonce: {e}"))?;
+    if nonce.len() != 24 {
+        return Err("encrypted key: the nonce is not 24 bytes".into());
+    }
+    let ciphertext = b64.decode(&sealed.ciphertext).map_err(|e| format!("encrypted key: ciphertext: {e}"))?;
+    let der = crypto_secretbox::XSalsa20Poly1305::new(&secret.into())
+        .decrypt(crypto_secretbox::Nonce::from_slice(&nonce), ciphertext.as_slice())
+        .map_err(|_| "encrypted key: wrong password, or the key is corrupt".to_string())?;
+    SigningKey::from_pkcs8_der(&der).map_err(|e| format!("encrypted key: not a P-256 PKCS#8 key: {e}"))
 }
 
 /// A verification key from a `PUBLIC KEY` PEM (P-256).
@@ -201,6 +258,17 @@ mod tests {
         assert_eq!(strip_tag("127.0.0.1:5000/shop/web:1.0"), "127.0.0.1:5000/shop/web");
         assert_eq!(strip_tag("127.0.0.1:5000/shop/web"), "127.0.0.1:5000/shop/web");
         assert_eq!(strip_tag("127.0.0.1:5000/shop/web@sha256:ab"), "127.0.0.1:5000/shop/web");
+    }
+
+    #[test]
+    fn cosign_encrypted_keys_open_with_their_password_only() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oci");
+        let plain = signing_key_from_pem(&std::fs::read_to_string(dir.join("signer.key")).unwrap()).unwrap();
+        let sealed = std::fs::read_to_string(dir.join("signer.cosign.key")).unwrap();
+        let opened = signing_key_from_cosign_pem(&sealed, b"verdict-test").unwrap();
+        assert_eq!(opened.verifying_key(), plain.verifying_key());
+        let wrong = signing_key_from_cosign_pem(&sealed, b"guess").unwrap_err();
+        assert!(wrong.contains("wrong password"), "{wrong}");
     }
 
     #[test]
