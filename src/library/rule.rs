@@ -50,7 +50,8 @@ impl Rule {
     /// Judge one input document; a failure a waiver in force covers is marked waived.
     pub fn evaluate(&self, input: &Input) -> Verdict {
         let mut verdict = Verdict::new(&self.id, input, self.engine.evaluate(input), self.mode);
-        if !self.waivers.is_empty() {
+        // Only failures can be waived: passes never read the clock.
+        if !self.waivers.is_empty() && matches!(verdict.outcome, crate::verdict::Outcome::Fail { .. }) {
             crate::lifecycle::apply(&self.waivers, &mut verdict, input, crate::lifecycle::today());
         }
         verdict

@@ -141,12 +141,15 @@ pub fn review(root: &Path, base: &str, limits: &Limits) -> Result<Review, String
         out.errors.extend(library.errors.iter().map(|e| format!("{side}: {e}")));
     }
 
+    // The corpus is read once; each rule adds its own cases from either side.
+    let corpus = union_inputs(&base_root, root, corpus_files, limits, &mut out.errors);
     let ids: BTreeSet<&str> = base_library.rules.iter().chain(&head_library.rules).map(|r| r.id.as_str()).collect();
     for id in ids {
         let (b, h) = (base_library.rule(id), head_library.rule(id));
-        let inputs = union_inputs(&base_root, root, id, limits, &mut out.errors);
+        let list_cases = |root: &Path| case_files(root, id).cases.into_iter().map(|(p, _)| p).collect();
+        let cases = union_inputs(&base_root, root, list_cases, limits, &mut out.errors);
         let flips = match (b, h) {
-            (Some(b), Some(h)) => flips(b, h, &inputs),
+            (Some(b), Some(h)) => flips(b, h, cases.iter().chain(&corpus)),
             _ => Vec::new(),
         };
         let snapshot = |r: &Path| std::fs::read(crate::snapshot::accepted_path(&r.join("snapshots"), id)).ok();
@@ -213,13 +216,12 @@ fn recorded(base: &Library, head: &Library, id: &str, from: Mode, to: Mode) -> b
     count(head) > count(base)
 }
 
-/// The rule's cases on either side plus the corpus of either side, each file read
-/// from the head when it is there (so a flip shows the policy's change, not the case's).
-fn union_inputs(base: &Path, head: &Path, id: &str, limits: &Limits, errors: &mut Vec<String>) -> Vec<Input> {
+/// The files `list` finds on either side, each read from the head when it is
+/// there (so a flip shows the policy's change, not the case's).
+fn union_inputs(base: &Path, head: &Path, list: impl Fn(&Path) -> Vec<PathBuf>, limits: &Limits, errors: &mut Vec<String>) -> Vec<Input> {
     let mut files: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
     for root in [base, head] {
-        let listed = case_files(root, id).cases.into_iter().map(|(p, _)| p).chain(corpus_files(root));
-        for path in listed {
+        for path in list(root) {
             if let Ok(rel) = path.strip_prefix(root) {
                 files.insert(rel.to_path_buf(), path.clone());
             }
@@ -252,7 +254,7 @@ fn class(v: &Verdict) -> &'static str {
     }
 }
 
-fn flips(base: &Rule, head: &Rule, inputs: &[Input]) -> Vec<Flip> {
+fn flips<'a>(base: &Rule, head: &Rule, inputs: impl Iterator<Item = &'a Input>) -> Vec<Flip> {
     let mut out = Vec::new();
     for input in inputs {
         let (b, h) = (base.evaluate(input), head.evaluate(input));
@@ -264,6 +266,7 @@ fn flips(base: &Rule, head: &Rule, inputs: &[Input]) -> Vec<Flip> {
         };
         out.push(Flip { input: input.id.clone(), resource: h.resource, base: bc.into(), head: hc.into(), direction });
     }
+    out.sort_by(|a, b| a.input.cmp(&b.input));
     out
 }
 

@@ -203,12 +203,13 @@ pub fn read_waivers(path: &Path, limits: &Limits) -> Result<Vec<Waiver>, LoadErr
 
 /// Mark `verdict` as waived when a waiver in force on `today` covers it.
 pub fn apply(waivers: &[Waiver], verdict: &mut Verdict, input: &Input, today: NaiveDate) {
-    if verdict.waiver.is_some() {
+    // Only a failure can be waived; everything else costs nothing here.
+    if verdict.waiver.is_some() || !matches!(verdict.outcome, Outcome::Fail { .. }) {
         return;
     }
     if let Some(w) = waivers
         .iter()
-        .find(|w| !matches!(w.status(today), WaiverStatus::Expired { .. }) && w.covers(&verdict.rule, input, &verdict.outcome))
+        .find(|w| w.covers(&verdict.rule, input, &verdict.outcome) && !matches!(w.status(today), WaiverStatus::Expired { .. }))
     {
         verdict.waiver = Some(w.label());
     }
