@@ -129,6 +129,7 @@ fn resource_context(case: &Value) -> Result<ResourceContext, String> {
         roles: strings("roles"),
         cluster_roles: strings("clusterRoles"),
         values: c["values"].as_object().cloned().unwrap_or_else(Map::new),
+        images: None,
     })
 }
 

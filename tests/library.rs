@@ -37,7 +37,7 @@ fn every_broken_rule_is_a_load_error_naming_its_file() {
 fn a_rule_without_a_fail_case_is_reported_untested() {
     let library = load_library(fixture(), &Limits::default());
     let rule = library.rule("untested").expect("untested loads");
-    let cases = run_rule_cases(fixture(), rule, &Limits::default());
+    let cases = run_rule_cases(fixture(), rule, &Limits::default(), None);
     let untested: Vec<_> = cases.results.iter().filter(|r| !r.ok).collect();
     assert_eq!(untested.len(), 1, "{:#?}", cases.results);
     assert_eq!(untested[0].actual, "error");

@@ -33,6 +33,7 @@ fn image(client: &RegistryClient, registry: &Registry, repository: &str, tag: &s
         tag: tag.into(),
         files: [("/app/version.txt".to_string(), content.to_string())].into(),
         labels: [("org.opencontainers.image.source".to_string(), "https://example.com/shop".to_string())].into(),
+        ..ImageSpec::default()
     };
     build_and_push(client, &registry.host, &spec).unwrap()
 }

@@ -53,9 +53,15 @@ fn main() {
     libtest_mimic::run(&args, trials).exit();
 }
 
+/// One registry for the whole test binary, started only if a rule has image cases.
+fn images(library: &Library) -> &'static verdict::oci::LazyGate {
+    static GATE: std::sync::OnceLock<verdict::oci::LazyGate> = std::sync::OnceLock::new();
+    GATE.get_or_init(|| verdict::oci::LazyGate::new(verdict::oci::RegistryChoice::Auto, library.root.join("policies/keys")))
+}
+
 fn check_rule(library: &Library, id: &str) -> Result<(), Failed> {
     let rule = library.rule(id).ok_or_else(|| format!("rule {id} disappeared"))?;
-    let cases = run_rule_cases(&library.root, rule, &Limits::default());
+    let cases = run_rule_cases(&library.root, rule, &Limits::default(), Some(images(library)));
     let rows = snapshot::rows(&rule.id, &cases.results, &cases.verdicts);
     let snapshots = library.root.join("snapshots");
     let input_file = rule.path.display().to_string();
@@ -118,7 +124,7 @@ fn format_is_insta(library: &Library) -> Result<(), Failed> {
     let mut differ = Vec::new();
     for rule in &library.rules {
         let Ok(text) = std::fs::read_to_string(snapshot::accepted_path(&snapshots, &rule.id)) else { continue };
-        let cases = run_rule_cases(&library.root, rule, &Limits::default());
+        let cases = run_rule_cases(&library.root, rule, &Limits::default(), Some(images(library)));
         let rows = snapshot::rows(&rule.id, &cases.results, &cases.verdicts);
         if snapshot::parse_body(&text).as_ref() == Some(&rows) && snapshot::body(&text) != snapshot::to_yaml(&rows) {
             differ.push(rule.id.clone());

@@ -1,6 +1,6 @@
 //! `verdict image verify`: check an image's cosign signature in a registry.
 
-use crate::oci::{cosign, RegistryClient};
+use crate::oci::{attest, cosign, RegistryClient};
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,6 +23,10 @@ enum ImageCommand {
         /// Keyless verification (not built yet).
         #[arg(long)]
         certificate_identity: Option<String>,
+        /// Also require a verified attestation of this predicate type (cosign's short
+        /// names work: slsaprovenance1, cyclonedx, vuln); its predicates are printed.
+        #[arg(long, value_name = "TYPE")]
+        attestation: Option<String>,
         /// Talk plain HTTP to the registry.
         #[arg(long)]
         insecure_registry: bool,
@@ -34,7 +38,7 @@ enum ImageCommand {
 
 pub fn run(args: ImageArgs) -> Result<u8> {
     match args.command {
-        ImageCommand::Verify { reference, key, certificate_identity, insecure_registry, timeout } => {
+        ImageCommand::Verify { reference, key, certificate_identity, attestation, insecure_registry, timeout } => {
             if certificate_identity.is_some() {
                 bail!("keyless verification (--certificate-identity) is not built yet; use --key");
             }
@@ -42,8 +46,17 @@ pub fn run(args: ImageArgs) -> Result<u8> {
             let pem = std::fs::read_to_string(&key).with_context(|| format!("reading {}", key.display()))?;
             let key = cosign::verifying_key_from_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
             let client = RegistryClient::with_timeout(insecure_registry, Duration::from_secs(timeout)).map_err(anyhow::Error::msg)?;
-            let (doc, code) = match cosign::verify(&client, &reference, &key) {
-                Ok(verified) => (serde_json::json!({"verified": true, "result": verified}), crate::exit::OK),
+            let attestor = cosign::KeyAttestor(key);
+            let checked = cosign::Location::direct(&reference).and_then(|location| {
+                let verified = cosign::verify_with(&client, &location, &attestor)?;
+                let statements = match &attestation {
+                    Some(kind) => attest::verify_attestations(&client, &location, &attestor, Some(&attest::predicate_type(kind)))?,
+                    None => Vec::new(),
+                };
+                Ok((verified, statements))
+            });
+            let (doc, code) = match checked {
+                Ok((verified, statements)) => (serde_json::json!({"verified": true, "result": verified, "attestations": statements}), crate::exit::OK),
                 Err(failure) => {
                     let code = if failure.error { crate::exit::USAGE_OR_LOAD } else { crate::exit::EXPECTATION_FAILED };
                     (serde_json::json!({"verified": false, "image": reference, "failure": failure}), code)

@@ -40,6 +40,10 @@ pub struct TestArgs {
     /// every result using it an error, `warn` reports it and evaluates it as written.
     #[arg(long, value_enum, default_value = "strict")]
     schema: crate::input::schema::SchemaMode,
+    /// Where `*.image.yaml` cases push their images: `auto` starts a throwaway
+    /// registry (only when a case needs one), a URL (`http://127.0.0.1:5000`) uses that one.
+    #[arg(long, value_name = "auto|URL", default_value = "auto")]
+    registry: crate::oci::RegistryChoice,
 }
 
 fn parse_report(s: &str) -> Result<(OutputFormat, PathBuf), String> {
@@ -73,6 +77,7 @@ pub fn run(args: TestArgs) -> Result<u8> {
         // INSTA_UPDATE and CI decide what a changed snapshot writes, as for `cargo test`.
         snapshots: Some(crate::snapshot::UpdateMode::from_env()),
         schema: args.schema,
+        registry: args.registry.clone(),
     };
     let mut progress = HumanProgress::new(anstream::stderr());
     let cwd = std::env::current_dir()?;

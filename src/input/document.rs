@@ -15,13 +15,15 @@ pub enum InputKind {
     CycloneDx,
     /// Trivy JSON report (`SchemaVersion` and `Results`/`ArtifactName`).
     TrivyReport,
+    /// What verdict verified about an OCI image (`kind: ImageFacts`), from an `*.image.yaml` case.
+    Image,
     /// Anything else that parsed as JSON/YAML.
     Document,
 }
 
 impl InputKind {
     /// The names a policy declares its inputs by (Rego `custom.input`).
-    pub const NAMES: [&'static str; 5] = ["manifest", "tfplan", "cyclonedx", "trivy", "document"];
+    pub const NAMES: [&'static str; 6] = ["manifest", "tfplan", "cyclonedx", "trivy", "image", "document"];
 
     /// The kind a declared name stands for.
     ///
@@ -36,6 +38,7 @@ impl InputKind {
             "tfplan" => InputKind::TerraformPlan,
             "cyclonedx" => InputKind::CycloneDx,
             "trivy" => InputKind::TrivyReport,
+            "image" => InputKind::Image,
             "document" => InputKind::Document,
             _ => return None,
         })
@@ -59,6 +62,9 @@ pub struct Input {
     pub value: Value,
     /// `sha256:` of the document's JSON, so a decision log names exactly what was judged.
     pub digest: String,
+    /// The run's registry, for documents of an `*.image.yaml` case: image rules verify
+    /// the images these documents name there. `None` for plain files.
+    pub images: Option<std::sync::Arc<crate::oci::ImageGate>>,
 }
 
 impl Input {
@@ -68,7 +74,7 @@ impl Input {
         let resource = resource_label(kind, &value);
         let id = format!("{}#{}", path.display(), index);
         let digest = digest_of(&value);
-        Input { id, path, index, line, kind, resource, value, digest }
+        Input { id, path, index, line, kind, resource, value, digest, images: None }
     }
 }
 
@@ -106,6 +112,10 @@ pub fn detect_kind(value: &Value) -> InputKind {
         InputKind::TerraformPlan
     } else if obj.contains_key("SchemaVersion") && (obj.contains_key("Results") || obj.contains_key("ArtifactName")) {
         InputKind::TrivyReport
+    } else if obj.get("apiVersion").and_then(Value::as_str) == Some(crate::oci::FACTS_API_VERSION)
+        && obj.get("kind").and_then(Value::as_str) == Some(crate::oci::FACTS_KIND)
+    {
+        InputKind::Image
     } else if obj.get("apiVersion").is_some_and(Value::is_string) && obj.get("kind").is_some_and(Value::is_string) {
         InputKind::Manifest
     } else {
@@ -131,6 +141,7 @@ fn resource_label(kind: InputKind, value: &Value) -> String {
         InputKind::TerraformPlan => "terraform-plan".to_string(),
         InputKind::CycloneDx => "cyclonedx-sbom".to_string(),
         InputKind::TrivyReport => "trivy-report".to_string(),
+        InputKind::Image => format!("Image/{}", value["image"].as_str().unwrap_or("")),
         InputKind::Document => "document".to_string(),
     }
 }

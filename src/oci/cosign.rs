@@ -18,6 +18,7 @@ use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// Media type of a simple-signing payload layer.
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -114,40 +115,130 @@ pub fn payload(repository: &str, digest: &str) -> Vec<u8> {
     .expect("a JSON literal serialises")
 }
 
-/// Sign `image` with `key`, pushing the signature manifest next to it.
-pub fn sign(client: &RegistryClient, image: &PushedImage, key: &SigningKey) -> Result<(), String> {
-    sign_payload(client, image, &payload(&image.repository, &image.digest), key)
+/// A signature as cosign stores it in a layer: the base64 signature (in the
+/// layer's annotation for `.sig`, in the DSSE envelope for `.att`) and any other
+/// annotations the signer adds (a keyless signer's certificate, chain and log bundle).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignedLayer {
+    pub signature_b64: String,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// What a layer's signature covers, which decides the log entry a keyless signer writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signed {
+    /// A simple-signing payload (`.sig`).
+    Payload,
+    /// A DSSE envelope's pre-authentication encoding (`.att`).
+    Envelope,
+}
+
+/// Something that signs layers: a key here, a short-lived certificate for keyless.
+pub trait LayerSigner: Send + Sync {
+    fn sign_layer(&self, message: &[u8], what: Signed) -> Result<SignedLayer, String>;
+}
+
+impl LayerSigner for SigningKey {
+    fn sign_layer(&self, message: &[u8], _what: Signed) -> Result<SignedLayer, String> {
+        let signature: Signature = self.sign(message);
+        Ok(SignedLayer {
+            signature_b64: base64::engine::general_purpose::STANDARD.encode(signature.to_der().as_bytes()),
+            annotations: BTreeMap::new(),
+        })
+    }
+}
+
+/// Sign `image` with `signer`, pushing the signature manifest next to it.
+pub fn sign(client: &RegistryClient, image: &PushedImage, signer: &dyn LayerSigner) -> Result<(), String> {
+    sign_payload(client, image, &payload(&image.identity, &image.digest), signer)
 }
 
 /// Push a signature of `payload` for `image` (tests tamper with the payload this way).
-pub fn sign_payload(client: &RegistryClient, image: &PushedImage, payload: &[u8], key: &SigningKey) -> Result<(), String> {
-    let signature: Signature = key.sign(payload);
-    let encoded = base64::engine::general_purpose::STANDARD.encode(signature.to_der().as_bytes());
-    push_signature(client, image, payload, &encoded)
+pub fn sign_payload(client: &RegistryClient, image: &PushedImage, payload: &[u8], signer: &dyn LayerSigner) -> Result<(), String> {
+    let layer = signer.sign_layer(payload, Signed::Payload)?;
+    push_signature_layer(client, image, payload, &layer)
 }
 
 /// Push a signature manifest for `image` holding `payload` and the given signature annotation.
 pub fn push_signature(client: &RegistryClient, image: &PushedImage, payload: &[u8], signature_b64: &str) -> Result<(), String> {
-    let reference: Reference = format!("{}:{}", image.repository, signature_tag(&image.digest)).parse().map_err(|e| format!("{e}"))?;
+    push_signature_layer(client, image, payload, &SignedLayer { signature_b64: signature_b64.to_string(), annotations: BTreeMap::new() })
+}
+
+/// Push a signature manifest for `image` holding one payload layer signed as `layer` says.
+pub fn push_signature_layer(client: &RegistryClient, image: &PushedImage, payload: &[u8], layer: &SignedLayer) -> Result<(), String> {
+    let mut annotations = layer.annotations.clone();
+    annotations.insert(SIGNATURE_ANNOTATION.to_string(), layer.signature_b64.clone());
+    let tag = signature_tag(&image.digest);
+    push_attachment(client, &image.repository, &tag, vec![(SIMPLE_SIGNING, payload.to_vec(), annotations)])
+}
+
+/// Push an attachment manifest (`.sig` or `.att`) at `tag` of `repository`: one layer per
+/// `(media type, blob, annotations)`, config as cosign writes it.
+pub fn push_attachment(
+    client: &RegistryClient,
+    repository: &str,
+    tag: &str,
+    layers: Vec<(&str, Vec<u8>, BTreeMap<String, String>)>,
+) -> Result<(), String> {
+    let reference: Reference = format!("{repository}:{tag}").parse().map_err(|e| format!("{e}"))?;
     let config = serde_json::to_vec(&json!({
         "architecture": "", "os": "", "config": {},
-        "rootfs": {"type": "layers", "diff_ids": [sha256(payload)]},
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|(_, blob, _)| sha256(blob)).collect::<Vec<_>>()},
     }))
     .map_err(|e| e.to_string())?;
+    let descriptors: Vec<Value> = layers
+        .iter()
+        .map(|(media_type, blob, annotations)| json!({"mediaType": media_type, "digest": sha256(blob), "size": blob.len(), "annotations": annotations}))
+        .collect();
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "config": {"mediaType": OCI_CONFIG, "digest": sha256(&config), "size": config.len()},
-        "layers": [{
-            "mediaType": SIMPLE_SIGNING, "digest": sha256(payload), "size": payload.len(),
-            "annotations": {SIGNATURE_ANNOTATION: signature_b64},
-        }],
+        "layers": descriptors,
     }))
     .map_err(|e| e.to_string())?;
-    client.push_blob(&reference, payload.to_vec())?;
+    for (_, blob, _) in layers {
+        client.push_blob(&reference, blob)?;
+    }
     client.push_blob(&reference, config)?;
     client.push_manifest(&reference, manifest, OCI_MANIFEST)?;
     Ok(())
+}
+
+/// Who signed, as far as verification established it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignerIdentity {
+    /// A key, named by the `sha256:` of its DER public key.
+    Key { key: String },
+    /// A keyless certificate's subject (email or URI) and OIDC issuer.
+    Keyless { subject: String, issuer: String },
+}
+
+/// Checks one layer's signature: a public key, or a keyless identity and trust root.
+pub trait Attestor: Send + Sync {
+    /// `message` is what was signed, `signature` the raw signature bytes, `annotations` the layer's.
+    fn check(&self, message: &[u8], signature: &[u8], annotations: &BTreeMap<String, String>) -> Result<SignerIdentity, VerifyFailure>;
+}
+
+/// An attestor holding one public key.
+#[derive(Debug, Clone)]
+pub struct KeyAttestor(pub VerifyingKey);
+
+impl KeyAttestor {
+    /// `sha256:` of the key's DER SubjectPublicKeyInfo: how facts and messages name it.
+    pub fn fingerprint(&self) -> String {
+        use p256::pkcs8::EncodePublicKey;
+        self.0.to_public_key_der().map(|d| sha256(d.as_bytes())).unwrap_or_default()
+    }
+}
+
+impl Attestor for KeyAttestor {
+    fn check(&self, message: &[u8], signature: &[u8], _annotations: &BTreeMap<String, String>) -> Result<SignerIdentity, VerifyFailure> {
+        let signature = Signature::from_der(signature).map_err(|e| fail("signature", format!("not a DER ECDSA signature: {e}")))?;
+        self.0.verify(message, &signature).map_err(|_| fail("signature", "does not verify with the given key"))?;
+        Ok(SignerIdentity::Key { key: self.fingerprint() })
+    }
 }
 
 /// A verified image: what was checked and who signed.
@@ -157,6 +248,7 @@ pub struct Verified {
     pub digest: String,
     /// The payload's `docker-reference`.
     pub identity: String,
+    pub signer: SignerIdentity,
     pub signatures_checked: usize,
 }
 
@@ -171,28 +263,78 @@ pub struct VerifyFailure {
     pub error: bool,
 }
 
-fn fail(check: &'static str, reason: impl Into<String>) -> VerifyFailure {
+pub(crate) fn fail(check: &'static str, reason: impl Into<String>) -> VerifyFailure {
     VerifyFailure { check, reason: reason.into(), error: false }
 }
 
-fn error(check: &'static str, reason: impl Into<String>) -> VerifyFailure {
+pub(crate) fn error(check: &'static str, reason: impl Into<String>) -> VerifyFailure {
     VerifyFailure { check, reason: reason.into(), error: true }
+}
+
+/// Where an image is fetched from and the name its signatures must carry. They
+/// differ when the run's registry mirrors another (`registry.example.com/shop/web`
+/// served as `127.0.0.1:5000/registry.example.com/shop/web`): signatures name the
+/// image as the world knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The reference to fetch, by tag or digest.
+    pub fetch: Reference,
+    /// The repository signatures must name (`registry/path`, no tag).
+    pub identity: String,
+}
+
+impl Location {
+    /// An image fetched from where its name says.
+    pub fn direct(image: &str) -> Result<Location, VerifyFailure> {
+        let fetch: Reference = image.parse().map_err(|e| error("reference", format!("{image}: {e}")))?;
+        let identity = format!("{}/{}", fetch.resolve_registry(), fetch.repository());
+        Ok(Location { fetch, identity })
+    }
+
+    fn repository(&self) -> String {
+        format!("{}/{}", self.fetch.resolve_registry(), self.fetch.repository())
+    }
+
+    /// The manifest digest the reference resolves to now.
+    pub fn resolve(&self, client: &RegistryClient) -> Result<String, VerifyFailure> {
+        let (_, digest) = client
+            .manifest(&self.fetch)
+            .map_err(|e| error("resolve", e))?
+            .ok_or_else(|| fail("resolve", format!("{} does not exist", self.identity)))?;
+        Ok(digest)
+    }
+
+    /// The attachment manifest (`.sig` / `.att`) of `digest`, or `None` when there is none.
+    pub(crate) fn attachment(&self, client: &RegistryClient, digest: &str, suffix: &str, check: &'static str) -> Result<Option<(Reference, Value)>, VerifyFailure> {
+        let tag = format!("{}.{suffix}", digest.replace(':', "-"));
+        let reference: Reference = format!("{}:{tag}", self.repository()).parse().map_err(|e| error("reference", format!("{e}")))?;
+        let Some((body, _)) = client.manifest(&reference).map_err(|e| error(check, e))? else { return Ok(None) };
+        let manifest: Value = serde_json::from_slice(&body).map_err(|e| fail(check, format!("not JSON: {e}")))?;
+        Ok(Some((reference, manifest)))
+    }
+}
+
+/// The string annotations of a manifest layer.
+pub(crate) fn annotations_of(layer: &Value) -> BTreeMap<String, String> {
+    layer["annotations"]
+        .as_object()
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .unwrap_or_default()
 }
 
 /// Verify `image` (a tag or digest reference) against `key`.
 pub fn verify(client: &RegistryClient, image: &str, key: &VerifyingKey) -> Result<Verified, VerifyFailure> {
-    let reference: Reference = image.parse().map_err(|e| error("reference", format!("{image}: {e}")))?;
-    let repository = format!("{}/{}", reference.resolve_registry(), reference.repository());
-    let (_, digest) = client
-        .manifest(&reference)
-        .map_err(|e| error("resolve", e))?
-        .ok_or_else(|| fail("resolve", format!("{image} does not exist")))?;
-    let sig_ref: Reference = format!("{repository}:{}", signature_tag(&digest)).parse().map_err(|e| error("reference", format!("{e}")))?;
-    let (body, _) = client
-        .manifest(&sig_ref)
-        .map_err(|e| error("signature manifest", e))?
+    verify_with(client, &Location::direct(image)?, &KeyAttestor(*key))
+}
+
+/// Verify the image at `location` against `attestor`: some signature layer must
+/// pass every check. A registry that cannot be read is an error; the first check
+/// that fails for every layer is the reason.
+pub fn verify_with(client: &RegistryClient, location: &Location, attestor: &dyn Attestor) -> Result<Verified, VerifyFailure> {
+    let digest = location.resolve(client)?;
+    let (sig_ref, manifest) = location
+        .attachment(client, &digest, "sig", "signature manifest")?
         .ok_or_else(|| fail("signature manifest", format!("no signature for {digest} (no {} tag)", signature_tag(&digest))))?;
-    let manifest: Value = serde_json::from_slice(&body).map_err(|e| fail("signature manifest", format!("not JSON: {e}")))?;
     let layers: Vec<&Value> =
         manifest["layers"].as_array().into_iter().flatten().filter(|l| l["mediaType"] == SIMPLE_SIGNING).collect();
     if layers.is_empty() {
@@ -200,8 +342,10 @@ pub fn verify(client: &RegistryClient, image: &str, key: &VerifyingKey) -> Resul
     }
     let mut last = fail("signature", "no payload verified");
     for layer in &layers {
-        match check_layer(client, &sig_ref, layer, &repository, &digest, key) {
-            Ok(identity) => return Ok(Verified { image: image.to_string(), digest, identity, signatures_checked: layers.len() }),
+        match check_layer(client, &sig_ref, layer, &location.identity, &digest, attestor) {
+            Ok((identity, signer)) => {
+                return Ok(Verified { image: location.fetch.whole(), digest, identity, signer, signatures_checked: layers.len() })
+            }
             Err(e) if e.error => return Err(e),
             Err(e) => last = e,
         }
@@ -215,8 +359,8 @@ fn check_layer(
     layer: &Value,
     repository: &str,
     digest: &str,
-    key: &VerifyingKey,
-) -> Result<String, VerifyFailure> {
+    attestor: &dyn Attestor,
+) -> Result<(String, SignerIdentity), VerifyFailure> {
     let blob_digest = layer["digest"].as_str().ok_or_else(|| fail("payload", "a layer without digest"))?;
     let payload = client.blob(sig_ref, blob_digest).map_err(|e| error("payload", e))?;
     let doc: Value = serde_json::from_slice(&payload).map_err(|e| fail("payload", format!("not JSON: {e}")))?;
@@ -231,13 +375,13 @@ fn check_layer(
     let identity = doc["critical"]["identity"]["docker-reference"].as_str().unwrap_or_default().to_string();
     let signed_repository = strip_tag(&identity);
     if signed_repository != repository {
-        return Err(fail("payload identity", format!("the signature names {identity}, the image is in {repository}")));
+        return Err(fail("payload identity", format!("the signature names {identity}, the image is {repository}")));
     }
-    let encoded = layer["annotations"][SIGNATURE_ANNOTATION].as_str().ok_or_else(|| fail("signature", "no signature annotation"))?;
+    let annotations = annotations_of(layer);
+    let encoded = annotations.get(SIGNATURE_ANNOTATION).ok_or_else(|| fail("signature", "no signature annotation"))?;
     let der = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|e| fail("signature", format!("not base64: {e}")))?;
-    let signature = Signature::from_der(&der).map_err(|e| fail("signature", format!("not a DER ECDSA signature: {e}")))?;
-    key.verify(&payload, &signature).map_err(|_| fail("signature", "does not verify with the given key"))?;
-    Ok(identity)
+    let signer = attestor.check(&payload, &der, &annotations)?;
+    Ok((identity, signer))
 }
 
 /// `host/repo` of `host/repo:tag` or `host/repo@digest` (a port's colon is kept).

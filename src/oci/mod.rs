@@ -1,16 +1,20 @@
 //! OCI images for the image gates. The main types here are [`Registry`] (the
 //! run's throwaway registry), [`RegistryClient`] (digest-checked, time-bounded
-//! registry calls) and the cosign-format [`cosign::sign`] / [`cosign::verify`].
+//! registry calls), [`ImageGate`] (the run's registry as rules see it), the
+//! cosign-format [`cosign::sign`] / [`cosign::verify_with`] and
+//! [`attest::verify_attestations`], and `*.image.yaml` cases ([`case`]).
 //!
-//! Built so far: the registry process path and `--registry URL`, deterministic
-//! image build and push, key-based signatures. Not yet: the container path,
-//! keyless signing, attestations, `*.image.yaml` cases and `verifyImages`.
+//! Not built yet: the container path of `--registry auto` and keyless signing.
 
+pub mod attest;
+pub mod case;
 mod client;
 pub mod cosign;
+mod gate;
 mod image;
 mod registry;
 
 pub use client::{sha256, RegistryClient, CALL_TIMEOUT};
-pub use image::{build_and_push, ImageSpec, PushedImage};
+pub use gate::{ImageGate, LazyGate, RegistryChoice, Trust, FACTS_API_VERSION, FACTS_KIND};
+pub use image::{build_and_push, mirror_location, ImageSpec, PushedImage};
 pub use registry::{Registry, BINARIES, INSTALL_HINT};

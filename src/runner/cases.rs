@@ -50,11 +50,21 @@ pub struct CaseRunOptions {
     pub snapshots: Option<crate::snapshot::UpdateMode>,
     /// What a suite resource that breaks its Kubernetes schema does (`--schema`).
     pub schema: crate::input::schema::SchemaMode,
+    /// The registry image cases push to (`--registry`), started only if one is needed.
+    pub registry: crate::oci::RegistryChoice,
 }
 
 impl Default for CaseRunOptions {
     fn default() -> Self {
-        CaseRunOptions { limits: Limits::default(), filter: None, partition: None, jobs: default_jobs(), snapshots: None, schema: Default::default() }
+        CaseRunOptions {
+            limits: Limits::default(),
+            filter: None,
+            partition: None,
+            jobs: default_jobs(),
+            snapshots: None,
+            schema: Default::default(),
+            registry: Default::default(),
+        }
     }
 }
 
@@ -174,6 +184,54 @@ pub fn load_fixture(path: &Path, limits: &Limits) -> Result<Vec<Input>, LoadErro
     Ok(inputs)
 }
 
+/// Whether a file is an `*.image.yaml` case.
+pub fn is_image_case(path: &Path) -> bool {
+    path.to_string_lossy().ends_with(".image.yaml")
+}
+
+/// Load a case or corpus file as documents to judge, with ids relative to the project
+/// (`rel`). An `*.image.yaml` case is pushed to the run's registry first: its documents
+/// are the objects naming the image and the image's verified facts, all carrying the
+/// registry. Without a registry an image case is an error saying how to get one.
+pub fn load_case(path: &Path, rel: &Path, limits: &Limits, images: Option<&crate::oci::LazyGate>) -> Result<Vec<Input>, LoadError> {
+    let mut inputs = if is_image_case(path) {
+        load_image_case(path, limits, images)?
+    } else {
+        load_fixture(path, limits)?
+    };
+    for input in &mut inputs {
+        input.id = format!("{}#{}", rel.display(), input.index);
+    }
+    Ok(inputs)
+}
+
+fn load_image_case(path: &Path, limits: &Limits, images: Option<&crate::oci::LazyGate>) -> Result<Vec<Input>, LoadError> {
+    use crate::oci::case;
+    let spec = crate::input::load_file(path, limits)?;
+    let [doc] = spec.as_slice() else {
+        return Err(LoadError::new(path, "an image case holds exactly one document"));
+    };
+    let case = case::parse(&doc.value).map_err(|e| LoadError::new(path, format!("not an image case: {e}")))?;
+    let images = images.ok_or_else(|| LoadError::new(path, "image cases need a registry, and this command has none"))?;
+    let gate = images.get().map_err(|e| LoadError::new(path, format!("image cases need a registry: {e}")))?;
+    let scope = crate::oci::sha256(path.to_string_lossy().as_bytes())[7..19].to_string();
+    let gate = std::sync::Arc::new(gate.scoped(&scope));
+    let pushed = case::materialise(&gate, path, &case).map_err(|e| LoadError::new(path, format!("pushing the image to {}: {e}", gate.registry().host)))?;
+    let mut inputs = Vec::new();
+    for (index, object) in pushed.objects.into_iter().enumerate() {
+        let mut input = Input::from_value(path.to_path_buf(), index, None, object);
+        if input.kind == InputKind::Manifest {
+            crate::input::schema::validate_manifest(&input)?;
+        }
+        input.images = Some(gate.clone());
+        inputs.push(input);
+    }
+    let mut facts = Input::from_value(path.to_path_buf(), inputs.len(), None, gate.facts(&pushed.reference));
+    facts.images = Some(gate.clone());
+    inputs.push(facts);
+    Ok(inputs)
+}
+
 /// The verdicts and checked expectations of one rule's cases.
 #[derive(Debug, Default, Clone)]
 pub struct RuleCases {
@@ -182,7 +240,7 @@ pub struct RuleCases {
 }
 
 /// Evaluate every case of one rule. Never fails: problems become `error` results.
-pub fn run_rule_cases(root: &Path, rule: &Rule, limits: &Limits) -> RuleCases {
+pub fn run_rule_cases(root: &Path, rule: &Rule, limits: &Limits, images: Option<&crate::oci::LazyGate>) -> RuleCases {
     let mut out = RuleCases::default();
     let suite = format!("cases/{}", rule.id);
     let CaseFiles { cases, problems } = case_files(root, &rule.id);
@@ -224,21 +282,12 @@ pub fn run_rule_cases(root: &Path, rule: &Rule, limits: &Limits) -> RuleCases {
             file: Some(path.clone()),
             ..TestResult::default()
         };
-        if rel.to_string_lossy().ends_with(".image.yaml") {
-            result.actual = "skip".to_string();
-            result.skipped = Some("image cases need the OCI image gates, which are not implemented yet".to_string());
-            out.results.push(result);
-            continue;
-        }
-        match load_fixture(&path, limits) {
+        match load_case(&path, &rel, limits, images) {
             Err(e) => {
                 result.actual = "error".to_string();
                 result.messages = vec![LoadError { path: rel, ..e }.to_string()];
             }
-            Ok(mut inputs) => {
-                for input in &mut inputs {
-                    input.id = format!("{}#{}", rel.display(), input.index);
-                }
+            Ok(inputs) => {
                 let verdicts: Vec<Verdict> = inputs.iter().map(|i| rule.evaluate(i)).collect();
                 judge_case(&mut result, expectation, &verdicts);
                 out.verdicts.extend(verdicts);
@@ -359,16 +408,12 @@ pub fn run_library(library: &Library, options: &CaseRunOptions, mut on_event: im
         .filter(|r| in_partition(&r.id, options.partition))
         .collect();
     summary.searched.push(describe_selection(&root, library, rules.len(), options));
+    let images = crate::oci::LazyGate::new(options.registry.clone(), root.join("policies/keys"));
     let corpus: Vec<(PathBuf, Result<Vec<Input>, LoadError>)> = corpus_files(&root)
         .into_iter()
         .map(|p| {
             let rel = p.strip_prefix(&root).unwrap_or(&p).to_path_buf();
-            let loaded = load_fixture(&p, &options.limits).map(|mut inputs| {
-                for i in &mut inputs {
-                    i.id = format!("{}#{}", rel.display(), i.index);
-                }
-                inputs
-            });
+            let loaded = load_case(&p, &rel, &options.limits, Some(&images));
             (rel, loaded)
         })
         .collect();
@@ -394,7 +439,7 @@ pub fn run_library(library: &Library, options: &CaseRunOptions, mut on_event: im
                     i
                 };
                 let Some(rule) = rules.get(i) else { break };
-                let mut cases = run_rule_cases(&root, rule, &options.limits);
+                let mut cases = run_rule_cases(&root, rule, &options.limits, Some(&images));
                 if let Some(mode) = snapshot_mode {
                     let snapshot = snapshot_result(&snapshots, rule, &cases, mode);
                     cases.results.push(snapshot);

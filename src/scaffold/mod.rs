@@ -140,7 +140,7 @@ fn accept_example_snapshot(dir: &Path) -> Result<PathBuf> {
         bail!("the example project does not load: {e}");
     }
     let rule = library.rule(EXAMPLE_RULE).context("the example rule is missing")?;
-    let cases = crate::runner::run_rule_cases(dir, rule, &limits);
+    let cases = crate::runner::run_rule_cases(dir, rule, &limits, None);
     if let Some(bad) = cases.results.iter().find(|r| !r.ok) {
         bail!("the example rule fails its own case {}: {:?}", bad.test, bad.messages);
     }

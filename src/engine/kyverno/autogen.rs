@@ -286,6 +286,10 @@ fn generate_rule(
     if let Some(ex) = rule.get_mut("exclude").filter(|e| e.is_object()) {
         rewrite_block(ex, true);
     }
+    if rule.contains_key("verifyImages") && !rule.contains_key("validate") {
+        // Images are read from any Pod controller's template as they are: only the match changes.
+        return Some(Value::Object(rule));
+    }
     let validate = rule.get("validate")?.as_object()?.clone();
     let wrap = |p: &Value| json!({"spec": {template_key: p}});
     let mut new_validate = Map::new();

@@ -31,6 +31,8 @@ pub struct ResourceContext {
     pub cluster_roles: Vec<String>,
     /// Variable overrides (`request.operation`, a context entry name, any dotted path).
     pub values: Map<String, Value>,
+    /// The run's registry, where `verifyImages` rules verify the resource's images.
+    pub images: Option<Arc<crate::oci::ImageGate>>,
 }
 
 impl ResourceContext {
@@ -164,9 +166,10 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
     let actions: Vec<FailureAction> = policy
         .rules
         .iter()
-        .filter_map(|r| match &r.kind {
-            RuleKind::Validate(v) => v.failure_action,
-            RuleKind::Other(_) => None,
+        .flat_map(|r| match &r.kind {
+            RuleKind::Validate(v) => v.failure_action.into_iter().collect::<Vec<_>>(),
+            RuleKind::VerifyImages(checks) => checks.iter().filter_map(|c| c.failure_action).collect(),
+            RuleKind::Other(_) => Vec::new(),
         })
         .chain(policy.validation_failure_action)
         .collect();
@@ -268,6 +271,7 @@ impl Engine for KyvernoRule {
             Err(e) => return Outcome::error(format!("inventory: {e}")),
         };
         let mut context = ResourceContext::new(input.value.clone());
+        context.images = input.images.clone();
         if self.needs_namespace_labels {
             match self.namespace_labels(input, &inventory) {
                 Ok(labels) => context.namespace_labels = labels,
@@ -301,6 +305,9 @@ impl Engine for KyvernoRule {
         }
         if responses.iter().any(|r| r.status == RuleStatus::Pass) {
             Outcome::pass()
+        } else if let Some(skip) = responses.iter().find(|r| r.reported && r.message.starts_with(super::verify_images::NO_REGISTRY)) {
+            // An image rule that could not look at the image: visibly skipped, never a pass.
+            Outcome::Skip { reason: format!("{}: {}", skip.rule, skip.message) }
         } else {
             Outcome::not_applicable()
         }

@@ -18,6 +18,7 @@ pub mod quantity;
 pub mod rule;
 pub mod strict;
 pub mod validate;
+pub mod verify_images;
 pub mod variables;
 pub mod wildcards;
 

@@ -71,7 +71,9 @@ pub struct Rule {
 #[derive(Debug, Clone)]
 pub enum RuleKind {
     Validate(Box<Validation>),
-    /// mutate, generate or verifyImages: not evaluated by the validate engine.
+    /// `verifyImages`: judged against the run's registry.
+    VerifyImages(Vec<super::verify_images::ImageVerification>),
+    /// mutate or generate: not evaluated.
     Other(&'static str),
 }
 
@@ -318,8 +320,8 @@ impl Rule {
             RuleKind::Other("mutate")
         } else if raw.get("generate").is_some() {
             RuleKind::Other("generate")
-        } else if raw.get("verifyImages").is_some() {
-            RuleKind::Other("verifyImages")
+        } else if let Some(list) = raw.get("verifyImages").filter(|v| !v.is_null()) {
+            RuleKind::VerifyImages(super::verify_images::parse(list).map_err(|e| at(&e))?)
         } else {
             return Err(at("has none of validate, mutate, generate, verifyImages"));
         };
@@ -338,7 +340,7 @@ impl Rule {
     pub fn validation(&self) -> Option<&Validation> {
         match &self.kind {
             RuleKind::Validate(v) => Some(v),
-            RuleKind::Other(_) => None,
+            RuleKind::VerifyImages(_) | RuleKind::Other(_) => None,
         }
     }
 }

@@ -9,7 +9,7 @@ use super::handlers;
 use super::images::image_infos;
 use super::matching::{matches_rule, MatchRequest};
 use super::policy::{
-    ContextEntry, ContextSource, FailureAction, ForEach, Policy, Rule, Validation,
+    ContextEntry, ContextSource, FailureAction, ForEach, Policy, Rule, RuleKind, Validation,
 };
 use super::{conditions, variables};
 use serde_json::{json, Map, Value};
@@ -383,7 +383,11 @@ pub fn evaluate_rule(
     rc: &ResourceContext,
     rule_values: Option<&Map<String, Value>>,
 ) -> Option<RuleResponse> {
-    let validation = rule.validation()?;
+    let validation = match &rule.kind {
+        RuleKind::Validate(v) => Some(v.as_ref()),
+        RuleKind::VerifyImages(_) => None,
+        RuleKind::Other(_) => return None,
+    };
     let match_resource = if request.new_resource.is_null() {
         &request.old_resource
     } else {
@@ -404,7 +408,7 @@ pub fn evaluate_rule(
             format!("not matched: {reason}"),
         ));
     }
-    if let Some(feature) = validation.unsupported {
+    if let Some(feature) = validation.and_then(|v| v.unsupported) {
         return Some(RuleResponse::new(
             &rule.name,
             RuleStatus::Error,
@@ -419,12 +423,6 @@ pub fn evaluate_rule(
         set_path(&mut ctx, key, value.clone());
         values.insert(key.clone(), value.clone());
     }
-    let scope = RuleScope {
-        name: &rule.name,
-        validation,
-        operation: &request.operation,
-        values: &values,
-    };
     let deferred = match load_context_entries(&rule.context, &mut ctx, &values) {
         Ok(deferred) => deferred,
         Err(e) => {
@@ -450,6 +448,17 @@ pub fn evaluate_rule(
     if let Some(pre) = check_preconditions(rule, &ctx) {
         return Some(pre);
     }
+    let validation = match (&rule.kind, validation) {
+        (RuleKind::VerifyImages(checks), _) => return Some(super::verify_images::evaluate(&rule.name, checks, rc)),
+        (_, Some(v)) => v,
+        (_, None) => return None,
+    };
+    let scope = RuleScope {
+        name: &rule.name,
+        validation,
+        operation: &request.operation,
+        values: &values,
+    };
     if let Some(error) = load_error(&rule.raw["validate"]) {
         return Some(error);
     }

@@ -507,6 +507,7 @@ impl TestRun<'_> {
             roles: user.map(|u| u.roles.clone()).unwrap_or_default(),
             cluster_roles: user.map(|u| u.cluster_roles.clone()).unwrap_or_default(),
             values,
+            images: None,
         }
     }
 
@@ -615,6 +616,9 @@ fn collect_foreach_external(foreach: &[ForEach], out: &mut Vec<(String, &'static
 fn rule_unsupported(kind: &RuleKind) -> Option<String> {
     match kind {
         RuleKind::Other(what) => Some(format!("{what} rules are not evaluated by verdict")),
+        RuleKind::VerifyImages(_) => {
+            Some("verifyImages rows need the images' own registry, which an offline run cannot reach (library image cases run them)".to_string())
+        }
         RuleKind::Validate(v) => v
             .unsupported
             .map(|what| format!("{what} is not evaluated by verdict")),
