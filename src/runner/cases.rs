@@ -344,7 +344,7 @@ pub fn run_corpus(rule: &Rule, corpus: &[(PathBuf, Result<Vec<Input>, LoadError>
         match loaded {
             Err(e) => {
                 first.get_or_insert_with(|| (e.path.clone(), e.line));
-                false_positives.push(format!("{}: {e}", rel.display()));
+                false_positives.push(LoadError { path: rel.clone(), ..e.clone() }.to_string());
             }
             Ok(inputs) => {
                 for input in inputs {
