@@ -10,6 +10,7 @@ mod client;
 pub mod cosign;
 mod image;
 mod registry;
+pub mod keyless;
 
 pub use client::{sha256, RegistryClient, CALL_TIMEOUT};
 pub use image::{build_and_push, ImageSpec, PushedImage};
