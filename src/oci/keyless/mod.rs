@@ -36,6 +36,7 @@ mod tlog;
 mod trust_root;
 pub mod verify;
 
+pub use tlog::pae;
 pub use trust_root::TrustRoot;
 pub use verify::verify_layer;
 

@@ -207,8 +207,9 @@ pub(crate) fn hashedrekord_body(message: &[u8], signature_der: &[u8], leaf_pem: 
     .into_bytes()
 }
 
-/// DSSE pre-authentication encoding.
-pub(crate) fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+/// DSSE pre-authentication encoding: what a `.att` layer's signature signs, the
+/// `message` for [`EntryKind::Dsse`](super::EntryKind::Dsse).
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = format!("DSSEv1 {} {} {} ", payload_type.len(), payload_type, payload.len()).into_bytes();
     out.extend_from_slice(payload);
     out
