@@ -13,6 +13,7 @@ pub mod cosign;
 mod gate;
 mod image;
 mod registry;
+pub mod keyless;
 
 pub use client::{sha256, RegistryClient, CALL_TIMEOUT};
 pub use gate::{ImageGate, LazyGate, RegistryChoice, Trust, FACTS_API_VERSION, FACTS_KIND};
