@@ -15,6 +15,7 @@
 use super::attest::{envelope, predicate_type, push_attestations, statement};
 use super::cosign::{self, LayerSigner};
 use super::gate::ImageGate;
+use super::keyless::Validity;
 use super::image::{build_and_push, ImageSpec, PushedImage};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -44,6 +45,32 @@ pub enum SignerSpec {
     /// A PEM private key, relative to the case file (cosign's encrypted format reads
     /// `COSIGN_PASSWORD`).
     Key(PathBuf),
+    /// A short-lived certificate from the run's throwaway Fulcio-like CA, logged in
+    /// its throwaway transparency log.
+    Keyless(KeylessSpec),
+}
+
+/// A keyless signer: the certificate's identity (email or URI) and OIDC issuer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeylessSpec {
+    pub identity: String,
+    pub issuer: String,
+    /// The certificate had expired when the signature was logged.
+    #[serde(default)]
+    pub expired: bool,
+    /// `untrusted`: the certificate comes from a CA outside the run's trust root.
+    #[serde(default)]
+    pub ca: CaChoice,
+}
+
+/// Which CA issues a keyless certificate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaChoice {
+    #[default]
+    Trusted,
+    Untrusted,
 }
 
 /// One attestation: a predicate type (cosign's short names work) and the predicate.
@@ -104,7 +131,7 @@ pub fn parse(value: &Value) -> Result<ImageCase, String> {
 pub fn materialise(gate: &ImageGate, file: &Path, case: &ImageCase) -> Result<Materialised, String> {
     let dir = file.parent().unwrap_or(Path::new("."));
     let client = gate.client();
-    let signers: Vec<Box<dyn LayerSigner>> = case.sign.iter().map(|s| signer(dir, s)).collect::<Result<_, _>>()?;
+    let signers: Vec<Box<dyn LayerSigner>> = case.sign.iter().map(|s| signer(gate, dir, s)).collect::<Result<_, _>>()?;
     let image = build_and_push(client, gate.host(), &case.image)?;
     for s in &signers {
         cosign::sign(client, &image, s.as_ref())?;
@@ -114,7 +141,7 @@ pub fn materialise(gate: &ImageGate, file: &Path, case: &ImageCase) -> Result<Ma
         let own;
         let signer: &dyn LayerSigner = match (&a.signer, signers.first()) {
             (Some(spec), _) => {
-                own = signer(dir, spec)?;
+                own = signer(gate, dir, spec)?;
                 own.as_ref()
             }
             (None, Some(first)) => first.as_ref(),
@@ -169,8 +196,16 @@ pub fn materialise(gate: &ImageGate, file: &Path, case: &ImageCase) -> Result<Ma
     Ok(Materialised { reference, digest: image.digest, objects })
 }
 
-fn signer(dir: &Path, spec: &SignerSpec) -> Result<Box<dyn LayerSigner>, String> {
+fn signer(gate: &ImageGate, dir: &Path, spec: &SignerSpec) -> Result<Box<dyn LayerSigner>, String> {
     match spec {
+        SignerSpec::Keyless(k) => {
+            let material = match k.ca {
+                CaChoice::Trusted => gate.material(),
+                CaChoice::Untrusted => gate.stranger()?,
+            };
+            let validity = if k.expired { Validity::Expired } else { Validity::Current };
+            Ok(Box::new(material.issue(&k.identity, &k.issuer, validity)?))
+        }
         SignerSpec::Key(path) => {
             let path = dir.join(path);
             let pem = std::fs::read_to_string(&path).map_err(|e| format!("key {}: {e}", path.display()))?;

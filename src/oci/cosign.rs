@@ -118,11 +118,7 @@ pub fn payload(repository: &str, digest: &str) -> Vec<u8> {
 /// A signature as cosign stores it in a layer: the base64 signature (in the
 /// layer's annotation for `.sig`, in the DSSE envelope for `.att`) and any other
 /// annotations the signer adds (a keyless signer's certificate, chain and log bundle).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SignedLayer {
-    pub signature_b64: String,
-    pub annotations: BTreeMap<String, String>,
-}
+pub use super::keyless::SignedLayer;
 
 /// What a layer's signature covers, which decides the log entry a keyless signer writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +132,16 @@ pub enum Signed {
 /// Something that signs layers: a key here, a short-lived certificate for keyless.
 pub trait LayerSigner: Send + Sync {
     fn sign_layer(&self, message: &[u8], what: Signed) -> Result<SignedLayer, String>;
+}
+
+impl LayerSigner for super::keyless::KeylessSigner {
+    fn sign_layer(&self, message: &[u8], what: Signed) -> Result<SignedLayer, String> {
+        let entry = match what {
+            Signed::Payload => super::keyless::EntryKind::HashedRekord,
+            Signed::Envelope => super::keyless::EntryKind::Dsse,
+        };
+        self.sign(message, entry)
+    }
 }
 
 impl LayerSigner for SigningKey {
@@ -219,6 +225,22 @@ pub enum SignerIdentity {
 pub trait Attestor: Send + Sync {
     /// `message` is what was signed, `signature` the raw signature bytes, `annotations` the layer's.
     fn check(&self, message: &[u8], signature: &[u8], annotations: &BTreeMap<String, String>) -> Result<SignerIdentity, VerifyFailure>;
+}
+
+/// A keyless attestor: the certificate must chain to `trust` and name an identity
+/// and issuer `policy` accepts, with every log link verified (see [`super::keyless::verify`]).
+#[derive(Debug, Clone)]
+pub struct KeylessAttestor {
+    pub policy: super::keyless::KeylessPolicy,
+    pub trust: std::sync::Arc<super::keyless::TrustRoot>,
+}
+
+impl Attestor for KeylessAttestor {
+    fn check(&self, message: &[u8], signature: &[u8], annotations: &BTreeMap<String, String>) -> Result<SignerIdentity, VerifyFailure> {
+        super::keyless::verify_layer(&self.trust, &self.policy, message, signature, annotations)
+            .map(|id| SignerIdentity::Keyless { subject: id.subject, issuer: id.issuer })
+            .map_err(|(check, reason)| fail(check, reason))
+    }
 }
 
 /// An attestor holding one public key.
@@ -351,6 +373,30 @@ pub fn verify_with(client: &RegistryClient, location: &Location, attestor: &dyn 
         }
     }
     Err(last)
+}
+
+/// Every signature layer of the image at `location` that `attestor` verifies
+/// (facts list each signer); a failure when none does, as for [`verify_with`].
+pub fn verify_all(client: &RegistryClient, location: &Location, attestor: &dyn Attestor) -> Result<Vec<Verified>, VerifyFailure> {
+    let digest = location.resolve(client)?;
+    let (sig_ref, manifest) = location
+        .attachment(client, &digest, "sig", "signature manifest")?
+        .ok_or_else(|| fail("signature manifest", format!("no signature for {digest}")))?;
+    let layers: Vec<&Value> = manifest["layers"].as_array().into_iter().flatten().filter(|l| l["mediaType"] == SIMPLE_SIGNING).collect();
+    let mut verified = Vec::new();
+    let mut last = fail("signature manifest", "it holds no simple-signing payload");
+    for layer in &layers {
+        match check_layer(client, &sig_ref, layer, &location.identity, &digest, attestor) {
+            Ok((identity, signer)) => verified.push(Verified { image: location.fetch.whole(), digest: digest.clone(), identity, signer, signatures_checked: layers.len() }),
+            Err(e) if e.error => return Err(e),
+            Err(e) => last = e,
+        }
+    }
+    if verified.is_empty() {
+        Err(last)
+    } else {
+        Ok(verified)
+    }
 }
 
 fn check_layer(

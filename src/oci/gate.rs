@@ -4,7 +4,8 @@
 //! case (and by the threads that evaluate them).
 
 use super::attest::{verify_attestations, VerifiedStatement};
-use super::cosign::{verify_with, Attestor, KeyAttestor, Location, SignerIdentity, Verified, VerifyFailure};
+use super::cosign::{verify_all, verify_with, Attestor, KeyAttestor, KeylessAttestor, Location, SignerIdentity, Verified, VerifyFailure};
+use super::keyless::{KeylessPolicy, Matcher, TrustMaterial, TrustRoot};
 use super::image::mirror_location;
 use super::{Registry, RegistryClient};
 use serde_json::{json, Value};
@@ -49,6 +50,12 @@ struct Shared {
     client: RegistryClient,
     trust: Trust,
     registry: Registry,
+    /// The run's throwaway Fulcio-like CA and transparency log: keyless cases sign under it.
+    material: TrustMaterial,
+    /// The same, parsed back from its `trusted_root.json`: what verification trusts.
+    trust_root: Arc<TrustRoot>,
+    /// A CA outside the trust root, made on first use (`ca: untrusted` cases).
+    stranger: OnceLock<Result<TrustMaterial, String>>,
 }
 
 impl std::fmt::Debug for ImageGate {
@@ -62,7 +69,25 @@ impl ImageGate {
     pub fn new(registry: Registry, trust: Trust) -> Result<ImageGate, String> {
         let client = RegistryClient::new(registry.insecure)?;
         let host = registry.host.clone();
-        Ok(ImageGate { shared: Arc::new(Shared { client, trust, registry }), host })
+        let material = TrustMaterial::generate()?;
+        let trust_root = Arc::new(TrustRoot::from_json(&material.trusted_root_json())?);
+        Ok(ImageGate { shared: Arc::new(Shared { client, trust, registry, material, trust_root, stranger: OnceLock::new() }), host })
+    }
+
+    /// The run's throwaway CA and log (keyless signing in cases).
+    pub fn material(&self) -> &TrustMaterial {
+        &self.shared.material
+    }
+
+    /// A CA that the run's trust root does not hold.
+    pub fn stranger(&self) -> Result<&TrustMaterial, String> {
+        self.shared.stranger.get_or_init(TrustMaterial::generate).as_ref().map_err(Clone::clone)
+    }
+
+    /// The trust root keyless signatures are verified against: the run's throwaway
+    /// one, standing in for Sigstore's public-good instance.
+    pub fn trust_root(&self) -> &Arc<TrustRoot> {
+        &self.shared.trust_root
     }
 
     /// The same registry, with images under their own path prefix `scope`.
@@ -128,13 +153,22 @@ impl ImageGate {
         let mut signatures = Vec::new();
         let mut failures = Vec::new();
         let mut statements: Vec<(String, VerifiedStatement)> = Vec::new();
-        for (name, attestor) in &self.shared.trust.keys {
-            match self.verify(image, attestor) {
-                Ok(v) => signatures.push(signer_fact(Some(name), &v.signer)),
+        let anyone = KeylessAttestor {
+            policy: KeylessPolicy { subject: Matcher::Regex(regex::Regex::new(".*").expect("a valid regex")), issuer: Matcher::Regex(regex::Regex::new(".*").expect("a valid regex")) },
+            trust: self.trust_root().clone(),
+        };
+        // Keyless signatures under the run's trust root, whoever the identity: rules judge it.
+        let trusted: Vec<(&str, &dyn Attestor)> = std::iter::once(("sigstore", &anyone as &dyn Attestor))
+            .chain(self.shared.trust.keys.iter().map(|(n, a)| (n.as_str(), a as &dyn Attestor)))
+            .collect();
+        for (name, attestor) in trusted {
+            match verify_all(self.client(), &self.location(image).expect("resolved above"), attestor) {
+                Ok(verified) => signatures.extend(verified.iter().map(|v| signer_fact(Some(name), &v.signer))),
+                Err(e) if e.check == "signature manifest" && !e.error => {}
                 Err(e) => failures.push(json!({"trusted": name, "check": e.check, "reason": e.reason, "error": e.error})),
             }
             match self.attestations(image, attestor, None) {
-                Ok(found) => statements.extend(found.into_iter().map(|s| (name.clone(), s))),
+                Ok(found) => statements.extend(found.into_iter().map(|s| (name.to_string(), s))),
                 Err(e) if e.check == "attestation manifest" && !e.error => {}
                 Err(e) => failures.push(json!({"trusted": name, "check": e.check, "reason": e.reason, "error": e.error})),
             }

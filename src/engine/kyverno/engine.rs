@@ -264,6 +264,10 @@ impl KyvernoRule {
 
 impl Engine for KyvernoRule {
     fn evaluate(&self, input: &Input) -> Outcome {
+        // Kyverno admits Kubernetes objects only: plans, SBOMs and image facts are not its input.
+        if input.kind != crate::input::InputKind::Manifest {
+            return Outcome::not_applicable();
+        }
         // Read even when no selector needs it: a broken inventory beside a
         // case is an error, never silently ignored.
         let inventory = match self.inventories.for_input(input) {

@@ -9,8 +9,12 @@
 //!   reason, as `kyverno apply` skips image rules without registry access.
 //! - A `keys` attestor must say `rekor: {ignoreTlog: true}`: checking a key
 //!   signature's Rekor entry is not built, so without it the verdict is an error.
-//! - `keyless`, `certificates`, `repository`, Notary and SigstoreBundle types are
-//!   an error verdict naming what is not built.
+//! - `keyless` attestors are verified against the run's throwaway trust root, which
+//!   stands in for Sigstore's public-good instance (and for a policy's own `roots`,
+//!   `rekor.pubkey`, `ctlog.pubkey`): tests can only sign under a CA they hold. The
+//!   log entry and SCT are always checked, even with `ignoreTlog`/`ignoreSCT`.
+//! - `certificates`, `repository`, Notary and SigstoreBundle types are an error
+//!   verdict naming what is not built.
 //! - `required` only matters to Kyverno's admission annotations; a failed
 //!   verification fails whatever it says. `mutateDigest` (default true) stands for
 //!   the digest Kyverno would write, so `verifyDigest` fails only a tag reference
@@ -21,8 +25,10 @@ use super::engine::{ResourceContext, RuleResponse, RuleStatus};
 use super::images::{image_infos, ImageInfo};
 use super::policy::FailureAction;
 use super::wildcards;
-use crate::oci::cosign::{Attestor, KeyAttestor, VerifyFailure};
+use crate::oci::cosign::{Attestor, KeyAttestor, KeylessAttestor, VerifyFailure};
+use crate::oci::keyless::{KeylessPolicy, Matcher, TrustRoot};
 use crate::oci::ImageGate;
+use std::sync::Arc;
 use serde_json::Value;
 
 /// Message prefix of the skip given when the run has no registry for the resource.
@@ -53,6 +59,8 @@ struct AttestorSet {
 enum Entry {
     /// Every key of `publicKeys` must verify (several PEM blocks expand to one set).
     Keys(Vec<KeyAttestor>),
+    /// A certificate identity and issuer, verified against the run's trust root.
+    Keyless(KeylessPolicy),
     Nested(AttestorSet),
     Unsupported(String),
 }
@@ -162,8 +170,17 @@ fn parse_entry(v: &Value) -> Result<Entry, String> {
     if let Some(nested) = v.get("attestor").filter(|a| !a.is_null()) {
         return Ok(Entry::Nested(parse_set(nested).map_err(|e| format!(".attestor{e}"))?));
     }
-    if v.get("keyless").is_some_and(|k| !k.is_null()) {
-        return Ok(Entry::Unsupported("keyless attestors".into()));
+    if let Some(k) = v.get("keyless").filter(|k| !k.is_null()) {
+        let matcher = |exact: &str, pattern: &str| -> Result<Option<Matcher>, String> {
+            match (k[exact].as_str(), k[pattern].as_str()) {
+                (Some(e), _) => Ok(Some(Matcher::Exact(e.to_string()))),
+                (None, Some(p)) => regex::Regex::new(p).map(|r| Some(Matcher::Regex(r))).map_err(|e| format!(".keyless.{pattern}: {e}")),
+                (None, None) => Ok(None),
+            }
+        };
+        let subject = matcher("subject", "subjectRegExp")?.ok_or(".keyless: no subject or subjectRegExp (any identity could sign)")?;
+        let issuer = matcher("issuer", "issuerRegExp")?.ok_or(".keyless: no issuer or issuerRegExp (any OIDC issuer would do)")?;
+        return Ok(Entry::Keyless(KeylessPolicy { subject, issuer }));
     }
     if v.get("certificates").is_some_and(|k| !k.is_null()) {
         return Ok(Entry::Unsupported("certificate attestors".into()));
@@ -245,7 +262,7 @@ fn verify_image(gate: &ImageGate, check: &ImageVerification, info: &ImageInfo) -
         return Err(Problem::Fail("missing digest (verifyDigest with mutateDigest: false)".into()));
     }
     for (i, set) in check.attestors.iter().enumerate() {
-        verify_set(set, &format!(".attestors[{i}]"), &|a: &dyn Attestor| gate.verify(&image, a).map(|_| ()))?;
+        verify_set(set, &format!(".attestors[{i}]"), gate.trust_root(), &|a: &dyn Attestor| gate.verify(&image, a).map(|_| ()))?;
     }
     for (i, att) in check.attestations.iter().enumerate() {
         let sets = if att.attestors.is_empty() { &check.attestors } else { &att.attestors };
@@ -254,7 +271,7 @@ fn verify_image(gate: &ImageGate, check: &ImageVerification, info: &ImageInfo) -
         }
         for (j, set) in sets.iter().enumerate() {
             let at = format!(".attestations[{i}].attestors[{j}]");
-            verify_set(set, &at, &|a: &dyn Attestor| {
+            verify_set(set, &at, gate.trust_root(), &|a: &dyn Attestor| {
                 let statements = gate.attestations(&image, a, Some(&att.predicate_type))?;
                 // Every verified statement of the type must meet the conditions.
                 for s in &statements {
@@ -279,7 +296,7 @@ fn verify_image(gate: &ImageGate, check: &ImageVerification, info: &ImageInfo) -
 }
 
 /// `count` entries of the set (all when absent) must verify; each failure is named by its path.
-fn verify_set(set: &AttestorSet, at: &str, verify: &dyn Fn(&dyn Attestor) -> Result<(), VerifyFailure>) -> Result<(), Problem> {
+fn verify_set(set: &AttestorSet, at: &str, trust: &Arc<TrustRoot>, verify: &dyn Fn(&dyn Attestor) -> Result<(), VerifyFailure>) -> Result<(), Problem> {
     let needed = set.count.unwrap_or(set.entries.len()).min(set.entries.len()).max(1);
     let mut passed = 0;
     let mut reasons = Vec::new();
@@ -290,7 +307,9 @@ fn verify_set(set: &AttestorSet, at: &str, verify: &dyn Fn(&dyn Attestor) -> Res
                 .iter()
                 .try_for_each(|k| verify(k).map_err(Problem::from))
                 .map_err(|p| prefix(p, &format!("{path}.keys"))),
-            Entry::Nested(inner) => verify_set(inner, &format!("{path}.attestor"), verify),
+            Entry::Keyless(policy) => verify(&KeylessAttestor { policy: policy.clone(), trust: trust.clone() })
+                .map_err(|f| prefix(Problem::from(f), &format!("{path}.keyless"))),
+            Entry::Nested(inner) => verify_set(inner, &format!("{path}.attestor"), trust, verify),
             Entry::Unsupported(what) => Err(Problem::Error(format!("{path}: {what} is not supported by this engine"))),
         };
         match outcome {
