@@ -208,3 +208,68 @@ fn a_registry_that_answers_500_or_serves_a_wrong_blob_is_an_error() {
     let reason = doc["failure"]["reason"].as_str().unwrap();
     assert!(reason.contains(&wanted) && (reason.contains("got sha256:") || reason.contains("served content with digest")), "{doc:#}");
 }
+
+fn verify_keyless(reference: &str, trust_root: &std::path::Path, identity: &str, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(["image", "verify", reference, "--insecure-registry", "--trust-root", trust_root.to_str().unwrap()])
+        .args(["--certificate-identity", identity, "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), doc)
+}
+
+#[test]
+fn keyless_signatures_and_attestations_verify_from_the_command_line_against_a_trust_root_file() {
+    use verdict::oci::{attest, keyless};
+    let Some(registry) = registry() else { return };
+    let client = RegistryClient::new(true).unwrap();
+    let material = keyless::TrustMaterial::generate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("trusted_root.json");
+    std::fs::write(&root, material.trusted_root_json()).unwrap();
+    let pipeline = "https://github.com/acme/shop/.github/workflows/release.yaml@refs/heads/main";
+    let signer = material.issue(pipeline, "https://token.actions.githubusercontent.com", keyless::Validity::Current).unwrap();
+
+    let web = image(&client, &registry, "shop/web", "1.0", "web 1.0");
+    cosign::sign(&client, &web, &signer).unwrap();
+    let statement = attest::statement(&web, "https://slsa.dev/provenance/v1", &serde_json::json!({"runDetails": {"builder": {"id": "https://builder.example"}}}));
+    attest::push_attestations(&client, &web, vec![attest::envelope(&statement, &signer).unwrap()]).unwrap();
+
+    let (code, doc) = verify_keyless(&web.tagged, &root, pipeline, &["--attestation", "slsaprovenance1"]);
+    assert_eq!(code, Some(0), "{doc:#}");
+    assert_eq!(doc["result"]["signer"]["keyless"]["subject"], pipeline);
+    assert_eq!(doc["attestations"][0]["predicate"]["runDetails"]["builder"]["id"], "https://builder.example");
+
+    // Another identity, an issuer regexp that does not match, another trust root, a missing attestation type.
+    let (code, doc) = verify_keyless(&web.tagged, &root, "dana@acme.example", &[]);
+    assert_eq!((code, failed_check(&doc)), (Some(1), "identity"), "{doc:#}");
+    let other = dir.path().join("other_root.json");
+    std::fs::write(&other, keyless::TrustMaterial::generate().unwrap().trusted_root_json()).unwrap();
+    let (code, doc) = verify_keyless(&web.tagged, &other, pipeline, &[]);
+    assert_eq!((code, failed_check(&doc)), (Some(1), "set"), "{doc:#}");
+    let (code, doc) = verify_keyless(&web.tagged, &root, pipeline, &["--attestation", "cyclonedx"]);
+    assert_eq!((code, failed_check(&doc)), (Some(1), "predicate type"), "{doc:#}");
+    // A key-signed image has no certificate to check.
+    let api = image(&client, &registry, "shop/api", "2.0", "api 2.0");
+    cosign::sign(&client, &api, &key("signer.key")).unwrap();
+    let (code, doc) = verify_keyless(&api.tagged, &root, pipeline, &[]);
+    assert_eq!((code, failed_check(&doc)), (Some(1), "certificate"), "{doc:#}");
+}
+
+#[test]
+fn a_multi_arch_index_is_signed_and_verified_as_one() {
+    let Some(registry) = registry() else { return };
+    let client = RegistryClient::new(true).unwrap();
+    let spec = ImageSpec { repository: "shop/multi".into(), tag: "1.0".into(), platforms: vec!["linux/amd64".into(), "linux/arm64".into()], ..ImageSpec::default() };
+    let index = build_and_push(&client, &registry.host, &spec).unwrap();
+    let reference: oci_client::Reference = index.tagged.parse().unwrap();
+    let (body, digest) = client.manifest(&reference).unwrap().unwrap();
+    assert_eq!(digest, index.digest);
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(doc["mediaType"], "application/vnd.oci.image.index.v1+json");
+    assert_eq!(doc["manifests"].as_array().unwrap().len(), 2);
+    cosign::sign(&client, &index, &key("signer.key")).unwrap();
+    assert_eq!(verify(&index.tagged, "signer.pub", &[]).0, Some(0));
+}
