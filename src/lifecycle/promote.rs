@@ -103,7 +103,8 @@ pub fn assess_in(library: &Library, rule_id: &str, limits: &Limits) -> Result<Re
         .filter(|v| v.waiver.is_none() && (v.outcome.blocks() || matches!(v.outcome, Outcome::Warn { .. })))
         .count();
     // Evidence is what the rule judged: documents it does not apply to prove nothing.
-    let applicable = corpus_verdicts.iter().filter(|v| !matches!(v.outcome, Outcome::NotApplicable)).count();
+    // A skipped verdict (an image rule over a plain manifest) judged nothing: not evidence.
+    let applicable = corpus_verdicts.iter().filter(|v| !matches!(v.outcome, Outcome::NotApplicable | Outcome::Skip { .. })).count();
     let corpus = CorpusCounts { documents: applicable, false_positives };
     if corpus.documents == 0 {
         refusals.push(format!(
