@@ -27,7 +27,7 @@
 #   id: no-critical-vulnerabilities
 #   gate: supply-chain
 #   input: image
-#   mode: audit
+#   mode: enforce
 #   severity: critical
 #   controls:
 #     - supply-chain-sbom

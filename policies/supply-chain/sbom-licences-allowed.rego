@@ -28,7 +28,7 @@
 #   id: sbom-licences-allowed
 #   gate: supply-chain
 #   input: image
-#   mode: audit
+#   mode: enforce
 #   severity: medium
 #   controls:
 #     - supply-chain-sbom
