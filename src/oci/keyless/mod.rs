@@ -13,9 +13,10 @@
 //! [`verify_layer`] checks one signature layer fail-closed, every link, and names
 //! the first check that fails (see [`verify`] for the order).
 //!
-//! Crate choice. The `sigstore` crate (0.15) was evaluated: it resolves here
-//! (about 66 more crates with `sigstore-trust-root`: a second RustCrypto
-//! generation — p256 0.14, der 0.8, x509-cert 0.3 — plus `tough` for TUF),
+//! Crate choice. The `sigstore` crate (0.15) was evaluated: with features
+//! `sigstore-trust-root,rustls-tls` it builds here without openssl, but adds
+//! about 66 crates to verdict's tree (a second RustCrypto generation — p256 0.14,
+//! der 0.8, x509-cert 0.3 — plus `tough` for TUF),
 //! but what it would give is thin for this module: its offline trust root
 //! (`SigstoreTrustRoot::from_trusted_root_json_unchecked`) keeps the parsed root
 //! private and flattens every CA chain into one list of certificates, losing
