@@ -1,8 +1,9 @@
 //! Keyless signatures checked by an independent verifier: sigstore-python (PyPI
 //! `sigstore` 4.5) verifies, fully offline, a bundle verdict made against the
 //! `trusted_root.json` of verdict's throwaway CA and logs, and rejects a wrong
-//! identity, a wrong issuer, another artifact, an expired certificate and a
-//! stranger's root. sigstore-python lives in a venv under the target dir, made
+//! identity, a wrong issuer, another artifact, an expired certificate, a
+//! stranger's root and a tampered SET; the same for a DSSE bundle (`dsse` 0.0.1,
+//! the entry `.att` layers get). sigstore-python lives in a venv under the target dir, made
 //! once. When it cannot be installed the test says SKIPPED, and fails under `CI=true`.
 
 use std::path::{Path, PathBuf};
@@ -123,6 +124,20 @@ fn sigstore_python_verifies_verdicts_keyless_bundles_offline() {
 
     let tampered = tamper_set(&bundle);
     rejected("a tampered SET", python_verify(&python, &root_path, &tampered, artifact, WHO, ISS), "SET");
+
+    // The `dsse` 0.0.1 entry `.att` layers get, checked the same way.
+    let statement = br#"{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://example.com/verdict"}"#;
+    let dsse = signer.bundle_for_dsse("application/vnd.in-toto+json", statement).unwrap();
+    python_verify(&python, &root_path, &dsse, statement, WHO, ISS).expect("sigstore-python accepts the DSSE bundle");
+    rejected("a DSSE bundle for another identity", python_verify(&python, &root_path, &dsse, statement, "someone@example.com", ISS), "SANs do not match");
+    let mut forged: serde_json::Value = serde_json::from_str(&dsse).unwrap();
+    forged["dsseEnvelope"]["payload"] = base64_encode(br#"{"_type":"forged"}"#).into();
+    rejected("a DSSE envelope with another payload", python_verify(&python, &root_path, &forged.to_string(), br#"{"_type":"forged"}"#, WHO, ISS), "FAILED");
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {

@@ -7,21 +7,23 @@
 //! (all ECDSA P-256, private halves only in memory) and writes them as a sigstore
 //! `trusted_root.json`. [`TrustMaterial::issue`] gives a [`KeylessSigner`] whose
 //! [`KeylessSigner::sign`] returns what cosign puts in an OCI signature layer and
-//! whose [`KeylessSigner::bundle_for_artifact`] returns a sigstore bundle v0.3
-//! that sigstore-python verifies against that root.
+//! whose [`KeylessSigner::bundle_for_artifact`] (and `bundle_for_dsse`) return a
+//! sigstore bundle v0.3 that sigstore-python verifies against that root.
 //!
 //! [`verify_layer`] checks one signature layer fail-closed, every link, and names
 //! the first check that fails (see [`verify`] for the order).
 //!
-//! Crate choice. The `sigstore` crate (0.15) was evaluated: it resolves here
-//! (about 66 more crates with `sigstore-trust-root`: a second RustCrypto
-//! generation — p256 0.14, der 0.8, x509-cert 0.3 — plus `tough` for TUF),
+//! Crate choice. The `sigstore` crate (0.15) was evaluated: with features
+//! `sigstore-trust-root,rustls-tls` it builds here without openssl, but adds
+//! about 66 crates to verdict's tree (a second RustCrypto generation — p256 0.14,
+//! der 0.8, x509-cert 0.3 — plus `tough` for TUF),
 //! but what it would give is thin for this module: its offline trust root
 //! (`SigstoreTrustRoot::from_trusted_root_json_unchecked`) keeps the parsed root
 //! private and flattens every CA chain into one list of certificates, losing
 //! which is the root and each CA's validity window; its bundle verifier does not
 //! check the inclusion proof, checkpoint or SET, and its cosign path not the
-//! SCT, so those checks would be written here anyway. It signs nothing offline.
+//! SCT, so those checks would be written here anyway; its signing path calls
+//! Fulcio and Rekor over the network, which a harness must not.
 //! So this module uses the crate the sigstore project publishes for exactly the
 //! formats, `sigstore_protobuf_specs` (what `sigstore` itself uses, +11 crates):
 //! `trusted_root.json` and bundles are (de)serialised through its types.
@@ -223,13 +225,43 @@ impl KeylessSigner {
     /// certificate, and one `hashedrekord` tlog entry with inclusion proof,
     /// signed checkpoint and inclusion promise (SET).
     pub fn bundle_for_artifact(&self, artifact: &[u8]) -> Result<String, String> {
-        use sigstore_protobuf_specs::dev::sigstore::{bundle::v1 as bundle, common::v1 as common, rekor::v1 as rekor};
+        use sigstore_protobuf_specs::dev::sigstore::{bundle::v1 as bundle, common::v1 as common};
         let signature = tlog::sign_der(&self.key, artifact);
         let logged = self.log_signature(artifact, &signature, EntryKind::HashedRekord)?;
+        let content = bundle::bundle::Content::MessageSignature(common::MessageSignature {
+            message_digest: Some(common::HashOutput { algorithm: common::HashAlgorithm::Sha2256 as i32, digest: sha256(artifact).to_vec() }),
+            signature,
+        });
+        self.sigstore_bundle(&logged, "hashedrekord", content)
+    }
+
+    /// A sigstore bundle v0.3 (JSON) holding a DSSE envelope of `payload`, logged as
+    /// `dsse` 0.0.1: the same entry a `.att` layer gets, in a form sigstore-python checks.
+    pub fn bundle_for_dsse(&self, payload_type: &str, payload: &[u8]) -> Result<String, String> {
+        use sigstore_protobuf_specs::dev::sigstore::bundle::v1 as bundle;
+        use sigstore_protobuf_specs::io::intoto;
+        let message = tlog::pae(payload_type, payload);
+        let signature = tlog::sign_der(&self.key, &message);
+        let logged = self.log_signature(&message, &signature, EntryKind::Dsse)?;
+        let content = bundle::bundle::Content::DsseEnvelope(intoto::Envelope {
+            payload: payload.to_vec(),
+            payload_type: payload_type.to_string(),
+            signatures: vec![intoto::Signature { sig: signature, keyid: String::new() }],
+        });
+        self.sigstore_bundle(&logged, "dsse", content)
+    }
+
+    fn sigstore_bundle(
+        &self,
+        logged: &tlog::LoggedEntry,
+        kind: &str,
+        content: sigstore_protobuf_specs::dev::sigstore::bundle::v1::bundle::Content,
+    ) -> Result<String, String> {
+        use sigstore_protobuf_specs::dev::sigstore::{bundle::v1 as bundle, common::v1 as common, rekor::v1 as rekor};
         let entry = rekor::TransparencyLogEntry {
             log_index: logged.log_index as i64,
             log_id: Some(common::LogId { key_id: logged.log_id.to_vec() }),
-            kind_version: Some(rekor::KindVersion { kind: "hashedrekord".into(), version: "0.0.1".into() }),
+            kind_version: Some(rekor::KindVersion { kind: kind.into(), version: "0.0.1".into() }),
             integrated_time: logged.integrated_time,
             inclusion_promise: Some(rekor::InclusionPromise { signed_entry_timestamp: logged.set.clone() }),
             inclusion_proof: Some(rekor::InclusionProof {
@@ -248,10 +280,7 @@ impl KeylessSigner {
                 timestamp_verification_data: None,
                 content: Some(bundle::verification_material::Content::Certificate(common::X509Certificate { raw_bytes: self.leaf_der.clone() })),
             }),
-            content: Some(bundle::bundle::Content::MessageSignature(common::MessageSignature {
-                message_digest: Some(common::HashOutput { algorithm: common::HashAlgorithm::Sha2256 as i32, digest: sha256(artifact).to_vec() }),
-                signature,
-            })),
+            content: Some(content),
         };
         serde_json::to_string(&value).map_err(|e| format!("bundle: {e}"))
     }

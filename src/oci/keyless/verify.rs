@@ -17,6 +17,9 @@
 //! 10. [`SIGNATURE`]: the signature verifies over the message with the leaf's key.
 //!
 //! The chain annotation is not trusted: intermediates come from the trust root only.
+//! cosign's layer bundle carries no inclusion proof, so as in cosign the SET is the
+//! log's promise checked here; sigstore bundles (with proof and checkpoint) are
+//! what [`super::KeylessSigner::bundle_for_artifact`] writes for sigstore-python.
 
 use super::tlog::{parse_pae, set_payload};
 use super::{sha256, KeylessIdentity, KeylessPolicy, TrustRoot, B64, OID_ISSUER_V1, OID_ISSUER_V2};
