@@ -36,26 +36,58 @@ fn main() {
     let client = RegistryClient::new(true).unwrap();
     let key = p256::ecdsa::SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
     let attestor = cosign::KeyAttestor(*key.verifying_key());
-    let cycles: Vec<Duration> = (0..20)
-        .map(|i| {
-            let t = Instant::now();
-            let spec = ImageSpec {
-                repository: format!("registry.example.com/bench/app{i}"),
-                tag: "1.0".into(),
-                files: [("/app/VERSION".to_string(), format!("{i}"))].into(),
-                ..ImageSpec::default()
-            };
-            let image = build_and_push(&client, &registry.host, &spec).unwrap();
-            cosign::sign(&client, &image, &key).unwrap();
-            let statement = attest::statement(&image, &attest::predicate_type("slsaprovenance1"), &serde_json::json!({"runDetails": {"builder": {"id": "b"}}}));
-            attest::push_attestations(&client, &image, vec![attest::envelope(&statement, &key).unwrap()]).unwrap();
-            let location = image.location().unwrap();
-            cosign::verify_with(&client, &location, &attestor).unwrap();
-            attest::verify_attestations(&client, &location, &attestor, Some("https://slsa.dev/provenance/v1")).unwrap();
-            t.elapsed()
-        })
-        .collect();
-    println!("{:<58} {:>12}", "build + push + sign + attest + verify both (median of 20)", ms(median(cycles)));
+    let material = verdict::oci::keyless::TrustMaterial::generate().unwrap();
+    let trust = std::sync::Arc::new(verdict::oci::keyless::TrustRoot::from_json(&material.trusted_root_json()).unwrap());
+    let identity = "https://github.com/acme/shop/.github/workflows/release.yaml@refs/heads/main";
+    let issuer = "https://token.actions.githubusercontent.com";
+    let keyless_attestor = cosign::KeylessAttestor {
+        policy: verdict::oci::keyless::KeylessPolicy {
+            subject: verdict::oci::keyless::Matcher::Exact(identity.into()),
+            issuer: verdict::oci::keyless::Matcher::Exact(issuer.into()),
+        },
+        trust,
+    };
+    let mut n = 0;
+    let mut image = |client: &RegistryClient| {
+        n += 1;
+        let spec = ImageSpec {
+            repository: format!("registry.example.com/bench/app{n}"),
+            tag: "1.0".into(),
+            files: [("/app/VERSION".to_string(), format!("{n}"))].into(),
+            ..ImageSpec::default()
+        };
+        build_and_push(client, &registry.host, &spec).unwrap()
+    };
+    let timed = |f: &mut dyn FnMut()| -> Duration {
+        let samples = (0..20)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect();
+        median(samples)
+    };
+    let key_cycle = timed(&mut || {
+        let pushed = image(&client);
+        cosign::sign(&client, &pushed, &key).unwrap();
+        cosign::verify_with(&client, &pushed.location().unwrap(), &attestor).unwrap();
+    });
+    println!("{:<58} {:>12}", "build + push + sign (key) + verify (median of 20)", ms(key_cycle));
+    let keyless_cycle = timed(&mut || {
+        let pushed = image(&client);
+        let signer = material.issue(identity, issuer, verdict::oci::keyless::Validity::Current).unwrap();
+        cosign::sign(&client, &pushed, &signer).unwrap();
+        cosign::verify_with(&client, &pushed.location().unwrap(), &keyless_attestor).unwrap();
+    });
+    println!("{:<58} {:>12}", "build + push + sign (keyless: cert + log) + verify", ms(keyless_cycle));
+    let attest_cycle = timed(&mut || {
+        let pushed = image(&client);
+        let statement = attest::statement(&pushed, &attest::predicate_type("slsaprovenance1"), &serde_json::json!({"runDetails": {"builder": {"id": "b"}}}));
+        attest::push_attestations(&client, &pushed, vec![attest::envelope(&statement, &key).unwrap()]).unwrap();
+        attest::verify_attestations(&client, &pushed.location().unwrap(), &attestor, Some("https://slsa.dev/provenance/v1")).unwrap();
+    });
+    println!("{:<58} {:>12}", "build + push + attest (key) + verify the attestation", ms(attest_cycle));
     drop(registry);
 
     for (label, root) in [
