@@ -91,7 +91,7 @@ fn promote_flips_the_native_field_and_records_the_evidence_then_demote_reverses_
 #[case::no_pass_case("privileged", &[("rm", "cases/privileged/pass-unprivileged.yaml", "")], "no passing pass-* case")]
 #[case::wrong_expectation("privileged", &[("write", "cases/privileged/pass-privileged.yaml", PRIVILEGED_POD)], "pass-privileged.yaml: expected pass, got fail")]
 #[case::error_verdict("privileged", &[("write", "cases/privileged/fail-broken.yaml", "kind: [unclosed\n")], "fail-broken.yaml: error verdict")]
-#[case::skipped_case("privileged", &[("write", "cases/privileged/pass-signed.image.yaml", "image: {}\n")], "pass-signed.image.yaml: skipped, so not evidence")]
+#[case::broken_image_case("privileged", &[("write", "cases/privileged/pass-signed.image.yaml", "image: {}\n")], "pass-signed.image.yaml: error verdict: cases/privileged/pass-signed.image.yaml: not an image case: missing field `repository`")]
 #[case::no_snapshot("privileged", &[("rm", "snapshots/privileged.snap", "")], "no accepted snapshot")]
 #[case::changed_snapshot("privileged", &[("append", "snapshots/privileged.snap", "- case: extra\n")], "snapshot changed")]
 #[case::pending_snapshot("privileged", &[("write", "snapshots/privileged.snap.new", "pending\n")], "a pending snapshot is not accepted")]

@@ -20,6 +20,11 @@
 #   apply, record a waiver for the image in `policies/waivers.yaml` with an
 #   owner, a ticket and an expiry date.
 #
+#   ## How to fix
+#   Update the affected package or base image and release again; the release
+#   workflow attaches a fresh signed scan. If the finding does not apply, record
+#   a waiver with an owner, a ticket and an expiry date.
+#
 #   ## References
 #   - https://github.com/sigstore/cosign/blob/main/specs/COSIGN_VULN_ATTESTATION_SPEC.md
 #   - NIST SP 800-218 PW.4, RV.1

@@ -20,6 +20,10 @@
 #   Use instead: a component under an allowed licence, or legal's sign-off
 #   recorded as a waiver with an expiry date.
 #
+#   ## How to fix
+#   Replace the component, or ask legal to approve its licence and record the
+#   approval as a waiver (or add the licence to the allow-list in review).
+#
 #   ## References
 #   - https://cyclonedx.org/docs/1.5/json/#components_items_licenses
 #   - https://spdx.org/licenses/

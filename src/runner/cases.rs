@@ -332,6 +332,10 @@ fn judge_case(result: &mut TestResult, expectation: Expectation, verdicts: &[Ver
     if actual == "not-applicable" || actual == "empty" {
         result.messages.push(format!("the rule did not apply to any document of this {} case", expectation.name()));
     }
+    if actual == "skip" {
+        // Skipped is neither passed nor failed: it shows as skipped, and promote refuses it.
+        result.skipped = Some(result.messages.join("; "));
+    }
 }
 
 /// Every rule must pass every known-good corpus document: one result per rule.
@@ -698,5 +702,8 @@ mod tests {
         let na = [Verdict::new("r", &input, Outcome::not_applicable(), Mode::Audit)];
         judge_case(&mut result, Expectation::Pass, &na);
         assert!(!result.ok, "a pass case the rule does not apply to tests nothing");
+        let skipped = [Verdict::new("r", &input, Outcome::skip("no registry"), Mode::Audit)];
+        judge_case(&mut result, Expectation::Pass, &skipped);
+        assert_eq!((result.actual.as_str(), result.ok, result.skipped.as_deref()), ("skip", false, Some("no registry")));
     }
 }
