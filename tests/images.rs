@@ -95,11 +95,12 @@ fn image_cases_without_a_registry_are_errors_with_the_install_command() {
         assert!(messages(r).contains("pushing the image"), "{}", messages(r));
     }
 
-    // No registry binary on PATH: the error says how to get one.
+    // No container engine and no registry binary on PATH: the error says how to get one.
     let out = Command::new(env!("CARGO_BIN_EXE_verdict"))
         .args(["test", ".", "--format", "json", "--filter", "no-critical-cves"])
         .current_dir(dir.path())
         .env("PATH", "/nonexistent")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .output()
         .unwrap();
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -240,7 +240,7 @@ fn vulnerabilities(by_type: &serde_json::Map<String, Value>) -> Value {
 /// Which registry a run uses: `--registry auto` or `--registry URL`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum RegistryChoice {
-    /// Start a throwaway one (see [`Registry::start`]).
+    /// Start a throwaway one (see [`Registry::auto`]: a container when an engine answers, else a process).
     #[default]
     Auto,
     /// Use the one at this URL.
@@ -279,7 +279,7 @@ impl LazyGate {
         self.cell
             .get_or_init(|| {
                 let registry = match &self.choice {
-                    RegistryChoice::Auto => Registry::start()?,
+                    RegistryChoice::Auto => Registry::auto()?,
                     RegistryChoice::Url(url) => Registry::external(url),
                 };
                 ImageGate::new(registry, Trust::from_dir(&self.trust_dir)?)

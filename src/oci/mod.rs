@@ -4,12 +4,14 @@
 //! cosign-format [`cosign::sign`] / [`cosign::verify_with`] and
 //! [`attest::verify_attestations`], and `*.image.yaml` cases ([`case`]).
 //!
-//! Not built yet: the container path of `--registry auto` and keyless signing.
+//! Every registry path of `--registry auto` is built: a container engine
+//! (testcontainers), the registry binary as a process, or `--registry URL`.
 
 pub mod attest;
 pub mod case;
 mod client;
 pub mod cosign;
+pub mod engine;
 mod gate;
 mod image;
 mod registry;
@@ -18,4 +20,4 @@ pub mod keyless;
 pub use client::{sha256, RegistryClient, CALL_TIMEOUT};
 pub use gate::{ImageGate, LazyGate, RegistryChoice, Trust, FACTS_API_VERSION, FACTS_KIND};
 pub use image::{build_and_push, mirror_location, ImageSpec, PushedImage};
-pub use registry::{Registry, BINARIES, INSTALL_HINT};
+pub use registry::{registry_binary, Registry, BINARIES, DEFAULT_IMAGE, IMAGE_HINT, INSTALL_HINT};
