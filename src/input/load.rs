@@ -42,6 +42,13 @@ const EXPANSION_FLOOR: usize = 16 << 20;
 /// assert_eq!(inputs[1].line, Some(5));
 /// ```
 pub fn load_file(path: &Path, limits: &Limits) -> Result<Vec<Input>, LoadError> {
+    let text = read_text(path, limits)?;
+    load_str(path, &text, limits)
+}
+
+/// Read a file's text under the size limit, decoding UTF-8 (or UTF-16 with a
+/// byte order mark), for readers that need the text itself (to locate lines).
+pub fn read_text(path: &Path, limits: &Limits) -> Result<String, LoadError> {
     let metadata = std::fs::metadata(path).map_err(|e| LoadError::new(path, format!("cannot read: {e}")))?;
     if metadata.is_dir() {
         return Err(LoadError::new(path, "is a directory, not a file"));
@@ -58,8 +65,7 @@ pub fn load_file(path: &Path, limits: &Limits) -> Result<Vec<Input>, LoadError> 
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(too_large(path, bytes.len() as u64, limits));
     }
-    let text = decode(path, &bytes)?;
-    load_str(path, &text, limits)
+    decode(path, &bytes).map(Cow::into_owned)
 }
 
 /// Load every document of text already read from `path`.

@@ -9,6 +9,7 @@ fn row(test: &str, expected: &str, actual: &str, skipped: Option<&str>, messages
     TestResult {
         suite: "cases/no-latest-image-tag".to_string(),
         test: test.to_string(),
+        case: None,
         rule: "no-latest-image-tag".to_string(),
         resource: "Deployment/shop/web".to_string(),
         expected: expected.to_string(),

@@ -36,7 +36,11 @@ impl Format for HumanReport {
         if !bad.is_empty() {
             writeln!(out, "\n{}", paint(RED, "failures:"))?;
             for r in &bad {
-                writeln!(out, "  {} {} [{}]: expected {}, got {}", r.suite, r.test, r.rule, r.expected, r.actual)?;
+                let test = match &r.case {
+                    Some(case) => format!("{}/{case}", r.test),
+                    None => r.test.clone(),
+                };
+                writeln!(out, "  {} {test} [{}]: expected {}, got {}", r.suite, r.rule, r.expected, r.actual)?;
                 for line in r.messages.iter().flat_map(|m| m.lines()) {
                     writeln!(out, "      {line}")?;
                 }

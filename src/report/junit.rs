@@ -44,7 +44,11 @@ impl Format for JunitReport {
                     s
                 }
             };
-            let mut case = TestCase::new(format!("{} {}", r.test, r.resource).trim().to_string(), status);
+            let name = match &r.case {
+                Some(case) => format!("{}/{case} {}", r.test, r.resource),
+                None => format!("{} {}", r.test, r.resource),
+            };
+            let mut case = TestCase::new(name.trim().to_string(), status);
             case.set_classname(r.rule.clone());
             // Test reporters (GitHub's among them) link a case to `file` and `line`.
             if let Some(file) = &r.file {

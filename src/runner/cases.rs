@@ -373,6 +373,7 @@ pub fn run_corpus(rule: &Rule, corpus: &[(PathBuf, Result<Vec<Input>, LoadError>
     let result = TestResult {
         suite: "cases/_corpus".to_string(),
         test: "known-good corpus".to_string(),
+        case: None,
         rule: rule.id.clone(),
         resource: format!("{} documents", verdicts.len()),
         expected: "pass".to_string(),

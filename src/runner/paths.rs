@@ -44,8 +44,9 @@ fn discover_suites(root: &Path) -> Vec<(PathBuf, SuiteKind)> {
     found
 }
 
+/// gator reads a `suite.yaml` only when it is a `test.gatekeeper.sh` Suite; other files are not suites.
 fn is_gator_suite(path: &Path) -> bool {
-    std::fs::read_to_string(path).map(|t| t.contains("kind: Suite")).unwrap_or(false)
+    std::fs::read_to_string(path).is_ok_and(|t| crate::suite::gator::is_suite_text(&t))
 }
 
 /// Run every PATH: libraries, then suites; results keep that order.
@@ -80,15 +81,37 @@ pub fn run_paths(paths: &[PathBuf], options: &CaseRunOptions, mut on_event: impl
                         continue;
                     }
                 },
-                SuiteKind::Gator | SuiteKind::RegoTest => vec![unsupported(&suite, &shown, kind)],
+                SuiteKind::Gator => {
+                    let gator_options = crate::suite::gator::SuiteOptions {
+                        limits: options.limits,
+                        filter: options.filter.clone(),
+                        shown: shown.clone(),
+                    };
+                    match crate::suite::gator::run_suite(&suite, &gator_options) {
+                        Ok(report) => {
+                            for e in report.errors {
+                                on_event(RunEvent::LoadFailed(&e));
+                                summary.load_errors.push(e);
+                            }
+                            report.results
+                        }
+                        Err(e) => {
+                            on_event(RunEvent::LoadFailed(&e));
+                            summary.load_errors.push(e);
+                            continue;
+                        }
+                    }
+                }
+                SuiteKind::RegoTest => vec![unsupported(&suite, &shown, kind)],
             };
-            // --filter selects suites, tests and rules by name, as it selects library rules.
+            // --filter selects suites, tests and rules by name, as it selects library rules;
+            // a gator suite has already applied it to its suite, tests and cases.
             let results: Vec<TestResult> = match &options.filter {
-                Some(glob) => results
+                Some(glob) if kind != SuiteKind::Gator => results
                     .into_iter()
                     .filter(|r| glob.is_match(&shown) || glob.is_match(&r.test) || glob.is_match(&r.rule))
                     .collect(),
-                None => results,
+                _ => results,
             };
             if results.is_empty() {
                 continue;
@@ -119,6 +142,7 @@ fn unsupported(file: &Path, shown: &str, kind: SuiteKind) -> TestResult {
     TestResult {
         suite: shown.to_string(),
         test: "*".to_string(),
+        case: None,
         rule: String::new(),
         resource: String::new(),
         expected: String::new(),

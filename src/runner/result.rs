@@ -11,6 +11,9 @@ pub struct TestResult {
     pub suite: String,
     /// The case file or suite row name.
     pub test: String,
+    /// The case within the test, for formats that have one (gator suites).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
     pub rule: String,
     pub resource: String,
     pub expected: String,

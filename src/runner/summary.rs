@@ -172,6 +172,7 @@ impl RunSummary {
                 .map(|r| TestResult {
                     suite: r.suite,
                     test: r.test,
+                    case: None,
                     rule: r.rule,
                     resource: r.resource,
                     expected: r.expected,

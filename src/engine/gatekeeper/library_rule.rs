@@ -2,7 +2,8 @@
 //! Constraint, judged against each input manifest.
 
 use super::constraint::Constraint;
-use super::documents::parse_documents;
+use super::documents::{parse_documents, Document};
+use crate::limits::Limits;
 use super::strict::{check_constraint, check_template};
 use super::review::ReviewOutcome;
 use super::template::Template;
@@ -60,14 +61,8 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
             ),
         ));
     };
-    check_template(&template_doc.value, path, Some(text), Some(template_doc.line))?;
-    check_constraint(&constraint_doc.value, path, Some(text), Some(constraint_doc.line))?;
-    let template = Template::from_value_with_limits(&template_doc.value, path, &ctx.limits)
-        .map_err(|e| locate_rego_error(e, text, &template_doc.value, template_doc.line))?;
-    let constraint = Constraint::from_value(&constraint_doc.value, path).map_err(|mut e| {
-        e.line = Some(constraint_doc.line);
-        e
-    })?;
+    let template = load_template(path, text, template_doc, &ctx.limits)?;
+    let constraint = load_constraint(path, text, constraint_doc)?;
     if constraint.kind != template.kind {
         return Err(LoadError::at_line(
             path,
@@ -109,6 +104,24 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
     Ok(LoadedRule {
         header,
         engine: Arc::new(engine),
+    })
+}
+
+/// Check (strictly, against Gatekeeper's CRD) and compile the ConstraintTemplate
+/// `doc` of `text`, read from `path`; a Rego error names its line in the file.
+/// Shared by library rules and gator suites, so both reject the same templates.
+pub fn load_template(path: &Path, text: &str, doc: &Document, limits: &Limits) -> Result<Template, LoadError> {
+    check_template(&doc.value, path, Some(text), Some(doc.line))?;
+    Template::from_value_with_limits(&doc.value, path, limits)
+        .map_err(|e| locate_rego_error(e, text, &doc.value, doc.line))
+}
+
+/// Check (strictly) and read the Constraint `doc` of `text`, read from `path`.
+pub fn load_constraint(path: &Path, text: &str, doc: &Document) -> Result<Constraint, LoadError> {
+    check_constraint(&doc.value, path, Some(text), Some(doc.line))?;
+    Constraint::from_value(&doc.value, path).map_err(|mut e| {
+        e.line = Some(doc.line);
+        e
     })
 }
 

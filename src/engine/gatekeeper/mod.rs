@@ -13,6 +13,7 @@ mod constraint;
 mod documents;
 mod library_rule;
 mod matching;
+mod parameters;
 mod rego_program;
 mod review;
 mod strict;
@@ -20,10 +21,11 @@ mod template;
 
 pub use constraint::{Action, Constraint, EnforcementAction, WEBHOOK_ENFORCEMENT_POINT};
 pub use documents::{parse_documents, Document};
-pub use library_rule::{load, GatekeeperRule, INVENTORY_FILE};
+pub use library_rule::{load, load_constraint, load_template, GatekeeperRule, INVENTORY_FILE};
 pub use matching::{
     Candidate, KindSelector, LabelSelector, Match, Operator, Requirement, Wildcard,
 };
+pub use parameters::ParameterSchema;
 pub use review::{
     admission_review, find_namespace, inventory_data, GroupVersionKind, ReviewError, ReviewOutcome,
     Violation,

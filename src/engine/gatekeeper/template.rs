@@ -1,6 +1,7 @@
 //! ConstraintTemplates (`templates.gatekeeper.sh/v1`, `v1beta1`): a kind name
 //! and the Rego that decides violations, compiled once.
 
+use super::parameters::ParameterSchema;
 use super::rego_program::{RegoProgram, RegoSource};
 use crate::error::LoadError;
 use crate::limits::Limits;
@@ -26,6 +27,8 @@ pub struct Template {
     pub(crate) program: RegoProgram,
     /// `data.<package>.violation`.
     pub(crate) entrypoint: String,
+    /// `openAPIV3Schema` for Constraint parameters, when declared.
+    pub parameters: Option<ParameterSchema>,
 }
 
 impl Template {
@@ -145,6 +148,7 @@ impl Template {
                 )));
             }
         }
+        let parameters = ParameterSchema::from_template(value).map_err(at)?;
         let entrypoint = format!("data.{package}.violation");
         let program = RegoProgram::compile(
             &sources,
@@ -167,6 +171,7 @@ impl Template {
             rego_field: chosen.field,
             program,
             entrypoint,
+            parameters,
         })
     }
 

@@ -129,6 +129,7 @@ fn run_test(test: &LoadedTest, schema: SchemaMode, limits: &Limits, report: &mut
             let mut result = TestResult {
                 suite: test.path.display().to_string(),
                 test: test.name.clone(),
+                case: None,
                 rule: format!(
                     "{}/{}",
                     row.policy,

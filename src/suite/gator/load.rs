@@ -1,0 +1,240 @@
+//! Reading a gator suite and the files it names. Paths resolve relative to the
+//! suite file, as `gator verify` resolves them; every error names the file and,
+//! where known, the line (of the referenced file, or of the suite line that
+//! references a missing one).
+
+use super::model::{Suite, SUITE_GROUP, SUITE_KIND};
+use crate::engine::gatekeeper::{load_constraint, load_template, parse_documents, Constraint, Document, Template};
+use crate::error::LoadError;
+use crate::limits::Limits;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A parsed `suite.yaml` and its text (to locate fields by line).
+#[derive(Debug, Clone)]
+pub struct SuiteFile {
+    pub path: PathBuf,
+    pub text: String,
+    pub suite: Suite,
+}
+
+impl SuiteFile {
+    /// The directory suite paths are relative to.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// 1-based line of the field at JSON Pointer `pointer` (`/tests/0/template`).
+    pub fn line_of(&self, pointer: &str) -> Option<usize> {
+        crate::schema::field_line(&self.text, None, pointer)
+    }
+
+    /// An error at the suite's line for `pointer`.
+    pub fn error_at(&self, pointer: &str, message: impl Into<String>) -> LoadError {
+        LoadError {
+            path: self.path.clone(),
+            line: self.line_of(pointer),
+            message: message.into(),
+        }
+    }
+}
+
+/// Whether the first document of `text` is a gator Suite (`test.gatekeeper.sh` group, kind `Suite`):
+/// gator ignores other YAML files, so discovery must not misread one.
+pub fn is_suite_text(text: &str) -> bool {
+    let Some(Ok(value)) = serde_yaml_ng::Deserializer::from_str(text)
+        .next()
+        .map(<Value as serde::Deserialize>::deserialize)
+    else {
+        return false;
+    };
+    value["kind"].as_str() == Some(SUITE_KIND)
+        && value["apiVersion"]
+            .as_str()
+            .and_then(|v| v.split_once('/'))
+            .is_some_and(|(group, _)| group == SUITE_GROUP)
+}
+
+/// Read and decode one `suite.yaml` strictly.
+pub fn read_suite(path: &Path, limits: &Limits) -> Result<SuiteFile, LoadError> {
+    let text = crate::input::read_text(path, limits)?;
+    let documents = parse_documents(path, &text, limits)?;
+    let [document] = documents.as_slice() else {
+        return Err(LoadError::new(
+            path,
+            format!("a gator suite file holds one Suite document, found {}", documents.len()),
+        ));
+    };
+    let suite: Suite = serde_json::from_value(document.value.clone()).map_err(|e| {
+        let message = e.to_string();
+        // serde names an unknown field but not where it is; find its line.
+        let line = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split_once('`'))
+            .and_then(|(field, _)| {
+                text.lines()
+                    .position(|l| l.trim_start().trim_start_matches("- ").starts_with(&format!("{field}:")))
+            })
+            .map(|i| i + 1)
+            .unwrap_or(document.line);
+        LoadError::at_line(path, line, format!("not a valid gator Suite: {message}"))
+    })?;
+    Ok(SuiteFile {
+        path: path.to_path_buf(),
+        text,
+        suite,
+    })
+}
+
+/// A file named by the suite, resolved, with an error at the referencing line when it is missing.
+pub fn resolve(suite: &SuiteFile, pointer: &str, what: &str, relative: &str) -> Result<PathBuf, LoadError> {
+    if relative.is_empty() {
+        return Err(suite.error_at(pointer, format!("{what} is missing")));
+    }
+    let path = suite.dir().join(relative);
+    if !path.is_file() {
+        return Err(suite.error_at(
+            pointer,
+            format!("{what} {relative} does not exist (resolved to {})", path.display()),
+        ));
+    }
+    Ok(path)
+}
+
+/// The documents of a referenced file and its text.
+fn documents(path: &Path, limits: &Limits) -> Result<(String, Vec<Document>), LoadError> {
+    let text = crate::input::read_text(path, limits)?;
+    let docs = parse_documents(path, &text, limits)?;
+    if docs.is_empty() {
+        return Err(LoadError::new(path, "defines no YAML objects"));
+    }
+    Ok((text, docs))
+}
+
+/// Exactly one document of `docs` that `wanted` accepts, else an error naming what was found.
+fn the_one<'a>(path: &Path, docs: &'a [Document], what: &str, wanted: impl Fn(&Value) -> bool) -> Result<&'a Document, LoadError> {
+    let found: Vec<&Document> = docs.iter().filter(|d| wanted(&d.value)).collect();
+    match found.as_slice() {
+        [one] => Ok(one),
+        [] => Err(LoadError::at_line(
+            path,
+            docs[0].line,
+            format!(
+                "no {what} in the file (found {})",
+                docs.iter()
+                    .map(|d| format!(
+                        "{} {}",
+                        d.value["apiVersion"].as_str().unwrap_or("?"),
+                        d.value["kind"].as_str().unwrap_or("?")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+        [_, second, ..] => Err(LoadError::at_line(
+            path,
+            second.line,
+            format!("{} {what} documents in the file; a test names exactly one", found.len()),
+        )),
+    }
+}
+
+/// Why a test's template or constraint could not be used.
+#[derive(Debug, Clone)]
+pub enum PairError {
+    /// A file is missing or unreadable, or is not the kind of object expected:
+    /// the suite is broken (an error even for an `invalid: true` test).
+    Missing(LoadError),
+    /// The template or constraint was read and Gatekeeper would reject it.
+    Rejected(LoadError),
+    /// The template is valid but has no engine verdict runs (only CEL): the reason.
+    Unsupported(String),
+}
+
+/// Why a template cannot be evaluated here although Gatekeeper accepts it:
+/// its only code is `K8sNativeValidation` (CEL), which is another engine.
+fn unsupported_code(template: &Value) -> Option<String> {
+    let targets = template["spec"]["targets"].as_array()?;
+    let target = targets.first()?;
+    let has_rego = target["rego"].as_str().is_some_and(|r| !r.trim().is_empty())
+        || target["code"]
+            .as_array()
+            .is_some_and(|code| code.iter().any(|c| c["engine"] == "Rego"));
+    let has_cel = target["code"]
+        .as_array()
+        .is_some_and(|code| code.iter().any(|c| c["engine"] == "K8sNativeValidation"));
+    (!has_rego && has_cel).then(|| {
+        format!(
+            "template {} has only K8sNativeValidation (CEL) code, and verdict has no CEL engine yet",
+            template["metadata"]["name"].as_str().unwrap_or("?")
+        )
+    })
+}
+
+/// Load a test's template and constraint. A file may hold several documents;
+/// the ConstraintTemplate (and the `constraints.gatekeeper.sh` object) is picked from it.
+pub fn load_pair(
+    suite: &SuiteFile,
+    index: usize,
+    limits: &Limits,
+) -> Result<(Template, Constraint), PairError> {
+    let test = &suite.suite.tests[index];
+    let at = |field: &str| format!("/tests/{index}/{field}");
+    let template_path = resolve(suite, &at("template"), "template", &test.template).map_err(PairError::Missing)?;
+    let constraint_path =
+        resolve(suite, &at("constraint"), "constraint", &test.constraint).map_err(PairError::Missing)?;
+    let (text, docs) = documents(&template_path, limits).map_err(PairError::Missing)?;
+    let doc = the_one(&template_path, &docs, "ConstraintTemplate", |v| {
+        v["kind"] == "ConstraintTemplate"
+            && v["apiVersion"].as_str().is_some_and(|a| a.starts_with("templates.gatekeeper.sh/"))
+    })
+    .map_err(PairError::Missing)?;
+    if let Some(reason) = unsupported_code(&doc.value) {
+        crate::engine::gatekeeper::check_template(&doc.value, &template_path, Some(&text), Some(doc.line))
+            .map_err(PairError::Rejected)?;
+        return Err(PairError::Unsupported(reason));
+    }
+    let template = load_template(&template_path, &text, doc, limits).map_err(PairError::Rejected)?;
+
+    let (text, docs) = documents(&constraint_path, limits).map_err(PairError::Missing)?;
+    let doc = the_one(&constraint_path, &docs, "Constraint (apiVersion constraints.gatekeeper.sh/...)", |v| {
+        v["apiVersion"].as_str().is_some_and(|a| a.starts_with("constraints.gatekeeper.sh/"))
+    })
+    .map_err(PairError::Missing)?;
+    let constraint = load_constraint(&constraint_path, &text, doc).map_err(PairError::Rejected)?;
+    if constraint.kind != template.kind {
+        return Err(PairError::Rejected(LoadError::at_line(
+            &constraint_path,
+            doc.line,
+            format!(
+                "Constraint {} is of kind {}, which no template of this test defines (the template {} defines {})",
+                constraint.name,
+                constraint.kind,
+                template_path.display(),
+                template.kind
+            ),
+        )));
+    }
+    if let Some(schema) = &template.parameters {
+        let problems = schema.check(&constraint.parameters);
+        if !problems.is_empty() {
+            let line = crate::schema::field_line(&text, Some(doc.line), "/spec/parameters").unwrap_or(doc.line);
+            return Err(PairError::Rejected(LoadError::at_line(
+                &constraint_path,
+                line,
+                format!(
+                    "Constraint {}: spec.parameters do not match the template's openAPIV3Schema: {}",
+                    constraint.name,
+                    problems.join("; ")
+                ),
+            )));
+        }
+    }
+    Ok((template, constraint))
+}
+
+/// Every object of a referenced file (the case object, or an inventory file).
+pub fn read_objects(path: &Path, limits: &Limits) -> Result<Vec<(usize, Value)>, LoadError> {
+    let (_, docs) = documents(path, limits)?;
+    Ok(docs.into_iter().map(|d| (d.line, d.value)).collect())
+}

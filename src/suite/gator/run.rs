@@ -1,0 +1,314 @@
+//! Running a gator suite: each assertion of each case becomes one
+//! [`TestResult`] row, so a failure names exactly the claim that did not hold.
+
+use super::load::{load_pair, read_objects, read_suite, resolve, PairError, SuiteFile};
+use super::model::{Case, Expected};
+use crate::engine::gatekeeper::{Constraint, ReviewOutcome, Template};
+use crate::error::LoadError;
+use crate::limits::Limits;
+use crate::runner::TestResult;
+use serde_json::Value;
+use std::path::Path;
+
+/// What running one suite produced.
+#[derive(Debug, Clone, Default)]
+pub struct SuiteReport {
+    /// One row per assertion (per test for `invalid: true` tests).
+    pub results: Vec<TestResult>,
+    /// Files the suite names that could not be used; the tests needing them did not run.
+    pub errors: Vec<LoadError>,
+}
+
+/// How a suite is run.
+#[derive(Debug, Clone, Default)]
+pub struct SuiteOptions {
+    pub limits: Limits,
+    /// Run only the cases this selects (see [`Selection`]); `None` runs all.
+    pub filter: Option<globset::GlobMatcher>,
+    /// The suite's name as shown to users (its path relative to the run root), for the filter.
+    pub shown: String,
+}
+
+/// `--filter`: a case runs when the glob matches the suite (shown path or
+/// `metadata.name`), the test, the case, or `test/case`: gator's `--run` selects
+/// tests and cases by name the same way (with a regex; verdict's filter is a glob).
+struct Selection<'a> {
+    filter: Option<&'a globset::GlobMatcher>,
+    suite_selected: bool,
+}
+
+impl Selection<'_> {
+    fn case(&self, test: &str, case: &str) -> bool {
+        let Some(glob) = self.filter else { return true };
+        self.suite_selected || glob.is_match(test) || glob.is_match(case) || glob.is_match(format!("{test}/{case}"))
+    }
+
+    fn test(&self, test: &str) -> bool {
+        let Some(glob) = self.filter else { return true };
+        self.suite_selected || glob.is_match(test)
+    }
+}
+
+/// Run one `suite.yaml`. A suite that cannot be read at all is an `Err`;
+/// missing or bad files of one test are in [`SuiteReport::errors`] and the
+/// other tests still run.
+pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, LoadError> {
+    let suite = read_suite(path, &options.limits)?;
+    let selection = Selection {
+        filter: options.filter.as_ref(),
+        suite_selected: options.filter.as_ref().is_some_and(|g| {
+            g.is_match(&options.shown) || suite.suite.name().is_some_and(|n| g.is_match(n))
+        }),
+    };
+    let mut report = SuiteReport::default();
+    let row = |test: &str, case: Option<&str>, pointer: &str| TestResult {
+        suite: path.display().to_string(),
+        test: test.to_string(),
+        case: case.map(str::to_string),
+        file: Some(path.to_path_buf()),
+        line: suite.line_of(pointer),
+        ..TestResult::default()
+    };
+    if suite.suite.skip {
+        let mut r = row("*", None, "/skip");
+        r.actual = "skip".into();
+        r.skipped = Some("the suite has skip: true".into());
+        report.results.push(r);
+        return Ok(report);
+    }
+    for (t, test) in suite.suite.tests.iter().enumerate() {
+        let selected: Vec<(usize, &Case)> = test
+            .cases
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| selection.case(&test.name, &c.name))
+            .collect();
+        if test.invalid {
+            if !selection.test(&test.name) {
+                continue;
+            }
+        } else if selected.is_empty() && !(test.cases.is_empty() && selection.test(&test.name)) {
+            continue;
+        }
+        if test.skip {
+            let mut r = row(&test.name, None, &format!("/tests/{t}/skip"));
+            r.actual = "skip".into();
+            r.skipped = Some("the test has skip: true".into());
+            report.results.push(r);
+            continue;
+        }
+        let pair = load_pair(&suite, t, &options.limits);
+        if test.invalid {
+            let mut r = row(&test.name, None, &format!("/tests/{t}/invalid"));
+            r.expected = "rejected".into();
+            match pair {
+                Err(PairError::Missing(e)) => {
+                    report.errors.push(e);
+                    continue;
+                }
+                Err(PairError::Unsupported(reason)) => {
+                    r.actual = "skip".into();
+                    r.skipped = Some(reason);
+                }
+                Err(PairError::Rejected(e)) => {
+                    r.actual = "rejected".into();
+                    r.ok = true;
+                    r.messages = vec![e.to_string()];
+                }
+                Ok((_, constraint)) => {
+                    r.actual = "accepted".into();
+                    r.rule = constraint.name;
+                    r.messages = vec!["invalid: true, but the template and constraint were both accepted".into()];
+                }
+            }
+            report.results.push(r);
+            continue;
+        }
+        let (template, constraint) = match pair {
+            Ok(pair) => pair,
+            Err(PairError::Unsupported(reason)) => {
+                for &(c, case) in &selected {
+                    for a in 0..case.assertions.len() {
+                        let mut r = row(&test.name, Some(&case.name), &format!("/tests/{t}/cases/{c}/assertions/{a}"));
+                        r.actual = "skip".into();
+                        r.skipped = Some(reason.clone());
+                        report.results.push(r);
+                    }
+                }
+                continue;
+            }
+            Err(PairError::Missing(e) | PairError::Rejected(e)) => {
+                report.errors.push(e);
+                continue;
+            }
+        };
+        if test.cases.is_empty() {
+            report
+                .errors
+                .push(suite.error_at(&format!("/tests/{t}"), format!("test {} has no cases", test.name)));
+            continue;
+        }
+        let mut matched_any = false;
+        for &(c, case) in &selected {
+            let pointer = format!("/tests/{t}/cases/{c}");
+            if case.skip {
+                let mut r = row(&test.name, Some(&case.name), &format!("{pointer}/skip"));
+                r.rule = constraint.name.clone();
+                r.actual = "skip".into();
+                r.skipped = Some("the case has skip: true".into());
+                report.results.push(r);
+                continue;
+            }
+            if case.assertions.is_empty() {
+                report.errors.push(suite.error_at(
+                    &pointer,
+                    format!("case {} of test {}: assertions must be non-empty", case.name, test.name),
+                ));
+                continue;
+            }
+            let reviewed = match review_case(&suite, &pointer, case, &template, &constraint, &options.limits) {
+                Ok(reviewed) => reviewed,
+                Err(e) => {
+                    report.errors.push(e);
+                    continue;
+                }
+            };
+            if let Reviewed { outcome: Ok(ReviewOutcome::Violations(_)), .. } = &reviewed {
+                matched_any = true;
+            }
+            for (a, assertion) in case.assertions.iter().enumerate() {
+                let mut r = row(&test.name, Some(&case.name), &format!("{pointer}/assertions/{a}"));
+                r.rule = constraint.name.clone();
+                r.resource = reviewed.resource.clone();
+                check_assertion(&mut r, assertion, &reviewed.outcome);
+                report.results.push(r);
+            }
+        }
+        // Strict where gator is silent: a constraint that selects none of the test's
+        // objects checks nothing, and its "no violations" assertions pass vacuously.
+        let ran_all = selected.len() == test.cases.len() && test.cases.iter().all(|c| !c.skip);
+        if ran_all && !matched_any && !test.cases.is_empty() {
+            let mut r = row(&test.name, None, &format!("/tests/{t}/constraint"));
+            r.rule = constraint.name.clone();
+            r.expected = "the constraint matches a case object".into();
+            r.actual = "error".into();
+            r.messages = vec![format!(
+                "constraint {} matches none of the {} case objects of test {}: every assertion passed without the template being evaluated",
+                constraint.name,
+                test.cases.len(),
+                test.name
+            )];
+            report.results.push(r);
+        }
+    }
+    Ok(report)
+}
+
+/// A case's object reviewed: its label and the violations (or why it could not be reviewed).
+struct Reviewed {
+    resource: String,
+    outcome: Result<ReviewOutcome, String>,
+}
+
+fn review_case(
+    suite: &SuiteFile,
+    pointer: &str,
+    case: &Case,
+    template: &Template,
+    constraint: &Constraint,
+    limits: &Limits,
+) -> Result<Reviewed, LoadError> {
+    let object_path = resolve(suite, &format!("{pointer}/object"), "object", &case.object)?;
+    let objects = read_objects(&object_path, limits)?;
+    let [(line, object)] = objects.as_slice() else {
+        return Err(LoadError::at_line(
+            &object_path,
+            objects.get(1).map_or(1, |o| o.0),
+            format!("a case object file defines exactly one object, found {}", objects.len()),
+        ));
+    };
+    let mut inventory = Vec::new();
+    for (i, file) in case.inventory.iter().enumerate() {
+        let path = resolve(suite, &format!("{pointer}/inventory/{i}"), "inventory file", file)?;
+        inventory.extend(read_objects(&path, limits)?.into_iter().map(|(_, v)| v));
+    }
+    let is_admission_review = object["kind"] == "AdmissionReview"
+        && object["apiVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("admission.k8s.io/"));
+    if is_admission_review {
+        let request = &object["request"];
+        if !request.is_object() {
+            return Err(LoadError::at_line(
+                &object_path,
+                *line,
+                "the AdmissionReview has no request (an AdmissionRequest) to review",
+            ));
+        }
+        let reviewed_object = [&request["object"], &request["oldObject"]]
+            .into_iter()
+            .find(|o| o.is_object())
+            .cloned()
+            .unwrap_or(Value::Null);
+        return Ok(Reviewed {
+            resource: label(&reviewed_object),
+            outcome: template
+                .review_request(constraint, request, &inventory)
+                .map_err(|e| e.message),
+        });
+    }
+    Ok(Reviewed {
+        resource: label(object),
+        outcome: template.review(constraint, object, &inventory).map_err(|e| e.message),
+    })
+}
+
+/// `Kind/namespace/name` (namespace omitted when empty).
+fn label(object: &Value) -> String {
+    let kind = object["kind"].as_str().unwrap_or("?");
+    let name = object["metadata"]["name"].as_str().unwrap_or("");
+    match object["metadata"]["namespace"].as_str().filter(|n| !n.is_empty()) {
+        Some(ns) => format!("{kind}/{ns}/{name}"),
+        None => format!("{kind}/{name}"),
+    }
+}
+
+/// Fill `row` with one assertion's expectation and what the review produced.
+fn check_assertion(row: &mut TestResult, assertion: &super::model::Assertion, outcome: &Result<ReviewOutcome, String>) {
+    let expected = match Expected::parse(assertion.violations.as_ref()) {
+        Ok(e) => e,
+        Err(e) => {
+            row.expected = "a valid assertion".into();
+            row.actual = "error".into();
+            row.messages = vec![e];
+            return;
+        }
+    };
+    row.expected = match &assertion.message {
+        Some(m) => format!("{expected} matching /{m}/"),
+        None => expected.to_string(),
+    };
+    let violations = match outcome {
+        Ok(ReviewOutcome::NotMatched) => Vec::new(),
+        Ok(ReviewOutcome::Violations(v)) => v.iter().map(|v| v.message.clone()).collect(),
+        Err(e) => {
+            row.actual = "error".into();
+            row.messages = vec![e.clone()];
+            return;
+        }
+    };
+    let matching = match &assertion.message {
+        None => violations.len(),
+        Some(pattern) => match regex::Regex::new(pattern) {
+            Ok(re) => violations.iter().filter(|m| re.is_match(m)).count(),
+            Err(e) => {
+                row.actual = "error".into();
+                row.messages = vec![format!("assertion message {pattern:?} is not a valid regular expression: {e}")];
+                return;
+            }
+        },
+    };
+    row.actual = matching.to_string();
+    row.ok = expected.holds(matching);
+    row.messages = violations;
+}

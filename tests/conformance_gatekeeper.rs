@@ -1,0 +1,242 @@
+//! Gatekeeper conformance: every `gator verify` suite of the pinned
+//! gatekeeper-library snapshot in `../shared/conformance/gatekeeper-library/`,
+//! run unchanged with verdict's Gatekeeper engine.
+//!
+//! The test fails when an assertion fails that `tests/conformance/gatekeeper.known-gaps`
+//! does not name, when a named gap no longer fails (so the file stays honest), or
+//! when the README's generated table no longer shows what was measured;
+//! `VERDICT_WRITE_DOCS=1` rewrites that table.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use verdict::runner::TestResult;
+use verdict::suite::gator::{run_suite, SuiteOptions};
+
+const GAPS_FILE: &str = "tests/conformance/gatekeeper.known-gaps";
+const README: &str = "README.md";
+const BEGIN: &str = "<!-- gatekeeper-conformance:begin -->";
+const END: &str = "<!-- gatekeeper-conformance:end -->";
+/// What the pinned snapshot holds (its SOURCE.md): a smaller count means suites went unread.
+const SUITES: usize = 33;
+const ASSERTIONS: usize = 210;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn data_root() -> PathBuf {
+    repo().join("../shared/conformance/gatekeeper-library")
+}
+
+/// `<suite dir> <test> <case> #<n>`: the n-th assertion (0-based) of a case;
+/// `-` for an `invalid: true` test's row, `*` for a whole test or suite.
+type GapKey = String;
+
+/// `key: reason` lines; `#` comments and blank lines ignored.
+fn read_known_gaps(path: &Path) -> BTreeMap<GapKey, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut gaps = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, reason) = line
+            .split_once(": ")
+            .unwrap_or_else(|| panic!("{}:{}: want `suite test case #n: reason`", path.display(), n + 1));
+        assert_eq!(key.split_whitespace().count(), 4, "{}:{}: want `suite test case #n: reason`", path.display(), n + 1);
+        assert!(!reason.trim().is_empty(), "{}:{}: a known gap needs a reason", path.display(), n + 1);
+        assert!(gaps.insert(key.to_string(), reason.trim().to_string()).is_none(), "{}:{}: duplicate gap", path.display(), n + 1);
+    }
+    gaps
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+impl Counts {
+    fn total(&self) -> usize {
+        self.passed + self.failed + self.skipped
+    }
+}
+
+struct Failure {
+    key: GapKey,
+    expected: String,
+    actual: String,
+    message: String,
+}
+
+#[derive(Default)]
+struct Measurement {
+    suites: usize,
+    assertions: Counts,
+    failures: Vec<Failure>,
+}
+
+/// Every `suite.yaml` below `root`, sorted.
+fn suites(root: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = walkdir::WalkDir::new(root.join("library"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name() == "suite.yaml")
+        .map(walkdir::DirEntry::into_path)
+        .collect();
+    found.sort();
+    found
+}
+
+fn measure(root: &Path) -> Measurement {
+    let mut m = Measurement::default();
+    for file in suites(root) {
+        m.suites += 1;
+        let suite = file.parent().unwrap().strip_prefix(root).unwrap().display().to_string();
+        let options = SuiteOptions { shown: suite.clone(), ..SuiteOptions::default() };
+        let report = match run_suite(&file, &options) {
+            Ok(report) => report,
+            Err(e) => {
+                m.assertions.failed += 1;
+                m.failures.push(Failure { key: format!("{suite} * * #0"), expected: "load".into(), actual: "error".into(), message: e.to_string() });
+                continue;
+            }
+        };
+        for (i, e) in report.errors.iter().enumerate() {
+            m.assertions.failed += 1;
+            m.failures.push(Failure { key: format!("{suite} * * #{i}"), expected: "load".into(), actual: "error".into(), message: e.to_string() });
+        }
+        let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for r in &report.results {
+            let case = r.case.clone().unwrap_or_else(|| if r.expected == "rejected" { "-".into() } else { "*".into() });
+            let n = seen.entry((r.test.clone(), case.clone())).or_default();
+            let key = format!("{suite} {} {case} #{n}", r.test);
+            *n += 1;
+            match classify(r) {
+                "passed" => m.assertions.passed += 1,
+                "skipped" => m.assertions.skipped += 1,
+                _ => {
+                    m.assertions.failed += 1;
+                    m.failures.push(Failure { key, expected: r.expected.clone(), actual: r.actual.clone(), message: r.messages.join("; ") });
+                }
+            }
+        }
+    }
+    m
+}
+
+fn classify(result: &TestResult) -> &'static str {
+    if result.skipped.is_some() {
+        "skipped"
+    } else if result.ok {
+        "passed"
+    } else {
+        "failed"
+    }
+}
+
+/// `Upstream repository` and `Commit` of the snapshot's SOURCE.md.
+fn upstream_source(root: &Path) -> String {
+    let text = std::fs::read_to_string(root.join("SOURCE.md")).unwrap_or_default();
+    let field = |name: &str| text.lines().find_map(|l| l.trim().strip_prefix(&format!("- {name}: ")).map(str::to_string));
+    match (field("Upstream repository"), field("Commit")) {
+        (Some(repo), Some(commit)) => format!("{} at `{}`", repo.split_whitespace().next().unwrap_or(""), &commit[..commit.len().min(7)]),
+        _ => "unknown".into(),
+    }
+}
+
+/// The README section between the markers.
+fn section(m: &Measurement, gaps: &BTreeMap<GapKey, String>, source: &str) -> String {
+    let c = &m.assertions;
+    let mut out = String::new();
+    writeln!(out, "{BEGIN}").unwrap();
+    writeln!(out, "Generated by `VERDICT_WRITE_DOCS=1 cargo test --test conformance_gatekeeper` from {} suites of {source}; do not edit.\n", m.suites).unwrap();
+    writeln!(out, "| | passed | failed | skipped | total |").unwrap();
+    writeln!(out, "|---|---:|---:|---:|---:|").unwrap();
+    writeln!(out, "| assertions | {} | {} | {} | {} |", c.passed, c.failed, c.skipped, c.total()).unwrap();
+    if !m.failures.is_empty() {
+        writeln!(out, "\nFailing (each named in `{GAPS_FILE}`):\n").unwrap();
+        for f in &m.failures {
+            let reason = gaps.get(&f.key).cloned().unwrap_or_else(|| f.message.clone());
+            writeln!(out, "- `{}`: {}", f.key, reason.replace('\n', " ")).unwrap();
+        }
+    }
+    write!(out, "{END}").unwrap();
+    out
+}
+
+/// A custom harness, so that absent data shows as an ignored test (with the
+/// reason) instead of a silent `ok`, and fails under `CI=true`.
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    let root = data_root();
+    let present = root.is_dir();
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    if !present {
+        eprintln!("SKIPPED: Gatekeeper conformance data not found at {}", root.display());
+    }
+    let trial = if present || !in_ci {
+        libtest_mimic::Trial::test("gatekeeper_library_conformance", gatekeeper_library_conformance).with_ignored_flag(!present)
+    } else {
+        libtest_mimic::Trial::test("gatekeeper_library_conformance", move || {
+            Err(format!("CI=true but the Gatekeeper conformance data is not at {}", root.display()).into())
+        })
+    };
+    libtest_mimic::run(&args, vec![trial]).exit();
+}
+
+fn gatekeeper_library_conformance() -> Result<(), libtest_mimic::Failed> {
+    let root = data_root();
+    let gaps = read_known_gaps(&repo().join(GAPS_FILE));
+    let m = measure(&root);
+    let generated = section(&m, &gaps, &upstream_source(&root));
+    println!("{generated}");
+
+    // The README's table must be the measured one: regenerate it, or fail when it is stale.
+    let readme_path = repo().join(README);
+    let readme = std::fs::read_to_string(&readme_path).unwrap();
+    let (Some(start), Some(end)) = (readme.find(BEGIN), readme.find(END)) else {
+        return Err(format!("{README} has no {BEGIN} ... {END} section").into());
+    };
+    let published = &readme[start..end + END.len()];
+    if std::env::var_os("VERDICT_WRITE_DOCS").is_some() {
+        let updated = format!("{}{generated}{}", &readme[..start], &readme[end + END.len()..]);
+        std::fs::write(&readme_path, updated).unwrap();
+        println!("wrote {}", readme_path.display());
+    } else if published != generated {
+        return Err(format!(
+            "the Gatekeeper conformance table in {README} is out of date; regenerate it with VERDICT_WRITE_DOCS=1 cargo test --test conformance_gatekeeper"
+        )
+        .into());
+    }
+
+    let failing: BTreeSet<&GapKey> = m.failures.iter().map(|f| &f.key).collect();
+    let unexpected: Vec<String> = m
+        .failures
+        .iter()
+        .filter(|f| !gaps.contains_key(&f.key))
+        .map(|f| format!("  {}: expected {}, got {}: {}", f.key, f.expected, f.actual, f.message))
+        .collect();
+    let stale: Vec<String> = gaps.keys().filter(|k| !failing.contains(k)).map(|k| format!("  {k}")).collect();
+    let mut problems = String::new();
+    if !unexpected.is_empty() {
+        writeln!(problems, "{} failing assertions are not known gaps:\n{}", unexpected.len(), unexpected.join("\n")).unwrap();
+    }
+    if !stale.is_empty() {
+        writeln!(problems, "{} known gaps no longer fail; remove them from {GAPS_FILE}:\n{}", stale.len(), stale.join("\n")).unwrap();
+    }
+    if m.suites != SUITES {
+        writeln!(problems, "found {} suites, the pinned snapshot has {SUITES}", m.suites).unwrap();
+    }
+    if m.assertions.total() != ASSERTIONS + m.failures.iter().filter(|f| f.expected == "load").count() {
+        writeln!(problems, "measured {} assertion results, the pinned snapshot has {ASSERTIONS} assertions", m.assertions.total()).unwrap();
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.into())
+    }
+}

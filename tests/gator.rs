@@ -1,0 +1,160 @@
+//! Drives `verdict test` over gator `suite.yaml` fixtures (tests/fixtures/gator/):
+//! one JSON row per assertion, exit codes, errors naming file and line, `--filter`.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Output;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gator")
+}
+
+fn verdict_test(dir: &str, extra: &[&str]) -> (Output, Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .arg("test")
+        .arg(dir)
+        .args(["--format", "json"])
+        .args(extra)
+        .current_dir(fixtures())
+        .output()
+        .expect("run verdict");
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    (out, doc)
+}
+
+fn rows<'a>(doc: &'a Value, test: &str, case: Option<&str>) -> Vec<&'a Value> {
+    doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["test"] == test && r["case"].as_str() == case)
+        .collect()
+}
+
+fn pairs(rows: &[&Value]) -> Vec<(String, String, bool)> {
+    rows.iter()
+        .map(|r| (r["expected"].as_str().unwrap().to_string(), r["actual"].as_str().unwrap().to_string(), r["ok"] == true))
+        .collect()
+}
+
+#[test]
+fn a_passing_suite_gives_one_row_per_assertion_and_exit_0() {
+    let (out, doc) = verdict_test("passing", &[]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 9, "{doc:#}");
+    assert!(results.iter().all(|r| r["ok"] == true && r["suite"] == "suite.yaml"), "{doc:#}");
+    let labelled = rows(&doc, "owner-and-team", Some("labelled"));
+    assert_eq!(pairs(&labelled), [("no".into(), "0".into(), true)]);
+    assert_eq!(labelled[0]["rule"], "must-have-owner-and-team");
+    assert_eq!(labelled[0]["resource"], "ConfigMap/shop/settings");
+    // A template and constraint bundled in one multi-document file.
+    assert_eq!(pairs(&rows(&doc, "bundled-files", Some("unlabelled"))), [("2".into(), "2".into(), true)]);
+}
+
+#[test]
+fn message_regexes_count_only_the_violations_they_match() {
+    let (_, doc) = verdict_test("passing", &[]);
+    let unlabelled = rows(&doc, "owner-and-team", Some("unlabelled"));
+    assert_eq!(
+        pairs(&unlabelled),
+        [
+            ("yes".into(), "2".into(), true),
+            ("2".into(), "2".into(), true),
+            ("1 matching /^missing label: owner$/".into(), "1".into(), true),
+            // A message with no count means at least one.
+            ("yes matching /team/".into(), "1".into(), true),
+            // Go regexps are case-sensitive, as verdict's.
+            ("0 matching /Owner/".into(), "0".into(), true),
+        ]
+    );
+    assert_eq!(unlabelled[0]["messages"], serde_json::json!(["missing label: owner", "missing label: team"]));
+}
+
+#[test]
+fn an_admission_review_delete_is_reviewed_with_its_old_object() {
+    let (_, doc) = verdict_test("passing", &[]);
+    let delete = rows(&doc, "owner-and-team", Some("delete-by-mallory"));
+    assert_eq!(pairs(&delete), [("1 matching /^mallory may not delete settings$/".into(), "1".into(), true)]);
+    assert_eq!(delete[0]["messages"], serde_json::json!(["mallory may not delete settings"]));
+    // UPDATE (admission.k8s.io/v1beta1): the new object is reviewed.
+    let update = rows(&doc, "owner-and-team", Some("update-drops-team"));
+    assert_eq!(pairs(&update), [("1 matching /team/".into(), "1".into(), true)]);
+}
+
+#[test]
+fn a_failing_assertion_fails_the_run_and_names_the_counts() {
+    let (out, doc) = verdict_test("failing", &[]);
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    let case = rows(&doc, "owner-and-team", Some("unlabelled-claimed-clean"));
+    assert_eq!(pairs(&case), [("2".into(), "2".into(), true), ("no".into(), "2".into(), false)]);
+    assert_eq!(doc["summary"]["failed"], 1);
+    assert_eq!(case[1]["line"], 14, "the line of the failing assertion in suite.yaml");
+}
+
+#[test]
+fn invalid_true_passes_only_when_the_template_or_constraint_is_rejected() {
+    let (out, doc) = verdict_test("invalid", &[]);
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    let schema = rows(&doc, "parameters-break-the-schema", None);
+    assert_eq!(pairs(&schema), [("rejected".into(), "rejected".into(), true)]);
+    let message = schema[0]["messages"][0].as_str().unwrap();
+    assert!(message.contains("constraint-bad-parameters.yaml:6") && message.contains("/labels"), "{message}");
+    let rego = rows(&doc, "rego-does-not-compile", None);
+    assert_eq!(pairs(&rego), [("rejected".into(), "rejected".into(), true)]);
+    assert!(rego[0]["messages"][0].as_str().unwrap().contains("template-bad-rego.yaml"), "{doc:#}");
+    assert_eq!(pairs(&rows(&doc, "valid-but-claimed-invalid", None)), [("rejected".into(), "accepted".into(), false)]);
+}
+
+#[test]
+fn an_inventory_fills_data_inventory_for_referential_templates() {
+    let (out, doc) = verdict_test("referential", &[]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let clash = rows(&doc, "unique-configmap-names", Some("name-taken-elsewhere"));
+    assert_eq!(clash[0]["messages"], serde_json::json!(["ConfigMap settings is already used in namespace billing"]));
+    assert_eq!(pairs(&rows(&doc, "unique-configmap-names", Some("name-free"))), [("no".into(), "0".into(), true)]);
+    assert_eq!(rows(&doc, "unique-configmap-names", Some("no-inventory"))[0]["ok"], true);
+}
+
+#[test]
+fn missing_files_and_unknown_kinds_are_errors_naming_file_and_line_and_the_rest_runs() {
+    let (out, doc) = verdict_test(".", &[]);
+    assert_eq!(out.status.code(), Some(2), "{doc:#}");
+    let errors = doc["load_errors"].as_array().unwrap();
+    let missing = errors.iter().find(|e| e["message"].as_str().unwrap().contains("does-not-exist.yaml")).expect("missing object error");
+    assert_eq!((missing["path"].as_str().unwrap(), missing["line"].as_u64()), ("tests/fixtures/gator/broken/suite.yaml", Some(11)), "{missing:#}");
+    let kind = errors.iter().find(|e| e["path"] == "tests/fixtures/gator/broken/constraint-unknown-kind.yaml").expect("unknown kind error");
+    assert_eq!(kind["line"], 1);
+    assert!(kind["message"].as_str().unwrap().contains("K8sRequiredAnnotations"), "{kind:#}");
+    // The other case of the broken test, and the other suites, still ran.
+    assert_eq!(pairs(&rows(&doc, "missing-object", Some("still-runs"))), [("no".into(), "0".into(), true)]);
+    assert!(!rows(&doc, "unique-configmap-names", Some("name-free")).is_empty());
+    // Strict where gator is silent: a constraint that matches none of its objects is an error.
+    let nothing = rows(&doc, "matches-nothing", None);
+    assert_eq!(nothing[0]["actual"], "error", "{doc:#}");
+    assert!(nothing[0]["messages"][0].as_str().unwrap().contains("matches none"), "{doc:#}");
+}
+
+#[test]
+fn filter_selects_tests_and_cases_by_name() {
+    let (out, doc) = verdict_test("passing", &["--filter", "delete-*"]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{doc:#}");
+    assert_eq!(results[0]["case"], "delete-by-mallory");
+    let (_, doc) = verdict_test("passing", &["--filter", "bundled-files"]);
+    assert_eq!(doc["results"].as_array().unwrap().len(), 1, "{doc:#}");
+    let (_, doc) = verdict_test("passing", &["--filter", "owner-and-team/unlabelled"]);
+    assert_eq!(doc["results"].as_array().unwrap().len(), 5, "{doc:#}");
+}
+
+#[test]
+fn a_cel_only_template_is_skipped_with_the_reason() {
+    let (out, doc) = verdict_test("cel-only", &["--allow-empty"]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let row = &rows(&doc, "cel-labels", Some("unlabelled"))[0];
+    assert!(row["skipped"].as_str().unwrap().contains("K8sNativeValidation"), "{row:#}");
+    assert_eq!(doc["summary"]["skipped"], 1);
+}
