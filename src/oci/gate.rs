@@ -142,8 +142,9 @@ impl ImageGate {
             "attestations": {},
             "failures": [],
         });
-        let digest = match self.resolve(image) {
-            Ok(d) => d,
+        let resolved = self.location(image).and_then(|l| l.resolve(self.client()).map(|d| (l, d)));
+        let (location, digest) = match resolved {
+            Ok(found) => found,
             Err(e) => {
                 facts["failures"] = json!([e]);
                 return facts;
@@ -162,7 +163,7 @@ impl ImageGate {
             .chain(self.shared.trust.keys.iter().map(|(n, a)| (n.as_str(), a as &dyn Attestor)))
             .collect();
         for (name, attestor) in trusted {
-            match verify_all(self.client(), &self.location(image).expect("resolved above"), attestor) {
+            match verify_all(self.client(), &location, attestor) {
                 Ok(verified) => signatures.extend(verified.iter().map(|v| signer_fact(Some(name), &v.signer))),
                 Err(e) if e.check == "signature manifest" && !e.error => {}
                 Err(e) => failures.push(json!({"trusted": name, "check": e.check, "reason": e.reason, "error": e.error})),
