@@ -102,12 +102,26 @@ pub fn run_paths(paths: &[PathBuf], options: &CaseRunOptions, mut on_event: impl
                         }
                     }
                 }
-                SuiteKind::RegoTest => vec![unsupported(&suite, &shown, kind)],
+                SuiteKind::RegoTest => {
+                    let rego_options = crate::suite::rego_test::SuiteOptions {
+                        limits: options.limits,
+                        filter: options.filter.clone(),
+                        shown: shown.clone(),
+                    };
+                    match crate::suite::rego_test::run_suite(&suite, &rego_options) {
+                        Ok(results) => results,
+                        Err(e) => {
+                            on_event(RunEvent::LoadFailed(&e));
+                            summary.load_errors.push(e);
+                            continue;
+                        }
+                    }
+                }
             };
             // --filter selects suites, tests and rules by name, as it selects library rules;
-            // a gator suite has already applied it to its suite, tests and cases.
+            // gator suites and Rego test files have already applied it (before evaluating).
             let results: Vec<TestResult> = match &options.filter {
-                Some(glob) if kind != SuiteKind::Gator => results
+                Some(glob) if kind == SuiteKind::Kyverno => results
                     .into_iter()
                     .filter(|r| glob.is_match(&shown) || glob.is_match(&r.test) || glob.is_match(&r.rule))
                     .collect(),
@@ -130,27 +144,4 @@ pub fn run_paths(paths: &[PathBuf], options: &CaseRunOptions, mut on_event: impl
         }
     }
     summary
-}
-
-/// A suite format verdict recognises but cannot run yet: visible, never silently passed.
-fn unsupported(file: &Path, shown: &str, kind: SuiteKind) -> TestResult {
-    let what = match kind {
-        SuiteKind::Gator => "gator suite.yaml",
-        SuiteKind::RegoTest => "Rego _test.rego",
-        SuiteKind::Kyverno => "kyverno-test.yaml",
-    };
-    TestResult {
-        suite: shown.to_string(),
-        test: "*".to_string(),
-        case: None,
-        rule: String::new(),
-        resource: String::new(),
-        expected: String::new(),
-        actual: "skip".to_string(),
-        ok: false,
-        skipped: Some(format!("{what} suites are not supported yet")),
-        messages: Vec::new(),
-        file: Some(file.to_path_buf()),
-        line: None,
-    }
 }

@@ -69,7 +69,9 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
     })
 }
 
-fn load_error(path: &Path, err: ProgramError) -> LoadError {
+/// A [`ProgramError`] as a load error naming the file and line the compiler
+/// blamed (the module at fault, which may not be `path`).
+pub fn load_error(path: &Path, err: ProgramError) -> LoadError {
     match err {
         ProgramError::Compile {
             file,

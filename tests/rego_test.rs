@@ -1,0 +1,133 @@
+//! Drives `verdict test` over Rego unit tests (tests/fixtures/rego_test/): one JSON
+//! row per `test_*` rule, `todo_test_*` skipped, `with` overrides, exit codes,
+//! parse errors naming file and line, the evaluation time limit, `--filter`.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Output;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rego_test")
+}
+
+fn verdict_test(dir: &str, extra: &[&str]) -> (Output, Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .arg("test")
+        .arg(dir)
+        .args(["--format", "json"])
+        .args(extra)
+        .current_dir(fixtures())
+        .output()
+        .expect("run verdict");
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    (out, doc)
+}
+
+/// `(test, actual, ok)` of every row, in order.
+fn rows(doc: &Value) -> Vec<(String, String, bool)> {
+    doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["test"].as_str().unwrap().to_string(), r["actual"].as_str().unwrap().to_string(), r["ok"] == true))
+        .collect()
+}
+
+fn row<'a>(doc: &'a Value, test: &str) -> &'a Value {
+    doc["results"].as_array().unwrap().iter().find(|r| r["test"] == test).unwrap_or_else(|| panic!("no row {test}: {doc:#}"))
+}
+
+fn owned(rows: &[(&str, &str, bool)]) -> Vec<(String, String, bool)> {
+    rows.iter().map(|(t, a, ok)| (t.to_string(), a.to_string(), *ok)).collect()
+}
+
+#[test]
+fn passing_tests_with_input_data_and_function_overrides_exit_0() {
+    let (out, doc) = verdict_test("passing", &[]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    assert_eq!(
+        rows(&doc),
+        owned(&[
+            ("test_complete_resource_has_no_missing_tags", "true", true),
+            ("test_missing_owner_is_denied", "true", true),
+            ("test_required_tags_come_from_data", "true", true),
+            ("test_function_mock", "true", true),
+            ("todo_test_tags_are_case_insensitive", "skip", false),
+        ])
+    );
+    let first = row(&doc, "test_complete_resource_has_no_missing_tags");
+    assert_eq!(first["suite"], "tags_test.rego");
+    assert_eq!(first["rule"], "tags_test.test_complete_resource_has_no_missing_tags");
+    assert_eq!(first["expected"], "true");
+    assert_eq!(doc["summary"]["passed"], 4);
+    assert_eq!(doc["summary"]["skipped"], 1);
+}
+
+#[test]
+fn todo_tests_are_skipped_not_run() {
+    let (_, doc) = verdict_test("passing", &[]);
+    let todo = row(&doc, "todo_test_tags_are_case_insensitive");
+    assert_eq!(todo["skipped"], "todo_ test (opa test skips it)");
+    assert_eq!(todo["actual"], "skip");
+}
+
+#[test]
+fn false_undefined_and_errors_fail_with_exit_1() {
+    let (out, doc) = verdict_test("failing", &[]);
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    assert_eq!(
+        rows(&doc),
+        owned(&[
+            ("test_ssh_is_open", "true", true),
+            ("test_nothing_open_when_https_listed", "undefined", false),
+            ("test_false_value", "false", false),
+            ("test_eval_error", "error", false),
+        ])
+    );
+    let error = row(&doc, "test_eval_error");
+    let message = error["messages"][0].as_str().unwrap();
+    assert!(message.contains("ports_test.rego:18:") && message.contains("could not parse string as number"), "{message}");
+    assert_eq!(doc["summary"]["failed"], 2);
+    assert_eq!(doc["summary"]["errors"], 1);
+}
+
+#[test]
+fn a_test_file_that_does_not_parse_is_a_load_error_and_the_others_still_run() {
+    let (out, doc) = verdict_test("broken", &[]);
+    assert_eq!(out.status.code(), Some(2), "{doc:#}");
+    assert_eq!(rows(&doc), owned(&[("test_still_runs", "true", true)]));
+    let errors = doc["load_errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{doc:#}");
+    assert!(errors[0]["path"].as_str().unwrap().ends_with("broken/parse_test.rego"), "{doc:#}");
+    assert_eq!(errors[0]["line"], 9);
+    assert!(errors[0]["message"].as_str().unwrap().contains("expecting expression"), "{doc:#}");
+}
+
+#[test]
+fn a_looping_test_fails_at_the_evaluation_time_limit() {
+    let started = std::time::Instant::now();
+    let (out, doc) = verdict_test("looping", &[]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    assert_eq!(rows(&doc), owned(&[("test_never_ends", "error", false), ("test_quick", "true", true)]));
+    let message = row(&doc, "test_never_ends")["messages"][0].as_str().unwrap().to_string();
+    assert!(message.starts_with("evaluation exceeded the time limit of 5000ms"), "{message}");
+}
+
+#[test]
+fn filter_selects_tests_by_name_or_package_dot_name() {
+    let (out, doc) = verdict_test("failing", &["--filter", "ports_test.test_ssh*"]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    assert_eq!(rows(&doc), owned(&[("test_ssh_is_open", "true", true)]));
+    let (out, doc) = verdict_test("passing", &["--filter", "test_missing_*"]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    assert_eq!(rows(&doc), owned(&[("test_missing_owner_is_denied", "true", true)]));
+    // Filtering happens before evaluation: the looping test is never started.
+    let started = std::time::Instant::now();
+    let (out, doc) = verdict_test("looping", &["--filter", "test_quick"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "took {:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    assert_eq!(rows(&doc), owned(&[("test_quick", "true", true)]));
+}
