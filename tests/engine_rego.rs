@@ -230,7 +230,12 @@ fn normalise(value: &Value) -> Value {
 /// `tests/policy.rs` snapshots the verdicts; this target checks the
 /// expectations directly, so a wrong rule fails here with its messages.
 #[rstest]
-fn library_rule_judges_its_cases(#[files("policies/terraform-guardrails/*.rego")] path: PathBuf) {
+fn library_rule_judges_its_cases(
+    // Rules, not their unit tests (`*_test.rego`, run by `verdict test policies`).
+    #[files("policies/terraform-guardrails/*.rego")]
+    #[exclude("_test\\.rego$")]
+    path: PathBuf,
+) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let libs: Vec<(PathBuf, String)> = walk_rego(&root.join("policies/lib"));
     let ctx = LoadContext {
