@@ -353,6 +353,18 @@ pub fn verify(client: &RegistryClient, image: &str, key: &VerifyingKey) -> Resul
 /// pass every check. A registry that cannot be read is an error; the first check
 /// that fails for every layer is the reason.
 pub fn verify_with(client: &RegistryClient, location: &Location, attestor: &dyn Attestor) -> Result<Verified, VerifyFailure> {
+    check_signatures(client, location, attestor, false).map(|mut verified| verified.remove(0))
+}
+
+/// Every signature layer of the image at `location` that `attestor` verifies
+/// (facts list each signer); a failure when none does, as for [`verify_with`].
+pub fn verify_all(client: &RegistryClient, location: &Location, attestor: &dyn Attestor) -> Result<Vec<Verified>, VerifyFailure> {
+    check_signatures(client, location, attestor, true)
+}
+
+/// The signature layers that verify, in order: all of them, or up to the first.
+/// Never empty when `Ok`.
+fn check_signatures(client: &RegistryClient, location: &Location, attestor: &dyn Attestor, all: bool) -> Result<Vec<Verified>, VerifyFailure> {
     let digest = location.resolve(client)?;
     let (sig_ref, manifest) = location
         .attachment(client, &digest, "sig", "signature manifest")?
@@ -362,32 +374,16 @@ pub fn verify_with(client: &RegistryClient, location: &Location, attestor: &dyn 
     if layers.is_empty() {
         return Err(fail("signature manifest", "it holds no simple-signing payload"));
     }
+    let mut verified = Vec::new();
     let mut last = fail("signature", "no payload verified");
     for layer in &layers {
         match check_layer(client, &sig_ref, layer, &location.identity, &digest, attestor) {
             Ok((identity, signer)) => {
-                return Ok(Verified { image: location.fetch.whole(), digest, identity, signer, signatures_checked: layers.len() })
+                verified.push(Verified { image: location.fetch.whole(), digest: digest.clone(), identity, signer, signatures_checked: layers.len() });
+                if !all {
+                    break;
+                }
             }
-            Err(e) if e.error => return Err(e),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
-}
-
-/// Every signature layer of the image at `location` that `attestor` verifies
-/// (facts list each signer); a failure when none does, as for [`verify_with`].
-pub fn verify_all(client: &RegistryClient, location: &Location, attestor: &dyn Attestor) -> Result<Vec<Verified>, VerifyFailure> {
-    let digest = location.resolve(client)?;
-    let (sig_ref, manifest) = location
-        .attachment(client, &digest, "sig", "signature manifest")?
-        .ok_or_else(|| fail("signature manifest", format!("no signature for {digest}")))?;
-    let layers: Vec<&Value> = manifest["layers"].as_array().into_iter().flatten().filter(|l| l["mediaType"] == SIMPLE_SIGNING).collect();
-    let mut verified = Vec::new();
-    let mut last = fail("signature manifest", "it holds no simple-signing payload");
-    for layer in &layers {
-        match check_layer(client, &sig_ref, layer, &location.identity, &digest, attestor) {
-            Ok((identity, signer)) => verified.push(Verified { image: location.fetch.whole(), digest: digest.clone(), identity, signer, signatures_checked: layers.len() }),
             Err(e) if e.error => return Err(e),
             Err(e) => last = e,
         }

@@ -114,11 +114,6 @@ impl ImageGate {
         mirror_location(&self.host, image)
     }
 
-    /// The digest `image` resolves to now.
-    pub fn resolve(&self, image: &str) -> Result<String, VerifyFailure> {
-        self.location(image)?.resolve(self.client())
-    }
-
     /// Verify `image`'s signature against `attestor`.
     pub fn verify(&self, image: &str, attestor: &dyn Attestor) -> Result<Verified, VerifyFailure> {
         verify_with(self.client(), &self.location(image)?, attestor)
