@@ -4,7 +4,7 @@
 
 mod cases;
 pub mod eval;
-mod paths;
+pub(crate) mod paths;
 mod result;
 mod summary;
 

@@ -14,10 +14,10 @@ enum SuiteKind {
     RegoTest,
 }
 
-/// Walk `root` for suite files, including hidden directories (upstream Kyverno keeps
-/// suites in `.kyverno-test/`), but never into `target/`, `.git/` or the library's own dirs.
-fn discover_suites(root: &Path) -> Vec<(PathBuf, SuiteKind)> {
-    let mut found: Vec<(PathBuf, SuiteKind)> = WalkDir::new(root)
+/// The files under `root`, sorted by name, hidden directories included, never
+/// descending into build output or VCS directories (`target/`, `.git/`, `node_modules/`).
+pub(crate) fn source_files(root: &Path) -> impl Iterator<Item = walkdir::DirEntry> {
+    WalkDir::new(root)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| {
@@ -26,6 +26,12 @@ fn discover_suites(root: &Path) -> Vec<(PathBuf, SuiteKind)> {
         })
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
+}
+
+/// Walk `root` for suite files, including hidden directories (upstream Kyverno keeps
+/// suites in `.kyverno-test/`), but never into `target/`, `.git/` or the library's own dirs.
+fn discover_suites(root: &Path) -> Vec<(PathBuf, SuiteKind)> {
+    let mut found: Vec<(PathBuf, SuiteKind)> = source_files(root)
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy();
             let kind = if name == "kyverno-test.yaml" || name == "kyverno-test.yml" {

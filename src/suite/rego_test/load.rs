@@ -4,7 +4,6 @@ use crate::engine::rego::{load_error, Program};
 use crate::error::LoadError;
 use crate::limits::Limits;
 use std::path::{Path, PathBuf};
-use walkdir::WalkDir;
 
 /// One `_test.rego` file compiled with the non-test modules beside and below it.
 #[derive(Debug, Clone)]
@@ -80,15 +79,7 @@ pub fn load_suite(path: &Path, limits: &Limits) -> Result<TestFile, LoadError> {
 
 /// Non-test `.rego` files under `dir`, skipping build output and VCS directories.
 fn module_files(dir: &Path) -> Vec<PathBuf> {
-    WalkDir::new(dir)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            let name = e.file_name().to_string_lossy();
-            !(e.depth() > 0 && e.file_type().is_dir() && matches!(name.as_ref(), "target" | ".git" | "node_modules"))
-        })
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
+    crate::runner::paths::source_files(dir)
         .map(|e| e.into_path())
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
