@@ -136,12 +136,34 @@ impl Verdict {
     }
 
     /// Fail-closed: a failing or erroring enforce rule blocks; audit never does.
+    /// So does an enforce rule that applied but could not judge (`skip`: an image
+    /// rule with no registry to look at the image): unjudged is not allowed.
     pub fn blocks(&self) -> bool {
-        self.mode == Mode::Enforce && self.waiver.is_none() && self.outcome.blocks()
+        self.mode == Mode::Enforce && self.waiver.is_none() && (self.outcome.blocks() || matches!(self.outcome, Outcome::Skip { .. }))
     }
 }
 
 /// True when any verdict blocks.
 pub fn any_blocks<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> bool {
     verdicts.into_iter().any(Verdict::blocks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(outcome: Outcome, mode: Mode) -> Verdict {
+        Verdict { rule: "r".into(), input: "in.yaml#0".into(), resource: "Pod/ns/p".into(), outcome, mode, waiver: None, input_digest: String::new() }
+    }
+
+    #[test]
+    fn an_unjudged_enforce_rule_blocks_and_an_unjudged_audit_rule_does_not() {
+        assert!(verdict(Outcome::skip("no registry"), Mode::Enforce).blocks());
+        assert!(!verdict(Outcome::skip("no registry"), Mode::Audit).blocks());
+        assert!(!verdict(Outcome::not_applicable(), Mode::Enforce).blocks());
+        assert!(!verdict(Outcome::pass(), Mode::Enforce).blocks());
+        let mut waived = verdict(Outcome::skip("no registry"), Mode::Enforce);
+        waived.waiver = Some("w".into());
+        assert!(!waived.blocks());
+    }
 }

@@ -621,3 +621,15 @@ fn the_ci_workflow_parses_and_its_commands_exist() {
     }
     assert!(checked >= 4, "only {checked} commands checked in {runs:#?}");
 }
+
+/// An enforce image rule that cannot look at the image (a plain manifest, no
+/// registry) has not judged it: `verdict eval` blocks instead of passing silently.
+#[test]
+fn eval_blocks_on_an_enforce_image_rule_it_could_not_judge() {
+    let policy = repo().join("policies/supply-chain/require-pipeline-signature.yaml");
+    let manifest = repo().join("cases/no-latest-image-tag/pass-version-tag-deployment.yaml");
+    let out = verdict(&["eval", "--policy", &policy.display().to_string(), "--input", &manifest.display().to_string(), "--format", "json"], &repo());
+    let doc = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    assert_eq!(doc["blocking"], 1, "{doc:#}");
+}
