@@ -13,7 +13,7 @@ pub struct JunitReport;
 impl Format for JunitReport {
     fn write(&self, summary: &RunSummary, out: &mut dyn Write) -> io::Result<()> {
         let mut report = Report::new("verdict");
-        let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
+        let mut suites: BTreeMap<String, TestSuite> = BTreeMap::new();
         if !summary.load_errors.is_empty() {
             let mut suite = TestSuite::new("load");
             for e in &summary.load_errors {
@@ -40,12 +40,14 @@ impl Format for JunitReport {
             }
             report.add_test_suite(suite);
         }
-        let mut assertion_numbers = AssertionNumbers::default();
+        let mut case_names = CaseNames::default();
         for r in &summary.results {
+            let suite_name = suite_name(summary, r);
+            let name = case_names.name(&suite_name, r);
             let suite = suites
-                .entry(&r.suite)
-                .or_insert_with(|| TestSuite::new(xml_text(&r.suite)));
-            let mut case = TestCase::new(xml_text(&assertion_numbers.name(r)), status(r));
+                .entry(suite_name)
+                .or_insert_with_key(|name| TestSuite::new(xml_text(name)));
+            let mut case = TestCase::new(xml_text(&name), status(r));
             case.set_classname(xml_text(&r.rule));
             // Test reporters (GitHub's among them) link a case to `file` and `line`.
             if let Some(file) = &r.file {
@@ -60,6 +62,17 @@ impl Format for JunitReport {
         report.add_test_suites(suites.into_values());
         let xml = report.to_string().map_err(io::Error::other)?;
         out.write_all(xml.as_bytes())
+    }
+}
+
+/// The test suite a row belongs to: its suite file, relative to the repository root,
+/// when the row is written in the suite file itself (gator, Rego unit tests,
+/// kyverno-test), so two `suite.yaml` under different PATHs stay two suites;
+/// else the row's suite (a library rule's `cases/<rule>`).
+fn suite_name(summary: &RunSummary, r: &TestResult) -> String {
+    match &r.file {
+        Some(file) if !r.suite.is_empty() && file.ends_with(&r.suite) => summary.shown_path(file),
+        _ => r.suite.clone(),
     }
 }
 
@@ -87,25 +100,30 @@ fn status(r: &TestResult) -> TestCaseStatus {
     }
 }
 
-/// Numbers the rows of one gator case (one row per assertion, in order), so
-/// each test case name says which assertion it is.
+/// Test case names, unique within their suite and class as JUnit readers key
+/// them: a gator case's rows (one per assertion, in order) are numbered, so each
+/// name says which assertion it is; any other repeat gets ` #N`.
 #[derive(Default)]
-struct AssertionNumbers<'a> {
-    seen: HashMap<(&'a str, &'a str, &'a str), usize>,
+struct CaseNames {
+    assertions: HashMap<(String, String, String), usize>,
+    names: HashMap<(String, String, String), usize>,
 }
 
-impl<'a> AssertionNumbers<'a> {
+impl CaseNames {
     /// `test/case assertion N: violations EXPECTED [resource]` for a case's
     /// assertion, `test resource` for anything else.
-    fn name(&mut self, r: &'a TestResult) -> String {
+    fn name(&mut self, suite: &str, r: &TestResult) -> String {
         let resource = if r.resource.is_empty() {
             String::new()
         } else {
             format!(" [{}]", r.resource)
         };
-        match &r.case {
+        let name = match &r.case {
             Some(case) => {
-                let n = self.seen.entry((&r.suite, &r.test, case)).or_default();
+                let n = self
+                    .assertions
+                    .entry((suite.to_string(), r.test.clone(), case.clone()))
+                    .or_default();
                 *n += 1;
                 format!(
                     "{}/{case} assertion {n}: violations {}{resource}",
@@ -113,6 +131,15 @@ impl<'a> AssertionNumbers<'a> {
                 )
             }
             None => format!("{} {}", r.test, r.resource).trim().to_string(),
+        };
+        let seen = self
+            .names
+            .entry((suite.to_string(), r.rule.clone(), name.clone()))
+            .or_default();
+        *seen += 1;
+        match *seen {
+            1 => name,
+            n => format!("{name} #{n}"),
         }
     }
 }
