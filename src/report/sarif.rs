@@ -19,7 +19,7 @@ const UNNAMED: &str = "expectation";
 
 impl Format for SarifReport {
     fn write(&self, summary: &RunSummary, out: &mut dyn Write) -> io::Result<()> {
-        let mut rules: BTreeSet<&str> = summary.results.iter().map(|r| rule_id(r)).collect();
+        let mut rules: BTreeSet<&str> = summary.results.iter().map(rule_id).collect();
         let mut results: Vec<serde_json::Value> = summary
             .load_errors
             .iter()
