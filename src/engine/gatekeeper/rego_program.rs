@@ -66,6 +66,11 @@ impl RegoProgram {
         })
     }
 
+    /// The modules as compiled: (label, source), the template's Rego first.
+    pub(crate) fn modules(&self) -> &[(String, String)] {
+        &self.modules
+    }
+
     /// Evaluate `rule` for one input; `data`, when given, replaces the initial data document.
     pub(crate) fn eval_rule(
         &self,
