@@ -349,7 +349,8 @@ impl Template {
         if !self.matches(constraint, object, inventory)? {
             return Ok(None);
         }
-        self.evaluation(constraint, admission_review(object)?, inventory).map(Some)
+        self.evaluation(constraint, admission_review(object)?, inventory)
+            .map(Some)
     }
 
     /// As [`Template::rego_evaluation`], for an AdmissionRequest ([`Template::review_request`]).

@@ -11,4 +11,4 @@ mod program;
 pub use conftest::{exception_rule, is_conftest_rule, judging_rules, ConftestRule, JudgingRule, RuleKind};
 pub use loader::{load, load_error};
 pub use metadata::{annotations, declared_inputs, header, Annotation, Block, Custom, MetadataError, OneOrMany, Target};
-pub use program::{Program, ProgramError, Session};
+pub use program::{BuiltinErrors, Program, ProgramError, Session};
