@@ -107,7 +107,7 @@ fn unshift(insertions: &[(usize, usize, usize)], line: usize, column: usize) -> 
 
 /// Apply every pass to `source`.
 pub(super) fn rewrite(source: &str) -> Rewrite {
-    let (split, mut layers) = split_set_bodies(source);
+    let (split, mut layers) = split_set_body_layers(source);
     let (first, some_in) = apply(&split, some_in_insertions(&split));
     let (second, ranges) = apply(&first, range_insertions(&first));
     layers.extend([some_in, ranges]);
@@ -123,10 +123,25 @@ const SECOND_SET_BODY: &str = "else cannot be used with set rules";
 /// Most further bodies one module may have rewritten (each costs a parse).
 const MAX_SPLIT_BODIES: usize = 256;
 
+/// `source` with each further body of a partial set rule given its own copy of
+/// the head, as verdict compiles it (and as OPA defines such bodies): for
+/// handing the module to a parser that, like regorus's, refuses them.
+///
+/// ```
+/// let source = "package p\ndeny[m] { input.a; m := 1 } { input.b; m := 2 }\n";
+/// assert_eq!(
+///     verdict::engine::rego::split_set_bodies(source),
+///     "package p\ndeny[m] { input.a; m := 1 } deny[m] { input.b; m := 2 }\n"
+/// );
+/// ```
+pub fn split_set_bodies(source: &str) -> String {
+    split_set_body_layers(source).0
+}
+
 /// Give each further body of a partial set rule its own copy of the head.
 /// regorus's parser finds them (it stops at each one with [`SECOND_SET_BODY`]),
 /// in whichever dialect it reads the module; one layer per insertion.
-fn split_set_bodies(source: &str) -> (String, Vec<Vec<(usize, usize, usize)>>) {
+fn split_set_body_layers(source: &str) -> (String, Vec<Vec<(usize, usize, usize)>>) {
     let mut text = source.to_string();
     let mut layers = Vec::new();
     if !has_body_after_body(source) {

@@ -85,6 +85,7 @@ pub fn run(root: &Path) -> Result<bool> {
     let mut corpus = Corpus::default();
     library_rego(root, &limits, &mut corpus)?;
     library_gatekeeper(root, &limits, &mut corpus)?;
+    rego_engine_cases(root, &limits, &mut corpus)?;
     let shared = root.join("../shared/conformance/gatekeeper-library");
     if shared.is_dir() {
         gatekeeper_suites(&shared, &limits, &mut corpus)?;
@@ -311,6 +312,12 @@ fn library_rego(root: &Path, limits: &Limits, corpus: &mut Corpus) -> Result<()>
             }
         };
         let rules = judging_rules(&program, &name, &text);
+        let entry_points: Vec<&str> = rules.iter().map(|r| r.path.as_str()).collect();
+        // The loader refuses a rule calling an unknown function, as OPA's compiler does.
+        let load_error = program
+            .check_calls(&entry_points)
+            .err()
+            .map(|e| e.to_string());
         let rule_id = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -348,6 +355,76 @@ fn library_rego(root: &Path, limits: &Limits, corpus: &mut Corpus) -> Result<()>
     rego_unit_tests(&policies, "policies", limits, corpus)?;
     // The library's tests run against the rule beside them and policies/lib.
     let _ = libs;
+    Ok(())
+}
+
+/// The Rego engine's behaviour cases (`tests/engine/rego/*.yaml`): each
+/// policy's `rule`, or its conftest rules, on the case's input. Cases marked
+/// `skip_opa` (v0 syntax OPA 1.x cannot parse, and the like) and policies that
+/// do not compile (cases about load errors) are left out.
+fn rego_engine_cases(root: &Path, limits: &Limits, corpus: &mut Corpus) -> Result<()> {
+    for path in files_under(&root.join("tests/engine/rego")) {
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let suite: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&path)?)
+            .with_context(|| path.display().to_string())?;
+        for (i, case) in suite["cases"].as_array().into_iter().flatten().enumerate() {
+            let (Some(policy), false) = (case["policy"].as_str(), case.get("skip_opa").is_some())
+            else {
+                continue;
+            };
+            let file = case["file"].as_str().unwrap_or("policy.rego").to_string();
+            let mut modules = vec![(file.clone(), policy.to_string())];
+            for (j, lib) in case["libs"].as_array().into_iter().flatten().enumerate() {
+                modules.push((
+                    format!("lib/lib{j}.rego"),
+                    lib.as_str().unwrap_or_default().to_string(),
+                ));
+            }
+            for lib in case["lib_files"].as_array().into_iter().flatten() {
+                let lib = lib.as_str().unwrap_or_default();
+                modules.push((lib.to_string(), std::fs::read_to_string(root.join(lib))?));
+            }
+            let data = case.get("data").cloned();
+            let Ok(program) = Program::new(&modules, data.clone(), limits) else {
+                continue;
+            };
+            let queries: Vec<(String, Shape)> = match case["rule"].as_str() {
+                Some(rule) => vec![(rule.to_string(), Shape::Value)],
+                None => judging_rules(&program, &file, policy)
+                    .into_iter()
+                    .map(|r| (r.path, Shape::Set))
+                    .collect(),
+            };
+            let input = case.get("input").cloned().unwrap_or(json!({}));
+            let index = corpus.program(&modules, data.as_ref().unwrap_or(&json!({})));
+            let entry_points: Vec<&str> = queries.iter().map(|(q, _)| q.as_str()).collect();
+            let load_error = program
+                .check_calls(&entry_points)
+                .err()
+                .map(|e| e.to_string());
+            for (query, shape) in queries {
+                let result = match &load_error {
+                    Some(err) => Err(err.clone()),
+                    None => program.eval_rule(&query, &input).map_err(|e| e.to_string()),
+                };
+                corpus.evaluations.push(Evaluation {
+                    rule: format!(
+                        "{} case {i} ({})",
+                        relative(root, &path),
+                        case["note"].as_str().unwrap_or("")
+                    ),
+                    input_label: query.clone(),
+                    program: index,
+                    input: input.clone(),
+                    query,
+                    shape,
+                    verdict: verdict_outcome(result, shape),
+                });
+            }
+        }
+    }
     Ok(())
 }
 

@@ -15,6 +15,10 @@ pub fn to_v1(file: &str, source: &str) -> Result<String> {
     if is_v1(file, source) {
         return Ok(source.to_string());
     }
+    // OPA 1.x does read `p if { A } { B }`, but the v0 parser used here does
+    // not; split bodies are OPA's own definition of such a rule.
+    let split = verdict::engine::rego::split_set_bodies(source);
+    let source = split.as_str();
     let parsed = Source::from_contents(file.to_string(), source.to_string())?;
     let mut parser = Parser::new(&parsed)?;
     let module = parser
