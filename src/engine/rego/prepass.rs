@@ -71,6 +71,10 @@ pub(super) fn install(engine: &mut regorus::Engine) -> Result<()> {
     )
 }
 
+/// One pass's insertions: (1-based line, 1-based column in that pass's input,
+/// inserted length), in source order.
+type Layer = Vec<(usize, usize, usize)>;
+
 /// A module's source after the pre-pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Rewrite {
@@ -141,7 +145,7 @@ pub fn split_set_bodies(source: &str) -> String {
 /// Give each further body of a partial set rule its own copy of the head.
 /// regorus's parser finds them (it stops at each one with [`SECOND_SET_BODY`]),
 /// in whichever dialect it reads the module; one layer per insertion.
-fn split_set_body_layers(source: &str) -> (String, Vec<Vec<(usize, usize, usize)>>) {
+fn split_set_body_layers(source: &str) -> (String, Vec<Layer>) {
     let mut text = source.to_string();
     let mut layers = Vec::new();
     if !has_body_after_body(source) {

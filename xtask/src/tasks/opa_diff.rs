@@ -336,9 +336,12 @@ fn library_rego(root: &Path, limits: &Limits, corpus: &mut Corpus) -> Result<()>
             };
             for input in inputs {
                 for rule in &rules {
-                    let result = program
-                        .eval_rule(&rule.path, &input.value)
-                        .map_err(|e| e.to_string());
+                    let result = match &load_error {
+                        Some(err) => Err(err.clone()),
+                        None => program
+                            .eval_rule(&rule.path, &input.value)
+                            .map_err(|e| e.to_string()),
+                    };
                     corpus.evaluations.push(Evaluation {
                         rule: format!("{name} {}", rule.name),
                         input_label: format!("{}#{}", relative(root, &file), input.index),
