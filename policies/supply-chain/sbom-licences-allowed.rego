@@ -84,16 +84,25 @@ licence_text(entry) := entry.expression
 
 acceptable(licence) if allowed[licence]
 
+# An SPDX expression: one alternative of an OR, or the whole expression, is a
+# licence or an AND of licences that are all allowed. Written without
+# recursion, which OPA rejects.
 acceptable(expression) if {
 	contains(expression, " OR ")
 	some side in split(expression, " OR ")
-	acceptable(trim_space(trim(side, "()")))
+	conjunction_acceptable(trim_space(trim(side, "()")))
 }
 
 acceptable(expression) if {
-	contains(expression, " AND ")
 	not contains(expression, " OR ")
+	conjunction_acceptable(expression)
+}
+
+conjunction_acceptable(licence) if allowed[licence]
+
+conjunction_acceptable(expression) if {
+	contains(expression, " AND ")
 	every side in split(expression, " AND ") {
-		acceptable(trim_space(trim(side, "()")))
+		allowed[trim_space(trim(side, "()"))]
 	}
 }

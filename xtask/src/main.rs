@@ -18,6 +18,8 @@ enum Commands {
     PolicyTest,
     /// Fail any rule whose description lacks What it does / Why is this bad? / Example.
     CheckDocs,
+    /// Evaluate every library rule and gatekeeper-library template/test in verdict and in real OPA; fail on an unexplained disagreement.
+    OpaDiff,
     /// Write a new rule in audit mode with pass/fail cases and the docs skeleton.
     NewRule {
         /// `<gate>/<rule-id>`
@@ -31,7 +33,10 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Commands::PolicyTest => tasks::policy_test::run(),
         Commands::CheckDocs => tasks::check_docs::run(&tasks::workspace_root()),
-        Commands::NewRule { spec, lang } => tasks::new_rule::run(&tasks::workspace_root(), &spec, lang),
+        Commands::OpaDiff => tasks::opa_diff::run(&tasks::workspace_root()),
+        Commands::NewRule { spec, lang } => {
+            tasks::new_rule::run(&tasks::workspace_root(), &spec, lang)
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -27,8 +27,8 @@ pub use matching::{
 };
 pub use parameters::ParameterSchema;
 pub use review::{
-    admission_review, find_namespace, inventory_data, GroupVersionKind, ReviewError, ReviewOutcome,
-    Violation,
+    admission_review, find_namespace, inventory_data, GroupVersionKind, RegoEvaluation, ReviewError,
+    ReviewOutcome, Violation,
 };
 pub use strict::{check_constraint, check_template};
 pub use template::{Template, ADMISSION_TARGET};

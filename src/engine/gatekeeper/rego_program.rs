@@ -2,11 +2,15 @@
 //! [`Program`] wrapper of `engine::rego` (compile once, clone per evaluation,
 //! time limit, OPA's `null` semantics).
 
-use crate::engine::rego::Program;
+use crate::engine::rego::{BuiltinErrors, Program};
 use crate::limits::Limits;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// A failing builtin call is undefined, as in Gatekeeper (OPA's default mode):
+/// `object.get(input.parameters, ..)` with `parameters: null` just does not match.
+const BUILTIN_ERRORS: BuiltinErrors = BuiltinErrors::Undefined;
 
 /// Distinct inventories kept compiled per template; beyond this the cache restarts.
 const INVENTORY_CACHE_SIZE: usize = 32;
@@ -49,9 +53,13 @@ impl RegoProgram {
             .iter()
             .map(|s| (s.label.clone(), s.text.clone()))
             .collect();
-        let base = Program::new(&modules, Some(initial_data.clone()), limits).map_err(|e| {
-            dialect_parse_error(sources, declared_v1).unwrap_or_else(|| e.to_string())
-        })?;
+        let base = Program::with_builtin_errors(
+            &modules,
+            Some(initial_data.clone()),
+            limits,
+            BUILTIN_ERRORS,
+        )
+        .map_err(|e| dialect_parse_error(sources, declared_v1).unwrap_or_else(|| e.to_string()))?;
         base.eval_rule(
             entrypoint,
             &serde_json::json!({"review": {}, "parameters": {}}),
@@ -64,6 +72,11 @@ impl RegoProgram {
             base,
             with_data: Arc::default(),
         })
+    }
+
+    /// The modules as compiled: (label, source), the template's Rego first.
+    pub(crate) fn modules(&self) -> &[(String, String)] {
+        &self.modules
     }
 
     /// Evaluate `rule` for one input; `data`, when given, replaces the initial data document.
@@ -86,8 +99,13 @@ impl RegoProgram {
                 let program = match cached {
                     Some(program) => program,
                     None => {
-                        let program = Program::new(&self.modules, Some(data.clone()), &self.limits)
-                            .map_err(|e| e.to_string())?;
+                        let program = Program::with_builtin_errors(
+                            &self.modules,
+                            Some(data.clone()),
+                            &self.limits,
+                            BUILTIN_ERRORS,
+                        )
+                        .map_err(|e| e.to_string())?;
                         let mut cache = self.with_data.lock().unwrap_or_else(|p| p.into_inner());
                         if cache.len() >= INVENTORY_CACHE_SIZE {
                             cache.clear();

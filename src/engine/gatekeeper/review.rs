@@ -42,6 +42,33 @@ fn review_error(message: impl Into<String>) -> ReviewError {
     }
 }
 
+/// One Rego evaluation of a review, as verdict runs it: the template's modules
+/// (as written), the data document, `input` and the rule queried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegoEvaluation {
+    /// (label, source) per module: the template's Rego, then its libs.
+    pub modules: Vec<(String, String)>,
+    pub data: Value,
+    pub input: Value,
+    /// `data.<package>.violation`.
+    pub query: String,
+}
+
+/// `input` (`review` + `parameters`) and, with inventory objects, the data document.
+fn rego_input(
+    constraint: &Constraint,
+    review: Value,
+    inventory: &[Value],
+) -> Result<(Value, Option<Value>), ReviewError> {
+    let input = json!({"review": review, "parameters": constraint.parameters});
+    let data = if inventory.is_empty() {
+        None
+    } else {
+        Some(inventory_data(inventory)?)
+    };
+    Ok((input, data))
+}
+
 /// Group, version and kind of an object, from `apiVersion` and `kind`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupVersionKind {
@@ -241,6 +268,20 @@ impl Template {
         request: &Value,
         inventory: &[Value],
     ) -> Result<ReviewOutcome, ReviewError> {
+        match self.matched_request(constraint, request, inventory)? {
+            None => Ok(ReviewOutcome::NotMatched),
+            Some(request) => self.violations(constraint, request, inventory),
+        }
+    }
+
+    /// The request as `input.review` when the Constraint selects it (`object`,
+    /// or `oldObject` standing in for a DELETE's missing `object`).
+    fn matched_request(
+        &self,
+        constraint: &Constraint,
+        request: &Value,
+        inventory: &[Value],
+    ) -> Result<Option<Value>, ReviewError> {
         self.check_kind(constraint)?;
         let mut request = request
             .as_object()
@@ -293,10 +334,52 @@ impl Template {
                 break;
             }
         }
-        if !matched {
-            return Ok(ReviewOutcome::NotMatched);
+        Ok(matched.then_some(Value::Object(request)))
+    }
+
+    /// What [`Template::review`] hands to Rego for `object`, or `None` when the
+    /// Constraint does not select it: for checking the same evaluation in
+    /// another Rego engine (`cargo xtask opa-diff` runs it in OPA).
+    pub fn rego_evaluation(
+        &self,
+        constraint: &Constraint,
+        object: &Value,
+        inventory: &[Value],
+    ) -> Result<Option<RegoEvaluation>, ReviewError> {
+        if !self.matches(constraint, object, inventory)? {
+            return Ok(None);
         }
-        self.violations(constraint, Value::Object(request), inventory)
+        self.evaluation(constraint, admission_review(object)?, inventory)
+            .map(Some)
+    }
+
+    /// As [`Template::rego_evaluation`], for an AdmissionRequest ([`Template::review_request`]).
+    pub fn rego_evaluation_for_request(
+        &self,
+        constraint: &Constraint,
+        request: &Value,
+        inventory: &[Value],
+    ) -> Result<Option<RegoEvaluation>, ReviewError> {
+        self.check_kind(constraint)?;
+        match self.matched_request(constraint, request, inventory)? {
+            None => Ok(None),
+            Some(review) => self.evaluation(constraint, review, inventory).map(Some),
+        }
+    }
+
+    fn evaluation(
+        &self,
+        constraint: &Constraint,
+        review: Value,
+        inventory: &[Value],
+    ) -> Result<RegoEvaluation, ReviewError> {
+        let (input, data) = rego_input(constraint, review, inventory)?;
+        Ok(RegoEvaluation {
+            modules: self.program.modules().to_vec(),
+            data: data.unwrap_or_else(empty_inventory),
+            input,
+            query: self.entrypoint.clone(),
+        })
     }
 
     /// Evaluate `violation` for an already built `input.review`.
@@ -306,12 +389,7 @@ impl Template {
         review: Value,
         inventory: &[Value],
     ) -> Result<ReviewOutcome, ReviewError> {
-        let input = json!({"review": review, "parameters": constraint.parameters});
-        let data = if inventory.is_empty() {
-            None
-        } else {
-            Some(inventory_data(inventory)?)
-        };
+        let (input, data) = rego_input(constraint, review, inventory)?;
         let result = self
             .program
             .eval_rule(&self.entrypoint, &input, data.as_ref())

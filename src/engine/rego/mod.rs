@@ -8,7 +8,8 @@ mod metadata;
 mod prepass;
 mod program;
 
-pub use conftest::{exception_rule, is_conftest_rule, ConftestRule, JudgingRule, RuleKind};
+pub use conftest::{exception_rule, is_conftest_rule, judging_rules, ConftestRule, JudgingRule, RuleKind};
 pub use loader::{load, load_error};
 pub use metadata::{annotations, declared_inputs, header, Annotation, Block, Custom, MetadataError, OneOrMany, Target};
-pub use program::{Program, ProgramError, Session};
+pub use prepass::split_set_bodies;
+pub use program::{BuiltinErrors, Program, ProgramError, Session};

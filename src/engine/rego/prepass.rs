@@ -17,7 +17,12 @@
 //!    has at most [`MAX_RANGE_ELEMENTS`] elements and fails the evaluation
 //!    (an error verdict naming the file and line) otherwise.
 //!
-//! Both passes only insert text on the same line, so line numbers in errors
+//! 3. Several bodies for one partial set rule. OPA reads
+//!    `deny[msg] { A } { B }` as two definitions of `deny`; regorus 0.14
+//!    refuses it ("else cannot be used with set rules"). Each further body
+//!    gets a copy of the head: `deny[msg] { A } deny[msg] { B }`.
+//!
+//! Every pass only inserts text on the same line, so line numbers in errors
 //! are unchanged and [`Rewrite::original_column`] maps columns back.
 
 use anyhow::{bail, Result};
@@ -66,6 +71,10 @@ pub(super) fn install(engine: &mut regorus::Engine) -> Result<()> {
     )
 }
 
+/// One pass's insertions: (1-based line, 1-based column in that pass's input,
+/// inserted length), in source order.
+type Layer = Vec<(usize, usize, usize)>;
+
 /// A module's source after the pre-pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Rewrite {
@@ -100,14 +109,163 @@ fn unshift(insertions: &[(usize, usize, usize)], line: usize, column: usize) -> 
     column - shift.min(column.saturating_sub(1))
 }
 
-/// Apply both passes to `source`.
+/// Apply every pass to `source`.
 pub(super) fn rewrite(source: &str) -> Rewrite {
-    let (first, some_in) = apply(source, some_in_insertions(source));
+    let (split, mut layers) = split_set_body_layers(source);
+    let (first, some_in) = apply(&split, some_in_insertions(&split));
     let (second, ranges) = apply(&first, range_insertions(&first));
+    layers.extend([some_in, ranges]);
     Rewrite {
         source: second,
-        layers: vec![some_in, ranges],
+        layers,
     }
+}
+
+/// regorus's complaint about a second body of a partial set rule.
+const SECOND_SET_BODY: &str = "else cannot be used with set rules";
+
+/// Most further bodies one module may have rewritten (each costs a parse).
+const MAX_SPLIT_BODIES: usize = 256;
+
+/// `source` with each further body of a partial set rule given its own copy of
+/// the head, as verdict compiles it (and as OPA defines such bodies): for
+/// handing the module to a parser that, like regorus's, refuses them.
+///
+/// ```
+/// let source = "package p\ndeny[m] { input.a; m := 1 } { input.b; m := 2 }\n";
+/// assert_eq!(
+///     verdict::engine::rego::split_set_bodies(source),
+///     "package p\ndeny[m] { input.a; m := 1 } deny[m] { input.b; m := 2 }\n"
+/// );
+/// ```
+pub fn split_set_bodies(source: &str) -> String {
+    split_set_body_layers(source).0
+}
+
+/// Give each further body of a partial set rule its own copy of the head.
+/// regorus's parser finds them (it stops at each one with [`SECOND_SET_BODY`]),
+/// in whichever dialect it reads the module; one layer per insertion.
+fn split_set_body_layers(source: &str) -> (String, Vec<Layer>) {
+    let mut text = source.to_string();
+    let mut layers = Vec::new();
+    if !has_body_after_body(source) {
+        return (text, layers); // the common case: no parse needed
+    }
+    for _ in 0..MAX_SPLIT_BODIES {
+        let Some(offset) = second_set_body(&text) else {
+            break;
+        };
+        let Some(head) = head_before_bodies(&text, offset) else {
+            break;
+        };
+        let (next, layer) = apply(&text, vec![(offset, format!("{head} "))]);
+        text = next;
+        layers.push(layer);
+    }
+    (text, layers)
+}
+
+/// Whether a `}` is followed by a `{` (only space and comments between): a
+/// cheap filter before asking the parser.
+fn has_body_after_body(source: &str) -> bool {
+    let tokens = tokenize(source);
+    let significant: Vec<&str> = tokens
+        .iter()
+        .filter(|t| !matches!(t.kind, Kind::Space | Kind::Newline | Kind::Comment))
+        .map(|t| &source[t.start..t.end])
+        .collect();
+    significant.windows(2).any(|w| w == ["}", "{"])
+}
+
+/// Byte offset of the `{` of the first further body of a partial set rule.
+fn second_set_body(source: &str) -> Option<usize> {
+    let parsed =
+        regorus::Source::from_contents("module.rego".to_string(), source.to_string()).ok()?;
+    let message = [true, false].into_iter().find_map(|v1| {
+        let mut parser = regorus::unstable::Parser::new(&parsed).ok()?;
+        if v1 {
+            parser.enable_rego_v1().ok()?;
+        }
+        let err = parser.parse().err()?.to_string();
+        err.contains(SECOND_SET_BODY).then_some(err)
+    })?;
+    let location = message
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("--> "))?;
+    let mut parts = location.trim().rsplitn(3, ':');
+    let column: usize = parts.next()?.parse().ok()?;
+    let line: usize = parts.next()?.parse().ok()?;
+    let line_start = source
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum::<usize>();
+    let offset = line_start
+        + source[line_start..]
+            .chars()
+            .take(column - 1)
+            .map(char::len_utf8)
+            .sum::<usize>();
+    (source[offset..].starts_with('{')).then_some(offset)
+}
+
+/// The head of the rule whose bodies end just before `offset`, on one line:
+/// from the start of the rule to the `{` of its first body.
+fn head_before_bodies(source: &str, offset: usize) -> Option<String> {
+    let tokens = tokenize(source);
+    let mut index = tokens.iter().position(|t| t.start == offset)?;
+    // Walk back over `{ ... }` bodies to the first one.
+    loop {
+        let close = tokens[..index]
+            .iter()
+            .rposition(|t| !matches!(t.kind, Kind::Space | Kind::Comment | Kind::Newline))?;
+        if &source[tokens[close].start..tokens[close].end] != "}" {
+            break;
+        }
+        index = matching_open(source, &tokens, close)?;
+    }
+    // The head starts after the last line break outside brackets.
+    let mut depth = 0usize;
+    let mut start = 0;
+    for i in (0..index).rev() {
+        match tokens[i].kind {
+            // A `}` outside brackets ends the rule before (or a body already split).
+            Kind::Close if depth == 0 && &source[tokens[i].start..tokens[i].end] == "}" => {
+                start = i + 1;
+                break;
+            }
+            Kind::Close => depth += 1,
+            Kind::Open if depth == 0 => return None,
+            Kind::Open => depth -= 1,
+            Kind::Newline if depth == 0 => {
+                start = i + 1;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let first = tokens[start..index]
+        .iter()
+        .find(|t| t.kind != Kind::Space)?;
+    let head = one_line(source, &tokens, (first.start, tokens[index].start));
+    let head = head.trim();
+    (!head.is_empty()).then(|| head.to_string())
+}
+
+/// Index of the bracket that `close` closes.
+fn matching_open(source: &str, tokens: &[Token], close: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for i in (0..close).rev() {
+        match tokens[i].kind {
+            Kind::Close => depth += 1,
+            Kind::Open if depth == 0 => {
+                return (&source[tokens[i].start..tokens[i].end] == "{").then_some(i)
+            }
+            Kind::Open => depth -= 1,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Whether `source` uses `if` or `contains` as keywords without importing

@@ -36,6 +36,19 @@ pub enum ProgramError {
     Eval(String),
 }
 
+/// What a builtin call that fails on its arguments (`object.get(null, "k", d)`,
+/// `sprintf` with a non-array) does to the evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BuiltinErrors {
+    /// The evaluation fails with the builtin's error: verdict's fail-closed
+    /// default for library rules (and OPA's `--strict-builtin-errors`).
+    #[default]
+    Fail,
+    /// The call is undefined, as in OPA's default mode, which Gatekeeper and
+    /// `opa test` use: Gatekeeper templates are evaluated this way.
+    Undefined,
+}
+
 /// Rego modules and data compiled once, evaluated against many inputs.
 ///
 /// Each evaluation runs on a clone of the prepared engine, as regorus
@@ -92,8 +105,31 @@ impl Program {
         data: Option<Value>,
         limits: &Limits,
     ) -> Result<Program, ProgramError> {
+        Program::with_builtin_errors(modules, data, limits, BuiltinErrors::Fail)
+    }
+
+    /// As [`Program::new`], choosing what a failing builtin call means.
+    ///
+    /// ```
+    /// use verdict::engine::rego::{BuiltinErrors, Program};
+    /// use verdict::limits::Limits;
+    /// let modules = vec![("p.rego".to_string(), "package p\nimport rego.v1\nr := object.get(input.p, \"k\", 1)".to_string())];
+    /// let input = serde_json::json!({"p": null});
+    /// let strict = Program::new(&modules, None, &Limits::default()).unwrap();
+    /// assert!(strict.eval_rule("data.p.r", &input).is_err());
+    /// let opa = Program::with_builtin_errors(&modules, None, &Limits::default(), BuiltinErrors::Undefined).unwrap();
+    /// assert_eq!(opa.eval_rule("data.p.r", &input).unwrap(), None);
+    /// ```
+    pub fn with_builtin_errors(
+        modules: &[(String, String)],
+        data: Option<Value>,
+        limits: &Limits,
+        builtin_errors: BuiltinErrors,
+    ) -> Result<Program, ProgramError> {
         let mut engine = regorus::Engine::new();
         prepass::install(&mut engine).map_err(|err| ProgramError::Eval(err.to_string()))?;
+        // Time limits, conflicts and verdict's own guards fail the evaluation either way.
+        engine.set_strict_builtin_errors(builtin_errors == BuiltinErrors::Fail);
         let mut locations = Locations::default();
         for (file, source) in modules {
             if let Some(rewrite) = add_module(&mut engine, file, source)? {
@@ -148,16 +184,24 @@ impl Program {
                 continue;
             };
             let extensions = [(prepass::ITERABLE, 1), (prepass::RANGE_GUARD, 3)];
-            let Err(err) = Compiler::compile_from_policy_with_host_await(&policy, &[entry], &extensions) else {
+            let Err(err) =
+                Compiler::compile_from_policy_with_host_await(&policy, &[entry], &extensions)
+            else {
                 continue;
             };
             // The error reaches here either as itself or wrapped, as text, in a general one.
             let (name, location) = match &err.error {
-                CompilerError::UnknownFunction { name } => {
-                    (name.clone(), err.span.as_ref().map(|s| (s.source.file().to_string(), s.line as usize, s.col as usize)))
-                }
+                CompilerError::UnknownFunction { name } => (
+                    name.clone(),
+                    err.span
+                        .as_ref()
+                        .map(|s| (s.source.file().to_string(), s.line as usize, s.col as usize)),
+                ),
                 CompilerError::General { message } => match message.split_once(UNKNOWN) {
-                    Some((_, rest)) => (rest.trim_end_matches('\'').to_string(), parse_location(message)),
+                    Some((_, rest)) => (
+                        rest.trim_end_matches('\'').to_string(),
+                        parse_location(message),
+                    ),
                     None => continue,
                 },
                 _ => continue,
@@ -169,7 +213,12 @@ impl Program {
                 }
                 None => (entry.to_string(), None, None),
             };
-            return Err(ProgramError::Compile { file, line, column, message: format!("unknown function {name}") });
+            return Err(ProgramError::Compile {
+                file,
+                line,
+                column,
+                message: format!("unknown function {name}"),
+            });
         }
         Ok(())
     }
@@ -452,7 +501,9 @@ fn to_regorus(value: &Value) -> regorus::Value {
             _ => regorus::Value::from(n.as_f64().unwrap_or(f64::NAN)),
         },
         Value::String(s) => regorus::Value::from(s.as_str()),
-        Value::Array(items) => regorus::Value::from(items.iter().map(to_regorus).collect::<Vec<_>>()),
+        Value::Array(items) => {
+            regorus::Value::from(items.iter().map(to_regorus).collect::<Vec<_>>())
+        }
         Value::Object(fields) => regorus::Value::from(
             fields
                 .iter()
