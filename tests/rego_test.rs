@@ -131,3 +131,147 @@ fn filter_selects_tests_by_name_or_package_dot_name() {
     assert_eq!(out.status.code(), Some(0), "{doc:#}");
     assert_eq!(rows(&doc), owned(&[("test_quick", "true", true)]));
 }
+
+/// `verdict test` with no PATH, in `dir` (a project), with `extra` flags.
+fn verdict_library(dir: &str, extra: &[&str]) -> (Output, Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(["test", "--format", "json"])
+        .args(extra)
+        .current_dir(fixtures().join(dir))
+        .output()
+        .expect("run verdict");
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out, doc)
+}
+
+/// `(suite, test)` of the rows of Rego unit tests (their suite is a `_test.rego` file).
+fn unit_test_rows(doc: &Value) -> Vec<(String, String)> {
+    doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["suite"].as_str().unwrap().ends_with("_test.rego"))
+        .map(|r| {
+            (
+                r["suite"].as_str().unwrap().to_string(),
+                r["test"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_library_run_includes_the_unit_tests_beside_the_rules_in_every_format() {
+    let (out, doc) = verdict_library("project", &[]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let suite = "policies/config/max-replicas_test.rego";
+    assert_eq!(
+        unit_test_rows(&doc),
+        [
+            ("test_three_replicas_pass"),
+            ("test_nine_replicas_fail"),
+            ("test_text_replicas_fail")
+        ]
+        .map(|t| (suite.to_string(), t.to_string()))
+    );
+    // Four cases (two rules) and three unit tests pass; the absent corpus is skipped.
+    assert_eq!(doc["summary"]["passed"], 7, "{doc:#}");
+
+    let junit = std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(["test", "--format", "junit"])
+        .current_dir(fixtures().join("project"))
+        .output()
+        .unwrap();
+    let xml = String::from_utf8(junit.stdout).unwrap();
+    assert!(xml.contains("test_text_replicas_fail"), "{xml}");
+
+    // --filter by the rule id selects its cases and the unit tests beside it.
+    let (_, filtered) = verdict_library("project", &["--filter", "max-replicas"]);
+    assert_eq!(unit_test_rows(&filtered).len(), 3, "{filtered:#}");
+    let (_, one) = verdict_library("project", &["--filter", "test_nine_*"]);
+    assert_eq!(
+        unit_test_rows(&one),
+        [(suite.to_string(), "test_nine_replicas_fail".to_string())],
+        "{one:#}"
+    );
+}
+
+#[test]
+fn a_project_path_runs_its_unit_tests_once() {
+    let (out, doc) = verdict_test("project", &[]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    assert_eq!(unit_test_rows(&doc).len(), 3, "{doc:#}");
+}
+
+#[test]
+fn data_files_under_the_test_directory_are_data_rooted_at_their_directory() {
+    let (out, doc) = verdict_test("data", &[]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    assert_eq!(
+        rows(&doc),
+        owned(&[
+            ("test_allowed_port_comes_from_json", "true", true),
+            ("test_other_port_is_denied", "true", true),
+            ("test_limit_comes_from_yaml_in_a_subdirectory", "true", true),
+            ("test_data_can_still_be_overridden", "true", true),
+        ])
+    );
+}
+
+#[test]
+fn a_data_file_that_does_not_parse_or_conflicts_is_a_load_error_naming_it() {
+    let (out, doc) = verdict_test("bad-data", &[]);
+    assert_eq!(out.status.code(), Some(2), "{doc:#}");
+    let error = &doc["load_errors"][0];
+    assert!(
+        error["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("bad-data/broken.json"),
+        "{doc:#}"
+    );
+    assert_eq!(error["line"], 2, "{doc:#}");
+
+    let (out, doc) = verdict_test("conflict", &[]);
+    assert_eq!(out.status.code(), Some(2), "{doc:#}");
+    let error = &doc["load_errors"][0];
+    assert!(
+        error["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("conflict/two.yaml"),
+        "{doc:#}"
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("data.a.b is already set"),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn each_definition_of_a_repeated_test_name_is_its_own_test_as_in_opa() {
+    let (out, doc) = verdict_test("repeated", &[]);
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    assert_eq!(
+        rows(&doc),
+        owned(&[
+            ("test_sum", "true", true),
+            ("test_sum#01", "undefined", false),
+            ("test_sum#02", "true", true),
+            ("test_other", "true", true)
+        ])
+    );
+    assert_eq!(
+        row(&doc, "test_sum#01")["rule"],
+        "repeated_test.test_sum#01"
+    );
+}
