@@ -275,3 +275,178 @@ fn each_definition_of_a_repeated_test_name_is_its_own_test_as_in_opa() {
         "repeated_test.test_sum#01"
     );
 }
+
+/// `file -> (covered, not_covered)` of the `coverage` object of `--format json`.
+fn coverage_lines(doc: &Value) -> std::collections::BTreeMap<String, (Vec<u64>, Vec<u64>)> {
+    let lines = |v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    doc["coverage"]["files"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no coverage files: {doc:#}"))
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap().to_string(),
+                (lines(&f["covered"]), lines(&f["not_covered"])),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn coverage_lists_covered_and_not_covered_lines_per_file_in_json_and_text() {
+    let (out, doc) = verdict_test("coverage", &["--coverage"]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let files = coverage_lines(&doc);
+    let dir = "tests/fixtures/rego_test/coverage";
+    // The second deny body is evaluated up to its failing condition (line 12), never past it.
+    assert_eq!(
+        files[&format!("{dir}/limits.rego")],
+        (vec![5, 6, 7, 12], vec![11, 13]),
+        "{doc:#}"
+    );
+    // A module nothing evaluates is listed, all of it not covered.
+    assert_eq!(
+        files[&format!("{dir}/unused.rego")],
+        (vec![], vec![6, 7]),
+        "{doc:#}"
+    );
+    assert_eq!(doc["coverage"]["covered_lines"], 5);
+    assert_eq!(doc["coverage"]["coverable_lines"], 9);
+    assert_eq!(doc["coverage"]["percent"], 55.56);
+
+    let (_, text) = verdict_human("coverage", &["--coverage"]);
+    assert!(
+        text.contains("limits.rego") && text.contains("66.7% (4/6 lines; not covered: 11, 13)"),
+        "{text}"
+    );
+    assert!(text.contains("total 55.6% (5/9 lines)"), "{text}");
+}
+
+/// `verdict test DIR` in the human format: (exit code, stdout).
+fn verdict_human(dir: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .arg("test")
+        .arg(dir)
+        .args(["--color", "never"])
+        .args(extra)
+        .current_dir(fixtures())
+        .output()
+        .expect("run verdict");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn cobertura_xml_carries_every_coverable_line_with_its_hits() {
+    let report = tempfile::tempdir().unwrap();
+    let xml_path = report.path().join("coverage.xml");
+    let (out, _) = verdict_test(
+        "coverage",
+        &[
+            "--coverage-report",
+            &format!("cobertura:{}", xml_path.display()),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let attr = |e: &quick_xml::events::BytesStart, name: &str| -> Option<String> {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == name.as_bytes())
+            .map(|a| a.unescape_value().unwrap().into_owned())
+    };
+    let mut class = String::new();
+    let mut hits: Vec<(String, u32, u32)> = Vec::new();
+    let mut root = None;
+    loop {
+        match reader.read_event().unwrap() {
+            Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
+                b"coverage" => {
+                    root = Some((
+                        attr(&e, "lines-covered").unwrap(),
+                        attr(&e, "lines-valid").unwrap(),
+                        attr(&e, "line-rate").unwrap(),
+                    ))
+                }
+                b"class" => class = attr(&e, "filename").unwrap(),
+                b"line" => hits.push((
+                    class.clone(),
+                    attr(&e, "number").unwrap().parse().unwrap(),
+                    attr(&e, "hits").unwrap().parse().unwrap(),
+                )),
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(root, Some(("5".into(), "9".into(), "0.5556".into())));
+    let of = |file: &str| {
+        hits.iter()
+            .filter(|(c, _, _)| c.ends_with(file))
+            .map(|(_, n, h)| (*n, *h))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of("/limits.rego"),
+        [(5, 1), (6, 1), (7, 1), (11, 0), (12, 1), (13, 0)]
+    );
+    assert_eq!(of("/unused.rego"), [(6, 0), (7, 0)]);
+}
+
+#[test]
+fn coverage_threshold_fails_a_run_below_it_and_never_passes_a_failing_one() {
+    let (code, text) = verdict_human("coverage", &["--coverage-threshold", "50"]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = verdict_human("coverage", &["--coverage-threshold", "80"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("Rego line coverage 55.6% is below --coverage-threshold 80%"),
+        "{text}"
+    );
+    assert!(text.contains("verdict: FAILED"), "{text}");
+    let (_, doc) = verdict_test("coverage", &["--coverage-threshold", "80"]);
+    assert_eq!(
+        doc["coverage"]["below_threshold"],
+        "Rego line coverage 55.6% is below --coverage-threshold 80%"
+    );
+
+    // A run with failing tests stays failed whatever its coverage.
+    let (code, text) = verdict_human("failing", &["--coverage-threshold", "0"]);
+    assert_eq!(code, Some(1), "{text}");
+    // No Rego at all cannot meet a threshold.
+    let empty = tempfile::tempdir().unwrap();
+    let (code, text) = verdict_human(
+        empty.path().to_str().unwrap(),
+        &["--coverage-threshold", "0", "--allow-empty"],
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("no Rego line was evaluated"), "{text}");
+}
+
+#[test]
+fn coverage_of_the_library_run_is_the_same_on_one_worker_or_many() {
+    let (_, one) = verdict_library("project", &["--coverage", "--jobs", "1"]);
+    let (_, many) = verdict_library("project", &["--coverage", "--jobs", "8"]);
+    assert_eq!(one["coverage"], many["coverage"]);
+    let files = coverage_lines(&one);
+    let rule = "tests/fixtures/rego_test/project/policies/config/even-replicas.rego";
+    assert_eq!(files[rule], (vec![34, 35, 36, 37], vec![]), "{one:#}");
+    assert!(
+        files.contains_key(
+            "tests/fixtures/rego_test/project/policies/config/max-replicas_test.rego"
+        ),
+        "{one:#}"
+    );
+}
