@@ -364,7 +364,7 @@ fn cobertura_xml_carries_every_coverable_line_with_its_hits() {
         e.attributes()
             .flatten()
             .find(|a| a.key.as_ref() == name.as_bytes())
-            .map(|a| a.unescape_value().unwrap().into_owned())
+            .map(|a| a.normalized_value(quick_xml::XmlVersion::default()).unwrap().into_owned())
     };
     let mut class = String::new();
     let mut hits: Vec<(String, u32, u32)> = Vec::new();
