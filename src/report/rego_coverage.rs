@@ -70,7 +70,7 @@ fn ranges(lines: impl Iterator<Item = u32>) -> String {
 /// let mut out = Vec::new();
 /// verdict::report::rego_coverage::write_text(&coverage, &mut out).unwrap();
 /// let text = String::from_utf8(out).unwrap();
-/// assert!(text.contains("p.rego  25.0% (1/4 lines; not covered: 4-5, 9)"), "{text}");
+/// assert!(text.contains("p.rego   25.0% (1/4 lines; not covered: 4-5, 9)"), "{text}");
 /// ```
 pub fn write_text(coverage: &LineCoverage, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "\nRego line coverage:")?;
