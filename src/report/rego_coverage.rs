@@ -16,19 +16,72 @@ pub enum CoverageFormat {
 }
 
 /// Module names as reports show them: file paths relative to the repository root
-/// (`summary.base`); a Gatekeeper template's module keeps its `(field)` suffix.
+/// (`summary.base`). A Gatekeeper template's module (`template.yaml (spec.targets[0].rego)`)
+/// is reported in lines of the template file when its Rego is a literal block scalar
+/// (`rego: |`), whose lines are the file's lines one for one; otherwise it keeps its
+/// `(field)` suffix and Rego-source lines.
 pub fn shown(coverage: LineCoverage, summary: &RunSummary) -> LineCoverage {
-    coverage.renamed(|name| {
+    let mut out = LineCoverage::default();
+    for (name, lines) in coverage.files {
         let (file, field) = match name.rsplit_once(" (") {
-            Some((file, field)) if field.ends_with(')') => (file, Some(field)),
-            _ => (name, None),
+            Some((file, field)) if field.ends_with(')') => (file, Some(&field[..field.len() - 1])),
+            _ => (name.as_str(), None),
         };
-        let file = summary.shown_path(Path::new(file));
-        match field {
-            Some(field) => format!("{file} ({field}"),
-            None => file,
-        }
-    })
+        let shown_file = summary.shown_path(Path::new(file));
+        let (key, offset) = match field {
+            None => (shown_file, 0),
+            Some(field) => match block_offset(Path::new(file), field) {
+                Some(offset) => (shown_file, offset),
+                None => (format!("{shown_file} ({field})"), 0),
+            },
+        };
+        let merged = out.files.entry(key).or_default();
+        merged
+            .coverable
+            .extend(lines.coverable.iter().map(|l| l + offset));
+        merged
+            .covered
+            .extend(lines.covered.iter().map(|l| l + offset));
+    }
+    out
+}
+
+/// How many lines into `template` the Rego of `field` (`spec.targets[0].libs[1]`)
+/// starts, when it is a literal block scalar of the file's ConstraintTemplate: line
+/// `n` of the Rego is then line `n + offset` of the file. Checked line by line
+/// against the Rego text, so a folded or quoted scalar is never mislabelled.
+fn block_offset(template: &Path, field: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(template).ok()?;
+    let documents = crate::input::load_file(template, &crate::limits::Limits::default()).ok()?;
+    let document = documents
+        .iter()
+        .find(|d| d.value["kind"] == "ConstraintTemplate")?;
+    let pointer = format!(
+        "/{}",
+        field.replace('[', ".").replace(']', "").replace('.', "/")
+    );
+    let rego = document.value.pointer(&pointer)?.as_str()?;
+    let found = crate::schema::field_line(&text, document.line, &pointer)?;
+    let file_lines: Vec<&str> = text.lines().collect();
+    // The indicator line: `rego: |` (the key's line) or `- |` (a `libs` item, whose
+    // line is reported where its content starts, one below).
+    [found, found.saturating_sub(1)]
+        .into_iter()
+        .find_map(|indicator| {
+            let head = file_lines.get(indicator.checked_sub(1)?)?.trim_start();
+            let value = head
+                .strip_prefix("- ")
+                .unwrap_or_else(|| head.split_once(':').map_or("", |(_, v)| v))
+                .trim();
+            let same = rego.lines().enumerate().all(|(i, line)| {
+                file_lines
+                    .get(indicator + i)
+                    .is_some_and(|f| f.trim() == line.trim())
+            });
+            (value.starts_with('|') && same)
+                .then(|| u32::try_from(indicator).ok())
+                .flatten()
+        })
 }
 
 fn percent(lines: &FileLines) -> f64 {
@@ -261,7 +314,7 @@ mod tests {
     }
 
     #[test]
-    fn gatekeeper_modules_keep_their_field_and_files_become_relative() {
+    fn files_become_relative_and_an_unreadable_template_keeps_its_field() {
         let mut coverage = LineCoverage::default();
         coverage.files.insert(
             "/repo/policies/t.yaml (spec.targets[0].rego)".into(),
@@ -279,5 +332,50 @@ mod tests {
             shown.files.keys().collect::<Vec<_>>(),
             ["policies/p.rego", "policies/t.yaml (spec.targets[0].rego)"]
         );
+    }
+
+    #[test]
+    fn template_rego_in_a_literal_block_is_mapped_to_lines_of_the_template_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let template = dir.path().join("t.yaml");
+        let text = "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata:\n  name: k8sx\nspec:\n  targets:\n    - target: admission.k8s.gatekeeper.sh\n      rego: |\n        package k8sx\n\n        violation[{\"msg\": \"x\"}] {\n          input.review.object.x\n        }\n      libs:\n        - |\n          package lib.x\n          y := 1\n    - target: other\n      rego: \"package folded\"\n";
+        std::fs::write(&template, text).unwrap();
+        let name = |field: &str| format!("{} ({field})", template.display());
+        let mut coverage = LineCoverage::default();
+        coverage.files.insert(
+            name("spec.targets[0].rego"),
+            FileLines {
+                coverable: [3, 4].into(),
+                covered: [4].into(),
+            },
+        );
+        coverage.files.insert(
+            name("spec.targets[0].libs[0]"),
+            FileLines {
+                coverable: [2].into(),
+                covered: [2].into(),
+            },
+        );
+        coverage.files.insert(
+            name("spec.targets[1].rego"),
+            FileLines {
+                coverable: [1].into(),
+                covered: [].into(),
+            },
+        );
+        let shown = shown(coverage, &RunSummary::default());
+        let file = template.display().to_string();
+        // Rego line 3 (`violation...`) is file line 11; the lib's line 2 (`y := 1`) is file line 17.
+        assert_eq!(
+            shown.files[&file],
+            FileLines {
+                coverable: [11, 12, 17].into(),
+                covered: [12, 17].into()
+            }
+        );
+        // A quoted scalar is not mapped: kept apart, by field.
+        assert!(shown
+            .files
+            .contains_key(&format!("{file} (spec.targets[1].rego)")));
     }
 }
