@@ -1,6 +1,7 @@
 //! `verdict test`: the library's cases, plus external suites found under PATH.
 
 use crate::limits::Limits;
+use crate::report::rego_coverage::CoverageFormat;
 use crate::report::{HumanProgress, OutputFormat};
 use crate::runner::{self, CaseRunOptions};
 use anyhow::{bail, Context, Result};
@@ -44,6 +45,31 @@ pub struct TestArgs {
     /// registry (only when a case needs one), a URL (`http://127.0.0.1:5000`) uses that one.
     #[arg(long, value_name = "auto|URL", default_value = "auto")]
     registry: crate::oci::RegistryChoice,
+    /// Report line coverage of every Rego module the run evaluates (library rules,
+    /// Gatekeeper templates, unit tests) with the results.
+    #[arg(long)]
+    coverage: bool,
+    /// Fail the run (exit 1) when Rego line coverage is below P percent; implies --coverage.
+    #[arg(long, value_name = "P", value_parser = parse_percent)]
+    coverage_threshold: Option<f64>,
+    /// Also write the coverage as FORMAT (`cobertura`, `json`) to FILE (repeatable),
+    /// e.g. `--coverage-report cobertura:target/coverage.xml`; implies --coverage.
+    #[arg(long, value_name = "FORMAT:FILE", value_parser = parse_coverage_report)]
+    coverage_report: Vec<(CoverageFormat, PathBuf)>,
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let p: f64 = s.trim_end_matches('%').parse().map_err(|_| "expected a percentage, e.g. 90")?;
+    if !(0.0..=100.0).contains(&p) {
+        return Err("expected a percentage between 0 and 100".into());
+    }
+    Ok(p)
+}
+
+fn parse_coverage_report(s: &str) -> Result<(CoverageFormat, PathBuf), String> {
+    let (format, file) = s.split_once(':').ok_or("expected FORMAT:FILE")?;
+    let format = <CoverageFormat as clap::ValueEnum>::from_str(format, true)?;
+    Ok((format, PathBuf::from(file)))
 }
 
 fn parse_report(s: &str) -> Result<(OutputFormat, PathBuf), String> {
@@ -79,6 +105,10 @@ pub fn run(args: TestArgs) -> Result<u8> {
         schema: args.schema,
         registry: args.registry.clone(),
     };
+    let coverage = args.coverage || args.coverage_threshold.is_some() || !args.coverage_report.is_empty();
+    if coverage {
+        crate::engine::rego::coverage::start();
+    }
     let mut progress = HumanProgress::new(anstream::stderr());
     let cwd = std::env::current_dir()?;
     let mut summary = if args.paths.is_empty() {
@@ -98,6 +128,11 @@ pub fn run(args: TestArgs) -> Result<u8> {
     };
     summary.allow_empty = args.allow_empty;
     summary.base = runner::absolute(&crate::library::find_repository_root(&cwd));
+    if coverage {
+        let collected = crate::engine::rego::coverage::finish();
+        summary.coverage = Some(crate::report::rego_coverage::shown(collected, &summary));
+        summary.coverage_threshold = args.coverage_threshold;
+    }
 
     match &args.output {
         Some(file) => crate::report::write_to_file(args.format, &summary, file)
@@ -109,6 +144,11 @@ pub fn run(args: TestArgs) -> Result<u8> {
     }
     for (format, file) in &args.report {
         crate::report::write_to_file(*format, &summary, file).with_context(|| format!("writing {}", file.display()))?;
+    }
+    if let Some(collected) = &summary.coverage {
+        for (format, file) in &args.coverage_report {
+            crate::report::rego_coverage::write_to_file(*format, &summary, collected, file).with_context(|| format!("writing {}", file.display()))?;
+        }
     }
     Ok(summary.exit_code())
 }

@@ -49,7 +49,13 @@ impl Format for HumanReport {
         for w in &summary.warnings {
             writeln!(out, "{} {w}", paint(YELLOW, "warning:"))?;
         }
+        if let Some(coverage) = &summary.coverage {
+            super::rego_coverage::write_text(coverage, out)?;
+        }
         if let Some(reason) = summary.nothing_checked() {
+            writeln!(out, "\n{} {reason}", paint(RED, "error:"))?;
+        }
+        if let Some(reason) = summary.coverage_shortfall() {
             writeln!(out, "\n{} {reason}", paint(RED, "error:"))?;
         }
         let s = summary.stats();

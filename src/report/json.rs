@@ -36,6 +36,9 @@ impl Format for JsonReport {
         if let Some(reason) = summary.nothing_checked() {
             doc["nothing_checked"] = json!(reason);
         }
+        if let Some(coverage) = &summary.coverage {
+            doc["coverage"] = super::rego_coverage::to_json(summary, coverage);
+        }
         serde_json::to_writer_pretty(&mut *out, &doc)?;
         writeln!(out)
     }

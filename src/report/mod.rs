@@ -8,6 +8,7 @@ mod github;
 mod human;
 mod json;
 mod junit;
+pub mod rego_coverage;
 mod sarif;
 
 #[cfg(test)]

@@ -461,6 +461,7 @@ pub fn run_library(library: &Library, options: &CaseRunOptions, mut on_event: im
         summary.results.extend(cases.results);
         summary.verdicts.extend(cases.verdicts);
     }
+    super::paths::run_library_unit_tests(&root, options, &mut on_event, &mut summary);
 
     // Leftovers of renamed or removed rules. Under a filter they are out of scope;
     // under a partition each lands in the shard its id hashes to.

@@ -30,15 +30,18 @@ pub(crate) fn source_files(root: &Path) -> impl Iterator<Item = walkdir::DirEntr
 
 /// Walk `root` for suite files, including hidden directories (upstream Kyverno keeps
 /// suites in `.kyverno-test/`), but never into `target/`, `.git/` or the library's own dirs.
-fn discover_suites(root: &Path) -> Vec<(PathBuf, SuiteKind)> {
+/// Rego unit tests under `library` (a project's `policies/`) are left out: the library
+/// run owns them, so they run once.
+fn discover_suites(root: &Path, library: Option<&Path>) -> Vec<(PathBuf, SuiteKind)> {
     let mut found: Vec<(PathBuf, SuiteKind)> = source_files(root)
+        .filter(|e| !(is_rego_test(e.path()) && library.is_some_and(|lib| e.path().starts_with(lib))))
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy();
             let kind = if name == "kyverno-test.yaml" || name == "kyverno-test.yml" {
                 SuiteKind::Kyverno
             } else if name == "suite.yaml" && is_gator_suite(e.path()) {
                 SuiteKind::Gator
-            } else if name.ends_with("_test.rego") {
+            } else if is_rego_test(e.path()) {
                 SuiteKind::RegoTest
             } else {
                 return None;
@@ -48,6 +51,46 @@ fn discover_suites(root: &Path) -> Vec<(PathBuf, SuiteKind)> {
         .collect();
     found.sort();
     found
+}
+
+/// `opa test` runs the `test_*` rules of every module; verdict looks for them in `*_test.rego` files.
+fn is_rego_test(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with("_test.rego"))
+}
+
+/// The Rego unit tests of a library (`policies/**/*_test.rego`), each file one group,
+/// under the run's `--filter` (a test, `package.test`, the file, or the rule id the file
+/// sits beside) and `--partition` (by file). Suite names are relative to `root`.
+pub(crate) fn run_library_unit_tests(root: &Path, options: &CaseRunOptions, on_event: &mut dyn FnMut(RunEvent<'_>), summary: &mut RunSummary) {
+    let files: Vec<PathBuf> = source_files(&root.join("policies")).map(|e| e.into_path()).filter(|p| is_rego_test(p)).collect();
+    summary.searched.push(format!("{} *_test.rego under {}", files.len(), root.join("policies").display()));
+    for file in files {
+        let shown = file.strip_prefix(root).unwrap_or(&file).display().to_string();
+        if !super::in_partition(&shown, options.partition) {
+            continue;
+        }
+        match run_rego_test_file(&file, &shown, options) {
+            Ok(results) if results.is_empty() => {}
+            Ok(results) => {
+                on_event(RunEvent::GroupFinished { group: &shown, results: &results });
+                summary.results.extend(results);
+            }
+            Err(e) => {
+                on_event(RunEvent::LoadFailed(&e));
+                summary.load_errors.push(e);
+            }
+        }
+    }
+}
+
+/// One `_test.rego` file's rows, each row's suite shown as `shown`.
+fn run_rego_test_file(file: &Path, shown: &str, options: &CaseRunOptions) -> Result<Vec<TestResult>, crate::error::LoadError> {
+    let rego_options = crate::suite::rego_test::SuiteOptions { limits: options.limits, filter: options.filter.clone(), shown: shown.to_string() };
+    let mut results = crate::suite::rego_test::run_suite(file, &rego_options)?;
+    for r in &mut results {
+        r.suite = shown.to_string();
+    }
+    Ok(results)
 }
 
 /// gator reads a `suite.yaml` only when it is a `test.gatekeeper.sh` Suite; other files are not suites.
@@ -64,7 +107,8 @@ pub fn run_paths(paths: &[PathBuf], options: &CaseRunOptions, mut on_event: impl
             let part = run_library(&library, options, &mut on_event);
             summary.merge(part);
         }
-        let suites = discover_suites(path);
+        let library = path.join("policies");
+        let suites = discover_suites(path, library.is_dir().then_some(library.as_path()));
         let count = |k: SuiteKind| suites.iter().filter(|(_, kind)| *kind == k).count();
         summary.searched.push(format!(
             "suites under {} ({} kyverno-test.yaml, {} gator suite.yaml, {} *_test.rego)",
@@ -109,12 +153,7 @@ pub fn run_paths(paths: &[PathBuf], options: &CaseRunOptions, mut on_event: impl
                     }
                 }
                 SuiteKind::RegoTest => {
-                    let rego_options = crate::suite::rego_test::SuiteOptions {
-                        limits: options.limits,
-                        filter: options.filter.clone(),
-                        shown: shown.clone(),
-                    };
-                    match crate::suite::rego_test::run_suite(&suite, &rego_options) {
+                    match run_rego_test_file(&suite, &shown, options) {
                         Ok(results) => results,
                         Err(e) => {
                             on_event(RunEvent::LoadFailed(&e));

@@ -29,6 +29,10 @@ pub struct RunSummary {
     pub allow_empty: bool,
     /// Directory that reported paths are relative to (the repository root); empty: as found.
     pub base: std::path::PathBuf,
+    /// Line coverage of the Rego the run evaluated (`--coverage`), module names as shown.
+    pub coverage: Option<crate::engine::rego::coverage::LineCoverage>,
+    /// `--coverage-threshold`: a run whose coverage is below this percentage fails.
+    pub coverage_threshold: Option<f64>,
 }
 
 /// Counts for the one-line summary and the JSON `summary` object.
@@ -60,7 +64,7 @@ impl RunSummary {
         let stats = self.stats();
         if !self.load_errors.is_empty() {
             crate::exit::USAGE_OR_LOAD
-        } else if stats.failed > 0 || stats.errors > 0 {
+        } else if stats.failed > 0 || stats.errors > 0 || self.coverage_shortfall().is_some() {
             crate::exit::EXPECTATION_FAILED
         } else if self.allow_empty {
             crate::exit::OK
@@ -70,6 +74,18 @@ impl RunSummary {
             crate::exit::EXPECTATION_FAILED
         } else {
             crate::exit::OK
+        }
+    }
+
+    /// Why the run's Rego coverage fails `--coverage-threshold`, or `None` when it meets
+    /// it (or no threshold was set). No Rego evaluated at all fails a threshold too.
+    pub fn coverage_shortfall(&self) -> Option<String> {
+        let threshold = self.coverage_threshold?;
+        let percent = self.coverage.as_ref().and_then(|c| c.percent());
+        match percent {
+            None => Some(format!("no Rego line was evaluated, so line coverage cannot meet --coverage-threshold {threshold}%")),
+            Some(p) if p < threshold => Some(format!("Rego line coverage {p:.1}% is below --coverage-threshold {threshold}%")),
+            Some(_) => None,
         }
     }
 

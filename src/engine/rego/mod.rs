@@ -3,6 +3,7 @@
 //! [`load`] turns one policy file into a library rule.
 
 mod conftest;
+pub mod coverage;
 mod loader;
 mod metadata;
 mod prepass;

@@ -153,11 +153,26 @@ impl Program {
         engine
             .eval_query("true".to_string(), false)
             .map_err(|err| compile_error(&err, modules, &locations))?;
-        Ok(Program {
+        let program = Program {
             engine,
             timeout: limits.eval_timeout,
             locations: Arc::new(locations),
-        })
+        };
+        if super::coverage::enabled() {
+            program.probe_coverable_lines();
+        }
+        Ok(program)
+    }
+
+    /// Learn which lines of each module are coverable, so that a module no evaluation
+    /// reaches still counts, uncovered: regorus reports only modules it evaluated, so
+    /// each package is evaluated once (with no input) on a probe whose hits are not counted.
+    fn probe_coverable_lines(&self) {
+        let Ok(mut probe) = self.session(&Value::Null) else { return };
+        probe.coverage = Some(false);
+        for (_, package) in self.packages() {
+            let _ = probe.eval_query(&package);
+        }
     }
 
     /// Fail when a rule reachable from `entry_points` calls a function that is
@@ -237,11 +252,16 @@ impl Program {
     pub fn session(&self, input: &Value) -> Result<Session, ProgramError> {
         let mut engine = self.engine.clone();
         engine.set_input(to_regorus(input));
+        let coverage = super::coverage::enabled().then_some(true);
+        if coverage.is_some() {
+            engine.set_enable_coverage(true);
+        }
         Ok(Session {
             engine,
             deadline: Instant::now() + self.timeout,
             timeout: self.timeout,
             locations: Arc::clone(&self.locations),
+            coverage,
         })
     }
 
@@ -285,6 +305,20 @@ pub struct Session {
     deadline: Instant,
     timeout: Duration,
     locations: Arc<Locations>,
+    /// Collecting coverage ([`super::coverage`]): `Some(true)` for an evaluation,
+    /// `Some(false)` for a probe whose hits do not count.
+    coverage: Option<bool>,
+}
+
+/// A session's coverage joins the run's when it ends, so every clone, on every thread, counts.
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(reached) = self.coverage {
+            if let Ok(report) = self.engine.get_coverage_report() {
+                super::coverage::record(&report, reached);
+            }
+        }
+    }
 }
 
 impl Session {

@@ -48,7 +48,7 @@ pub struct TestRule {
 /// std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 pub fn load_suite(path: &Path, limits: &Limits) -> Result<TestFile, LoadError> {
-    let text = crate::input::read_text(path, limits)?;
+    let text = number_repeated_tests(&crate::input::read_text(path, limits)?);
     let file = path.display().to_string();
     let mut modules = vec![(file.clone(), text.clone())];
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -59,7 +59,8 @@ pub fn load_suite(path: &Path, limits: &Limits) -> Result<TestFile, LoadError> {
         let source = crate::input::read_text(&module, limits)?;
         modules.push((module.display().to_string(), source));
     }
-    let program = Program::new(&modules, None, limits).map_err(|e| load_error(path, e))?;
+    let data = data_files(dir, limits)?;
+    let program = Program::new(&modules, Some(data), limits).map_err(|e| load_error(path, e))?;
     let package = program
         .packages()
         .into_iter()
@@ -75,6 +76,129 @@ pub fn load_suite(path: &Path, limits: &Limits) -> Result<TestFile, LoadError> {
         program,
         tests,
     })
+}
+
+/// The data document `opa test DIR` builds from the `*.json`, `*.yaml` and `*.yml`
+/// files under `dir`, whatever their names: each file's object is placed at the path of
+/// its directory relative to `dir` (`dir/a/b/x.json` at `data.a.b`) and merged deeply
+/// with the others. As in OPA's loader, a file that does not hold an object, or that
+/// sets a key another file already set to something else, is an error naming it.
+fn data_files(dir: &Path, limits: &Limits) -> Result<serde_json::Value, LoadError> {
+    let mut data = serde_json::Map::new();
+    for entry in crate::runner::paths::source_files(dir) {
+        let path = entry.path();
+        let is_data = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "json" | "yaml" | "yml"));
+        if !is_data {
+            continue;
+        }
+        let mut documents = crate::input::load_file(path, limits)?;
+        if documents.len() > 1 {
+            return Err(LoadError::new(
+                path,
+                "a data file holds one document, this one holds several",
+            ));
+        }
+        let Some(document) = documents.pop() else {
+            continue;
+        };
+        let serde_json::Value::Object(mut object) = document.value else {
+            return Err(LoadError::new(
+                path,
+                "a data file must hold an object (its keys go under data)",
+            ));
+        };
+        let relative = path
+            .parent()
+            .and_then(|p| p.strip_prefix(dir).ok())
+            .unwrap_or(Path::new(""));
+        for component in relative.components().rev() {
+            let key = component.as_os_str().to_string_lossy().into_owned();
+            object = serde_json::Map::from_iter([(key, serde_json::Value::Object(object))]);
+        }
+        merge_data(&mut data, object, &mut Vec::new()).map_err(|key| {
+            LoadError::new(
+                path,
+                format!(
+                    "data.{key} is already set by another data file under {}",
+                    dir.display()
+                ),
+            )
+        })?;
+    }
+    Ok(serde_json::Value::Object(data))
+}
+
+/// Merge `from` into `into`: objects merge key by key, any other value may be set once.
+/// The error is the dotted key where two files disagree.
+fn merge_data(
+    into: &mut serde_json::Map<String, serde_json::Value>,
+    from: serde_json::Map<String, serde_json::Value>,
+    at: &mut Vec<String>,
+) -> Result<(), String> {
+    for (key, value) in from {
+        at.push(key.clone());
+        match (into.get_mut(&key), value) {
+            (None, value) => {
+                into.insert(key, value);
+            }
+            (Some(serde_json::Value::Object(existing)), serde_json::Value::Object(incoming)) => {
+                merge_data(existing, incoming, at)?
+            }
+            (Some(_), _) => return Err(at.join(".")),
+        }
+        at.pop();
+    }
+    Ok(())
+}
+
+/// Suffix that stands for `#` in the compiled names of repeated test rules (`#` cannot
+/// appear in a Rego name).
+const REPEAT_MARK: &str = "__verdict_repeat_";
+
+/// `opa test` runs each definition of a repeated test name as its own test, the second
+/// `test_x` as `test_x#01`, the third as `test_x#02`; regorus would merge them into one
+/// rule. So every later definition (a rule head at the start of a line) is renamed
+/// before compiling, keeping lines and the rest of the text as written.
+fn number_repeated_tests(source: &str) -> String {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut out = String::with_capacity(source.len());
+    for line in source.split_inclusive('\n') {
+        let head_len = line
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(line.len());
+        let head = &line[..head_len];
+        let is_test = head.starts_with("test_") || head.starts_with("todo_test_");
+        if is_test && is_rule_head(&line[head_len..]) {
+            let n = seen.entry(head).or_default();
+            if *n > 0 {
+                out.push_str(&format!("{head}{REPEAT_MARK}{:02}{}", n, &line[head_len..]));
+                *n += 1;
+                continue;
+            }
+            *n += 1;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// What follows a name at the start of a line when it is a rule head (`if`, `{`, `:=`, `=`, `contains`), not `x.y` or a call.
+fn is_rule_head(rest: &str) -> bool {
+    let rest = rest.trim_start();
+    rest.starts_with('{')
+        || rest.starts_with(":=")
+        || (rest.starts_with('=') && !rest.starts_with("=="))
+        || rest.starts_with("if")
+        || rest.starts_with("contains")
+        || rest.starts_with('[')
+}
+
+/// How a test rule is named in results: a renamed repeat (`test_x__verdict_repeat_01`) as `test_x#01`.
+fn shown_name(compiled: &str) -> String {
+    compiled.replacen(REPEAT_MARK, "#", 1)
 }
 
 /// Non-test `.rego` files under `dir`, skipping build output and VCS directories.
@@ -108,14 +232,15 @@ fn test_rules(program: &Program, file: &str, source: &str, package: &str) -> Vec
     let mut tests: Vec<TestRule> = Vec::new();
     for word in source.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
         let todo = word.starts_with("todo_test_");
-        if !(word.starts_with("test_") || todo) || tests.iter().any(|t| t.name == word) {
+        if !(word.starts_with("test_") || todo) || tests.iter().any(|t| t.name == shown_name(word))
+        {
             continue;
         }
         if !program.declares_rule(file, word) {
             continue;
         }
         tests.push(TestRule {
-            name: word.to_string(),
+            name: shown_name(word),
             path: format!("{package}.{word}"),
             line: definition_line(source, word),
             todo,

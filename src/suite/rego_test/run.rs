@@ -36,11 +36,18 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<Vec<TestResult>,
     let selected = |test: &TestRule| {
         options.filter.as_ref().is_none_or(|glob| {
             glob.is_match(&options.shown)
+                || glob.is_match(rule_beside(path))
                 || glob.is_match(&test.name)
                 || glob.is_match(format!("{}.{}", file.package, test.name))
         })
     };
     Ok(file.tests.iter().filter(|t| selected(t)).map(|t| run_test(&file, t)).collect())
+}
+
+/// The rule id a test file sits beside: `s3-bucket_test.rego` tests `s3-bucket`.
+fn rule_beside(path: &Path) -> &str {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.strip_suffix("_test.rego").unwrap_or(name)
 }
 
 /// One test: `true` passes; `false`, undefined, any other value or an error fails.

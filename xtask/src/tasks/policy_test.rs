@@ -21,6 +21,7 @@ pub fn run() -> Result<bool> {
 
     let junit = out_dir.join("junit.xml");
     let json = out_dir.join("verdicts.json");
+    let coverage = out_dir.join("coverage.xml");
     eprintln!("policy-test: building and running `verdict test` (cases, corpus, snapshots)");
     let status = cargo()
         .current_dir(&root)
@@ -29,6 +30,10 @@ pub fn run() -> Result<bool> {
         .arg(format!("junit:{}", junit.display()))
         .arg("--report")
         .arg(format!("json:{}", json.display()))
+        // The library's Rego (rules, templates, unit tests) stays at least 90 % line-covered.
+        .args(["--coverage-threshold", "90"])
+        .arg("--coverage-report")
+        .arg(format!("cobertura:{}", coverage.display()))
         // Image cases: a container engine when one answers, else the registry binary.
         .args(["--registry", "auto"])
         .status()
@@ -36,11 +41,12 @@ pub fn run() -> Result<bool> {
 
     let ok = status.success();
     eprintln!(
-        "policy-test: {} (verdict test: {}); reports: {}, {}",
+        "policy-test: {} (verdict test: {}); reports: {}, {}, {}",
         if ok { "ok" } else { "FAILED" },
         describe(status),
         junit.strip_prefix(&root).unwrap_or(&junit).display(),
         json.strip_prefix(&root).unwrap_or(&json).display(),
+        coverage.strip_prefix(&root).unwrap_or(&coverage).display(),
     );
     Ok(ok)
 }
