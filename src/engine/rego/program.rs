@@ -238,6 +238,14 @@ impl Program {
         Ok(())
     }
 
+    /// The same compiled program under another builtin-error rule: a test runner
+    /// that follows OPA's default mode can still ask which builtin failed.
+    pub fn under_builtin_errors(&self, builtin_errors: BuiltinErrors) -> Program {
+        let mut program = self.clone();
+        program.engine.set_strict_builtin_errors(builtin_errors == BuiltinErrors::Fail);
+        program
+    }
+
     /// Evaluate the rule at `path` (`data.pkg.rule`); `None` when it is undefined.
     pub fn eval_rule(&self, path: &str, input: &Value) -> Result<Option<Value>, ProgramError> {
         self.session(input)?.eval_rule(path)

@@ -1,6 +1,6 @@
 //! Compiling a `_test.rego` file with the modules it tests, and finding its test rules.
 
-use crate::engine::rego::{load_error, Program};
+use crate::engine::rego::{load_error, BuiltinErrors, Program};
 use crate::error::LoadError;
 use crate::limits::Limits;
 use std::path::{Path, PathBuf};
@@ -60,7 +60,10 @@ pub fn load_suite(path: &Path, limits: &Limits) -> Result<TestFile, LoadError> {
         modules.push((module.display().to_string(), source));
     }
     let data = data_files(dir, limits)?;
-    let program = Program::new(&modules, Some(data), limits).map_err(|e| load_error(path, e))?;
+    // `opa test` runs in OPA's default mode: a builtin that fails on its
+    // arguments is undefined, so tests written for it (gatekeeper-library's
+    // `object.get(null, ...)` cases) hold here too.
+    let program = Program::with_builtin_errors(&modules, Some(data), limits, BuiltinErrors::Undefined).map_err(|e| load_error(path, e))?;
     let package = program
         .packages()
         .into_iter()

@@ -1,7 +1,7 @@
 //! Evaluating each test rule of a `_test.rego` file into one [`TestResult`] row.
 
 use super::load::{load_suite, TestFile, TestRule};
-use crate::engine::rego::ProgramError;
+use crate::engine::rego::{BuiltinErrors, ProgramError};
 use crate::error::LoadError;
 use crate::limits::Limits;
 use crate::runner::TestResult;
@@ -72,10 +72,14 @@ fn run_test(file: &TestFile, test: &TestRule) -> TestResult {
             row.actual = "true".into();
             row.ok = true;
         }
-        Ok(Some(serde_json::Value::Bool(false))) => row.actual = "false".into(),
+        Ok(Some(serde_json::Value::Bool(false))) => {
+            row.actual = "false".into();
+            row.messages.extend(builtin_error(file, test));
+        }
         Ok(None) => {
             row.actual = "undefined".into();
             row.messages = vec!["the test rule is undefined: a body expression did not hold".into()];
+            row.messages.extend(builtin_error(file, test));
         }
         Ok(Some(other)) => {
             row.actual = other.to_string();
@@ -90,4 +94,15 @@ fn run_test(file: &TestFile, test: &TestRule) -> TestResult {
         }
     }
     row
+}
+
+/// Why a failed test failed, when a builtin erred on the way: OPA's default mode
+/// (which `opa test` uses) makes the call undefined and the test fails without a
+/// word; rerunning it strictly names the builtin, as `conftest verify
+/// --show-builtin-errors` does. The test stays a failure, not an error.
+fn builtin_error(file: &TestFile, test: &TestRule) -> Option<String> {
+    match file.program.under_builtin_errors(BuiltinErrors::Fail).eval_rule(&test.path, &serde_json::Value::Null) {
+        Err(e @ ProgramError::Eval(_)) => Some(format!("a builtin failed on the way (undefined, as in opa test): {e}")),
+        _ => None,
+    }
 }
