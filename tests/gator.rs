@@ -158,3 +158,50 @@ fn a_cel_only_template_is_skipped_with_the_reason() {
     assert!(row["skipped"].as_str().unwrap().contains("K8sNativeValidation"), "{row:#}");
     assert_eq!(doc["summary"]["skipped"], 1);
 }
+
+#[test]
+fn an_expansion_template_reviews_a_workload_as_the_pod_it_creates() {
+    let (out, doc) = verdict_test("expansion", &[]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let deployment = rows(&doc, "pods-of-workloads", Some("privileged-deployment"));
+    assert_eq!(deployment[0]["messages"], serde_json::json!(["[Implied by expand-deployments] container app of Pod web-pod is privileged"]));
+    assert_eq!(deployment[0]["resource"], "Deployment/shop/web");
+    // CronJob -> Job -> Pod: expanded twice, the name built from each parent, lower case.
+    let cronjob = rows(&doc, "pods-of-workloads", Some("privileged-cronjob"));
+    assert_eq!(cronjob[0]["messages"], serde_json::json!(["[Implied by expand-jobs] container report of Pod nightly-report-job-pod is privileged"]));
+    assert_eq!(pairs(&rows(&doc, "pods-of-workloads", Some("clean-deployment"))), [("no".into(), "0".into(), true)]);
+    // spec.match.source: Original ignores generated Pods.
+    assert_eq!(pairs(&rows(&doc, "original-objects-only", Some("privileged-deployment"))), [("no".into(), "0".into(), true)]);
+    // Without the expansion file the Deployment is not a Pod, and the constraint does not see it.
+    assert_eq!(pairs(&rows(&doc, "without-expansion", Some("privileged-deployment"))), [("no".into(), "0".into(), true)]);
+}
+
+#[test]
+fn a_bad_expansion_file_fails_its_test_naming_file_and_line() {
+    let (out, doc) = verdict_test("expansion-broken", &[]);
+    assert_eq!(out.status.code(), Some(2), "{doc:#}");
+    let errors = doc["load_errors"].as_array().unwrap();
+    let find = |file: &str| {
+        errors
+            .iter()
+            .find(|e| e["path"] == format!("tests/fixtures/gator/expansion-broken/{file}"))
+            .unwrap_or_else(|| panic!("no error for {file}: {doc:#}"))
+    };
+    // gator verify reads only ExpansionTemplates from an expansion file.
+    let mutator = find("expansion-with-mutator.yaml");
+    assert_eq!(mutator["line"], 16);
+    assert!(mutator["message"].as_str().unwrap().contains("Assign"), "{mutator:#}");
+    let cycle = find("expansion-cycle.yaml");
+    assert!(cycle["message"].as_str().unwrap().contains("deployments-to-replicasets -> replicasets-to-deployments"), "{cycle:#}");
+    let typo = find("expansion-misspelt.yaml");
+    assert_eq!(typo["line"], 10);
+    assert!(typo["message"].as_str().unwrap().contains("did you mean `templateSource`"), "{typo:#}");
+    let missing = find("suite.yaml");
+    assert!(missing["message"].as_str().unwrap().contains("no-such-expansion.yaml"), "{missing:#}");
+    // A workload without the template's source field is an error for that case only.
+    let absent = rows(&doc, "source-field-absent", Some("privileged-deployment"));
+    assert_eq!(absent[0]["actual"], "error");
+    assert!(absent[0]["messages"][0].as_str().unwrap().contains("spec.podTemplate"), "{doc:#}");
+    assert_eq!(pairs(&rows(&doc, "source-field-absent", Some("privileged-pod"))), [("1".into(), "1".into(), true)]);
+    assert_eq!(rows(&doc, "mutator-in-expansion-file", Some("privileged-deployment")).len(), 0);
+}

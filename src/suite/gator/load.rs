@@ -4,7 +4,9 @@
 //! references a missing one).
 
 use super::model::{Suite, SUITE_GROUP, SUITE_KIND};
-use crate::engine::gatekeeper::{load_constraint, load_template, parse_documents, Constraint, Document, Template};
+use crate::engine::gatekeeper::{
+    load_constraint, load_template, parse_documents, Constraint, Document, Expander, ExpansionTemplate, Template,
+};
 use crate::error::LoadError;
 use crate::limits::Limits;
 use serde_json::Value;
@@ -231,6 +233,29 @@ pub fn load_pair(
         }
     }
     Ok((template, constraint))
+}
+
+/// The test's `expansion` file as an [`Expander`], `None` when the test names none.
+/// As in `gator verify`, the file holds only ExpansionTemplates; a bad one fails the test.
+pub fn load_expander(suite: &SuiteFile, index: usize, limits: &Limits) -> Result<Option<Expander>, LoadError> {
+    let relative = &suite.suite.tests[index].expansion;
+    if relative.is_empty() {
+        return Ok(None);
+    }
+    let pointer = format!("/tests/{index}/expansion");
+    let path = resolve(suite, &pointer, "expansion", relative)?;
+    let (text, docs) = documents(&path, limits)?;
+    let templates = docs
+        .iter()
+        .map(|d| ExpansionTemplate::from_value(&d.value, &path, Some(&text), d.line))
+        .collect::<Result<Vec<_>, _>>()?;
+    Expander::new(templates).map(Some).map_err(|cycle| {
+        let line = docs
+            .iter()
+            .find(|d| d.value["metadata"]["name"].as_str() == cycle.templates.first().map(String::as_str))
+            .map_or(docs[0].line, |d| d.line);
+        LoadError::at_line(&path, line, cycle.to_string())
+    })
 }
 
 /// Every object of a referenced file (the case object, or an inventory file).

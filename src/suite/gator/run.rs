@@ -1,9 +1,9 @@
 //! Running a gator suite: each assertion of each case becomes one
 //! [`TestResult`] row, so a failure names exactly the claim that did not hold.
 
-use super::load::{load_pair, read_objects, read_suite, resolve, PairError, SuiteFile};
+use super::load::{load_expander, load_pair, read_objects, read_suite, resolve, PairError, SuiteFile};
 use super::model::{Case, Expected};
-use crate::engine::gatekeeper::{Constraint, ReviewOutcome, Template};
+use crate::engine::gatekeeper::{Constraint, Expander, ReviewOutcome, Template};
 use crate::error::LoadError;
 use crate::limits::Limits;
 use crate::runner::TestResult;
@@ -142,6 +142,14 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
                 continue;
             }
         };
+        // As gator: a bad expansion file fails the test before any case runs.
+        let expander = match load_expander(&suite, t, &options.limits) {
+            Ok(expander) => expander,
+            Err(e) => {
+                report.errors.push(e);
+                continue;
+            }
+        };
         if test.cases.is_empty() {
             report
                 .errors
@@ -166,7 +174,8 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
                 ));
                 continue;
             }
-            let reviewed = match review_case(&suite, &pointer, case, &template, &constraint, &options.limits) {
+            let pair = (&template, &constraint, expander.as_ref());
+            let reviewed = match review_case(&suite, &pointer, case, pair, &options.limits) {
                 Ok(reviewed) => reviewed,
                 Err(e) => {
                     report.errors.push(e);
@@ -214,8 +223,7 @@ fn review_case(
     suite: &SuiteFile,
     pointer: &str,
     case: &Case,
-    template: &Template,
-    constraint: &Constraint,
+    (template, constraint, expander): (&Template, &Constraint, Option<&Expander>),
     limits: &Limits,
 ) -> Result<Reviewed, LoadError> {
     let object_path = resolve(suite, &format!("{pointer}/object"), "object", &case.object)?;
@@ -257,9 +265,53 @@ fn review_case(
                 .map_err(|e| e.message),
         });
     }
+    let mut outcome = template.review(constraint, object, &inventory).map_err(|e| e.message);
+    if let (Some(expander), Ok(original)) = (expander, &outcome) {
+        outcome = review_expanded(template, constraint, object, &inventory, expander, original.clone());
+    }
     Ok(Reviewed {
         resource: label(object),
-        outcome: template.review(constraint, object, &inventory).map_err(|e| e.message),
+        outcome,
+    })
+}
+
+/// Add to `original` the violations of every object `object` expands into, as
+/// gator does: each message prefixed `[Implied by <ExpansionTemplate>]`, the
+/// template's `enforcementAction` (when set) replacing the Constraint's.
+fn review_expanded(
+    template: &Template,
+    constraint: &Constraint,
+    object: &Value,
+    inventory: &[Value],
+    expander: &Expander,
+    original: ReviewOutcome,
+) -> Result<ReviewOutcome, String> {
+    let resultants = expander
+        .expand(object)
+        .map_err(|e| format!("expanding resource {}: {e}", label(object)))?;
+    let (mut matched, mut violations) = match original {
+        ReviewOutcome::NotMatched => (false, Vec::new()),
+        ReviewOutcome::Violations(v) => (true, v),
+    };
+    for resultant in resultants {
+        let outcome = template
+            .review_generated(constraint, &resultant.object, inventory)
+            .map_err(|e| format!("reviewing expanded resource {}: {}", label(&resultant.object), e.message))?;
+        if let ReviewOutcome::Violations(found) = outcome {
+            matched = true;
+            violations.extend(found.into_iter().map(|mut v| {
+                v.message = format!("[Implied by {}] {}", resultant.template, v.message);
+                if let Some(action) = resultant.enforcement_action {
+                    v.action = Some(action);
+                }
+                v
+            }));
+        }
+    }
+    Ok(if matched {
+        ReviewOutcome::Violations(violations)
+    } else {
+        ReviewOutcome::NotMatched
     })
 }
 
