@@ -205,3 +205,19 @@ fn a_bad_expansion_file_fails_its_test_naming_file_and_line() {
     assert_eq!(pairs(&rows(&doc, "source-field-absent", Some("privileged-pod"))), [("1".into(), "1".into(), true)]);
     assert_eq!(rows(&doc, "mutator-in-expansion-file", Some("privileged-deployment")).len(), 0);
 }
+
+#[test]
+fn an_admission_review_with_an_unknown_field_is_an_error_for_its_case() {
+    let (out, doc) = verdict_test("broken", &[]);
+    assert_eq!(out.status.code(), Some(2), "{doc:#}");
+    let errors = doc["load_errors"].as_array().unwrap();
+    let review = errors
+        .iter()
+        .find(|e| e["path"] == "tests/fixtures/gator/broken/review-misspelt.yaml")
+        .unwrap_or_else(|| panic!("no error for the misspelt AdmissionReview: {doc:#}"));
+    assert_eq!(review["line"], 11);
+    assert!(review["message"].as_str().unwrap().contains("/request/userinfo: unknown field (did you mean `userInfo`?)"), "{review:#}");
+    assert!(rows(&doc, "admission-review-misspelt", Some("userinfo-lower-case")).is_empty(), "{doc:#}");
+    // As in gator, the error is the case's: the next case of the test still runs.
+    assert_eq!(rows(&doc, "admission-review-misspelt", Some("next-case-runs"))[0]["ok"], true, "{doc:#}");
+}

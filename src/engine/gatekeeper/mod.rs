@@ -32,5 +32,5 @@ pub use review::{
     admission_review, find_namespace, inventory_data, GroupVersionKind, ReviewError, ReviewOutcome,
     Violation,
 };
-pub use strict::{check_constraint, check_template};
+pub use strict::{check_admission_review, check_constraint, check_template};
 pub use template::{Template, ADMISSION_TARGET};

@@ -245,6 +245,11 @@ fn review_case(
             .as_str()
             .is_some_and(|v| v.starts_with("admission.k8s.io/"));
     if is_admission_review {
+        // gator decodes the AdmissionReview strictly; the text is read again only to name the line.
+        if crate::engine::gatekeeper::check_admission_review(object, &object_path, None, Some(*line)).is_err() {
+            let text = std::fs::read_to_string(&object_path).ok();
+            crate::engine::gatekeeper::check_admission_review(object, &object_path, text.as_deref(), Some(*line))?;
+        }
         let request = &object["request"];
         if !request.is_object() {
             return Err(LoadError::at_line(
