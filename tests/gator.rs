@@ -221,3 +221,35 @@ fn an_admission_review_with_an_unknown_field_is_an_error_for_its_case() {
     // As in gator, the error is the case's: the next case of the test still runs.
     assert_eq!(rows(&doc, "admission-review-misspelt", Some("next-case-runs"))[0]["ok"], true, "{doc:#}");
 }
+
+#[test]
+fn suite_objects_are_checked_against_the_kubernetes_schema() {
+    let (out, doc) = verdict_test("schema", &[]);
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    let error = |case: &str| {
+        let row = &rows(&doc, "suite-objects-are-kubernetes-objects", Some(case))[0];
+        assert_eq!(row["actual"], "error", "{row:#}");
+        row["messages"][0].as_str().unwrap().to_string()
+    };
+    // Without the check, `violations: no` would pass: the misspelt securityContext hides `privileged`.
+    let object = error("misspelt-security-context");
+    assert!(object.starts_with("schema/object-misspelt.yaml:10:"), "{object}");
+    assert!(object.contains("/spec/containers/0/securityContex: unknown field (did you mean `securityContext`?)"), "{object}");
+    let inventory = error("misspelt-inventory");
+    assert!(inventory.starts_with("schema/inventory-misspelt.yaml:11:"), "{inventory}");
+    assert!(inventory.contains("/metadata/lables"), "{inventory}");
+    // An AdmissionReview's object is a Kubernetes object too, located under /request/object.
+    let review = error("misspelt-review-object");
+    assert!(review.contains("review-object-misspelt.yaml:22:") && review.contains("/request/object/spec/hostNetwrk"), "{review}");
+    assert_eq!(rows(&doc, "suite-objects-are-kubernetes-objects", Some("valid"))[0]["ok"], true);
+
+    // --schema warn runs the objects as written and reports each problem once.
+    let (out, doc) = verdict_test("schema", &["--schema", "warn"]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let warnings = doc["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 3, "{doc:#}");
+    assert!(warnings.iter().any(|w| w.as_str().unwrap().contains("securityContex")), "{doc:#}");
+    let (out, doc) = verdict_test("schema", &["--schema", "off"]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    assert_eq!(doc["warnings"].as_array().map_or(0, Vec::len), 0, "{doc:#}");
+}

@@ -3,8 +3,10 @@
 
 use super::load::{load_expander, load_pair, read_objects, read_suite, resolve, PairError, SuiteFile};
 use super::model::{Case, Expected};
+use super::schema::schema_problem;
 use crate::engine::gatekeeper::{Constraint, Expander, ReviewOutcome, Template};
 use crate::error::LoadError;
+use crate::input::schema::SchemaMode;
 use crate::limits::Limits;
 use crate::runner::TestResult;
 use serde_json::Value;
@@ -17,6 +19,8 @@ pub struct SuiteReport {
     pub results: Vec<TestResult>,
     /// Files the suite names that could not be used; the tests needing them did not run.
     pub errors: Vec<LoadError>,
+    /// Suite objects that break their Kubernetes schema, under `--schema warn`.
+    pub warnings: Vec<String>,
 }
 
 /// How a suite is run.
@@ -27,6 +31,9 @@ pub struct SuiteOptions {
     pub filter: Option<globset::GlobMatcher>,
     /// The suite's name as shown to users (its path relative to the run root), for the filter.
     pub shown: String,
+    /// What a case or inventory object that breaks its Kubernetes schema does:
+    /// an error for the case's assertions (the default), a warning, or nothing.
+    pub schema: SchemaMode,
 }
 
 /// `--filter`: a case runs when the glob matches the suite (shown path or
@@ -175,8 +182,11 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
                 continue;
             }
             let pair = (&template, &constraint, expander.as_ref());
-            let reviewed = match review_case(&suite, &pointer, case, pair, &options.limits) {
-                Ok(reviewed) => reviewed,
+            let reviewed = match review_case(&suite, &pointer, case, pair, options) {
+                Ok(reviewed) => {
+                    report.warnings.extend(reviewed.schema_warnings.iter().cloned());
+                    reviewed
+                }
                 Err(e) => {
                     report.errors.push(e);
                     continue;
@@ -217,6 +227,8 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
 struct Reviewed {
     resource: String,
     outcome: Result<ReviewOutcome, String>,
+    /// Schema problems of the case's objects under `--schema warn`.
+    schema_warnings: Vec<String>,
 }
 
 fn review_case(
@@ -224,8 +236,9 @@ fn review_case(
     pointer: &str,
     case: &Case,
     (template, constraint, expander): (&Template, &Constraint, Option<&Expander>),
-    limits: &Limits,
+    options: &SuiteOptions,
 ) -> Result<Reviewed, LoadError> {
+    let limits = &options.limits;
     let object_path = resolve(suite, &format!("{pointer}/object"), "object", &case.object)?;
     let objects = read_objects(&object_path, limits)?;
     let [(line, object)] = objects.as_slice() else {
@@ -235,15 +248,43 @@ fn review_case(
             format!("a case object file defines exactly one object, found {}", objects.len()),
         ));
     };
-    let mut inventory = Vec::new();
-    for (i, file) in case.inventory.iter().enumerate() {
-        let path = resolve(suite, &format!("{pointer}/inventory/{i}"), "inventory file", file)?;
-        inventory.extend(read_objects(&path, limits)?.into_iter().map(|(_, v)| v));
-    }
     let is_admission_review = object["kind"] == "AdmissionReview"
         && object["apiVersion"]
             .as_str()
             .is_some_and(|v| v.starts_with("admission.k8s.io/"));
+    let check_schema = options.schema != SchemaMode::Off;
+    let mut schema_problems = Vec::new();
+    if check_schema && is_admission_review {
+        for field in ["object", "oldObject"] {
+            let embedded = &object["request"][field];
+            if embedded.is_object() {
+                schema_problems.extend(schema_problem(&object_path, *line, &format!("/request/{field}"), embedded));
+            }
+        }
+    } else if check_schema {
+        schema_problems.extend(schema_problem(&object_path, *line, "", object));
+    }
+    let mut inventory = Vec::new();
+    for (i, file) in case.inventory.iter().enumerate() {
+        let path = resolve(suite, &format!("{pointer}/inventory/{i}"), "inventory file", file)?;
+        for (line, value) in read_objects(&path, limits)? {
+            if check_schema {
+                schema_problems.extend(schema_problem(&path, line, "", &value));
+            }
+            inventory.push(value);
+        }
+    }
+    let schema_warnings = match options.schema {
+        SchemaMode::Strict if !schema_problems.is_empty() => {
+            let reviewed = if is_admission_review { &object["request"]["object"] } else { object };
+            return Ok(Reviewed {
+                resource: label(reviewed),
+                outcome: Err(schema_problems.join("; ")),
+                schema_warnings: Vec::new(),
+            });
+        }
+        _ => schema_problems,
+    };
     if is_admission_review {
         // gator decodes the AdmissionReview strictly; the text is read again only to name the line.
         if crate::engine::gatekeeper::check_admission_review(object, &object_path, None, Some(*line)).is_err() {
@@ -268,6 +309,7 @@ fn review_case(
             outcome: template
                 .review_request(constraint, request, &inventory)
                 .map_err(|e| e.message),
+            schema_warnings,
         });
     }
     let mut outcome = template.review(constraint, object, &inventory).map_err(|e| e.message);
@@ -277,6 +319,7 @@ fn review_case(
     Ok(Reviewed {
         resource: label(object),
         outcome,
+        schema_warnings,
     })
 }
 
