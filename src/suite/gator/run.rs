@@ -1,7 +1,7 @@
 //! Running a gator suite: each assertion of each case becomes one
 //! [`TestResult`] row, so a failure names exactly the claim that did not hold.
 
-use super::load::{load_expander, load_pair, read_objects, read_suite, resolve, PairError, SuiteFile};
+use super::load::{load_expander, load_pair, read_objects, read_suite, resolve, PairError, SuiteFile, TemplateCache};
 use super::model::{Case, Expected};
 use super::schema::schema_problem;
 use crate::engine::gatekeeper::{Constraint, Expander, ReviewOutcome, Template};
@@ -68,6 +68,7 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
         }),
     };
     let mut report = SuiteReport::default();
+    let mut templates = TemplateCache::new();
     let row = |test: &str, case: Option<&str>, pointer: &str| TestResult {
         suite: path.display().to_string(),
         test: test.to_string(),
@@ -104,7 +105,7 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
             report.results.push(r);
             continue;
         }
-        let pair = load_pair(&suite, t, &options.limits);
+        let pair = load_pair(&suite, t, &options.limits, &mut templates);
         if test.invalid {
             let mut r = row(&test.name, None, &format!("/tests/{t}/invalid"));
             r.expected = "rejected".into();
