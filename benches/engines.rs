@@ -1,11 +1,14 @@
 //! `cargo bench --bench engines`: rule evaluations per second over 1 000 generated
 //! manifests for each engine, and the harness's overhead against calling regorus
-//! directly on the same policy and inputs, measured in the same run.
+//! directly on the same policy and inputs, measured in the same run; and the
+//! whole shared gatekeeper-library `gator verify` set through verdict's suite
+//! runner against a baseline written on regorus' own API.
 //!
 //! A plain `main` (no criterion): each measurement is the median of several timed
 //! passes after a warm-up, printed as one table.
 
-use serde_json::json;
+use serde::Deserialize;
+use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use verdict::input::Input;
@@ -191,8 +194,213 @@ fn bench_hardware_scaling() {
     );
 }
 
+/// Every `suite.yaml` of the shared gatekeeper-library snapshot, sorted.
+fn gatekeeper_suites(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name() == "suite.yaml")
+        .map(walkdir::DirEntry::into_path)
+        .collect();
+    found.sort();
+    found
+}
+
+/// Every YAML document of `path` as JSON values (empty documents dropped).
+fn yaml_documents(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// `input.review` for a bare object, built by hand as Gatekeeper's target builds it.
+fn bare_review(object: &Value) -> Value {
+    let api_version = object["apiVersion"].as_str().unwrap_or("");
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let mut review = json!({"uid": "", "kind": {"group": group, "version": version, "kind": object["kind"]},
+                            "resource": {"group": "", "version": "", "resource": ""},
+                            "operation": "", "userInfo": {}, "object": object});
+    for field in ["name", "namespace"] {
+        if let Some(v) = object["metadata"][field].as_str().filter(|v| !v.is_empty()) {
+            review[field] = json!(v);
+        }
+    }
+    review
+}
+
+/// `data.inventory` laid out by (namespace,) group-version, kind and name.
+fn inventory_document(objects: &[Value]) -> Value {
+    let mut data = json!({"inventory": {"cluster": {}, "namespace": {}}});
+    for o in objects {
+        let (gv, kind, name) = (o["apiVersion"].as_str().unwrap_or(""), o["kind"].as_str().unwrap_or(""), o["metadata"]["name"].as_str().unwrap_or(""));
+        let slot = match o["metadata"]["namespace"].as_str().filter(|n| !n.is_empty()) {
+            Some(ns) => &mut data["inventory"]["namespace"][ns],
+            None => &mut data["inventory"]["cluster"],
+        };
+        slot[gv][kind][name] = o.clone();
+    }
+    data
+}
+
+/// The Rego of a template's first target: `code[].engine: Rego` first, else `rego`; and its libs.
+fn template_rego(template: &Value) -> Option<(String, Vec<String>, bool)> {
+    let target = &template["spec"]["targets"][0];
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    };
+    if let Some(code) = target["code"].as_array().and_then(|c| c.iter().find(|e| e["engine"] == "Rego")) {
+        let source = &code["source"];
+        return Some((source["rego"].as_str()?.to_string(), strings(&source["libs"]), source["version"] == "v1"));
+    }
+    let rego = target["rego"].as_str().filter(|r| !r.trim().is_empty())?;
+    Some((rego.to_string(), strings(&target["libs"]), false))
+}
+
+/// One suite the way a direct regorus user would run it: compile each distinct
+/// template once (prepared by a first query), then per case clone the engine, add the
+/// inventory as data, set the input and evaluate `violation`. No match semantics: every
+/// case object is evaluated. Returns the number of evaluations.
+fn raw_regorus_suite(suite: &Path, compiled: &mut std::collections::HashMap<std::path::PathBuf, Option<(regorus::Engine, String)>>) -> usize {
+    let dir = suite.parent().unwrap();
+    let doc = yaml_documents(suite).remove(0);
+    let mut evaluations = 0;
+    for test in doc["tests"].as_array().into_iter().flatten() {
+        let template_path = dir.join(test["template"].as_str().unwrap_or(""));
+        let entry = compiled.entry(template_path.clone()).or_insert_with(|| {
+            let template = yaml_documents(&template_path).into_iter().find(|d| d["kind"] == "ConstraintTemplate")?;
+            let (rego, libs, v1) = template_rego(&template)?;
+            let package = rego.lines().find_map(|l| l.trim().strip_prefix("package "))?.trim().to_string();
+            let compile = |v0: bool| -> Option<regorus::Engine> {
+                let mut engine = regorus::Engine::new();
+                engine.set_rego_v0(v0);
+                engine.add_policy("template.rego".into(), rego.clone()).ok()?;
+                for (i, lib) in libs.iter().enumerate() {
+                    engine.add_policy(format!("lib{i}.rego"), lib.clone()).ok()?;
+                }
+                engine.eval_query("true".into(), false).ok()?;
+                Some(engine)
+            };
+            let engine = compile(!v1).or_else(|| compile(v1))?;
+            Some((engine, format!("data.{package}.violation")))
+        });
+        let Some((engine, rule)) = entry.as_ref() else { continue };
+        if test["invalid"] == true {
+            continue;
+        }
+        let constraint = yaml_documents(&dir.join(test["constraint"].as_str().unwrap_or("")))
+            .into_iter()
+            .find(|d| d["apiVersion"].as_str().is_some_and(|a| a.starts_with("constraints.gatekeeper.sh/")))
+            .expect("constraint");
+        let parameters = match &constraint["spec"]["parameters"] {
+            Value::Null => json!({}),
+            p => p.clone(),
+        };
+        for case in test["cases"].as_array().into_iter().flatten() {
+            let object = yaml_documents(&dir.join(case["object"].as_str().unwrap_or(""))).remove(0);
+            let review = if object["kind"] == "AdmissionReview" { object["request"].clone() } else { bare_review(&object) };
+            let inventory: Vec<Value> = case["inventory"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|f| yaml_documents(&dir.join(f.as_str().unwrap_or(""))))
+                .collect();
+            let mut engine = engine.clone();
+            if !inventory.is_empty() {
+                let data = regorus::Value::from_json_str(&inventory_document(&inventory).to_string()).expect("data");
+                engine.add_data(data).expect("add data");
+            }
+            let input = json!({"review": review, "parameters": parameters});
+            engine.set_input(regorus::Value::from_json_str(&input.to_string()).expect("input"));
+            // An evaluation error is a result too (verdict reports it); the time is what counts here.
+            let _ = std::hint::black_box(engine.eval_rule(rule.clone()));
+            evaluations += 1;
+        }
+    }
+    evaluations
+}
+
+/// The shared gatekeeper-library set (33 suites, 210 assertions) through verdict's gator
+/// runner, as `verdict test` runs it (strict reading, schema checks, matching, expansion),
+/// and through the raw regorus baseline above, in the same run.
+fn bench_gatekeeper_library(root: &Path) {
+    let library = root.join("../shared/conformance/gatekeeper-library/library");
+    let suites = gatekeeper_suites(&library);
+    if suites.is_empty() {
+        println!("{:<42} (skipped: no suites under {})", "gatekeeper-library suites", library.display());
+        return;
+    }
+    let options = verdict::suite::gator::SuiteOptions::default();
+    let mut assertions = 0;
+    let mut evaluations = 0;
+    let mut run_verdict = || {
+        assertions = 0;
+        for suite in &suites {
+            let report = verdict::suite::gator::run_suite(suite, &options).expect("suite loads");
+            assertions += report.results.len();
+            std::hint::black_box(report);
+        }
+    };
+    let mut run_raw = || {
+        let mut compiled = std::collections::HashMap::new();
+        evaluations = suites.iter().map(|s| raw_regorus_suite(s, &mut compiled)).sum();
+    };
+    // Interleaved, so that both see the same load on a shared machine; wall time and
+    // this thread's CPU time, whose ratio is the steadier one when other work runs.
+    run_verdict();
+    run_raw();
+    let (mut verdict_wall, mut verdict_cpu, mut raw_wall, mut raw_cpu) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..3 * PASSES {
+        let (wall, cpu) = timed(&mut run_verdict);
+        verdict_wall.push(wall);
+        verdict_cpu.push(cpu);
+        let (wall, cpu) = timed(&mut run_raw);
+        raw_wall.push(wall);
+        raw_cpu.push(cpu);
+    }
+    let mid = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (verdict_wall, verdict_cpu, raw_wall, raw_cpu) = (mid(verdict_wall), mid(verdict_cpu), mid(raw_wall), mid(raw_cpu));
+    println!(
+        "{:<42} {} suites, {assertions} assertion rows: {verdict_wall:.2?} per pass ({verdict_cpu:.2?} CPU)",
+        "gatekeeper-library: verdict (gator runner)",
+        suites.len(),
+    );
+    println!(
+        "{:<42} {evaluations} case evaluations: {raw_wall:.2?} per pass ({raw_cpu:.2?} CPU)",
+        "gatekeeper-library: regorus directly",
+    );
+    println!(
+        "{:<42} {:>10.2}x CPU, {:.2}x wall (target <= 1.3x); {:.0} vs {:.0} case evaluations/s (CPU)",
+        "gatekeeper-library: verdict / regorus",
+        verdict_cpu.as_secs_f64() / raw_cpu.as_secs_f64(),
+        verdict_wall.as_secs_f64() / raw_wall.as_secs_f64(),
+        per_second(evaluations, verdict_cpu),
+        per_second(evaluations, raw_cpu)
+    );
+}
+
+/// Wall time and this thread's CPU time of one run of `f`.
+fn timed(f: &mut impl FnMut()) -> (Duration, Duration) {
+    fn thread_cpu() -> Duration {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes into the timespec it is given.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+    let (wall, cpu) = (Instant::now(), thread_cpu());
+    f();
+    (wall.elapsed(), thread_cpu() - cpu)
+}
+
 fn main() {
-    // `cargo bench` passes `--bench`; nothing to parse.
+    // `cargo bench --bench engines -- NAME` runs only the measurements whose name
+    // contains NAME (`gatekeeper-library`, `rego`, ...); `cargo bench` passes `--bench`.
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wanted = |name: &str| only.as_ref().is_none_or(|o| name.contains(o.as_str()));
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let inputs = manifests();
     let library = load_library(root, &Limits::default());
@@ -200,9 +408,22 @@ fn main() {
         eprintln!("library load error: {e}");
     }
     println!("verdict engine benchmarks ({} cores available)", std::thread::available_parallelism().map(usize::from).unwrap_or(1));
-    bench_hardware_scaling();
-    bench_library("gatekeeper: gate-4 library rules", &rules_of(&library.rules, Language::Gatekeeper), &inputs);
-    bench_library("kyverno: gate-5 library rules", &rules_of(&library.rules, Language::Kyverno), &inputs);
-    bench_library("rego: terraform rules (on plans)", &rules_of(&library.rules, Language::Rego), &plans(root));
-    bench_rego_overhead(root, &inputs);
+    if wanted("hardware") {
+        bench_hardware_scaling();
+    }
+    if wanted("gatekeeper: gate-4") {
+        bench_library("gatekeeper: gate-4 library rules", &rules_of(&library.rules, Language::Gatekeeper), &inputs);
+    }
+    if wanted("kyverno: gate-5") {
+        bench_library("kyverno: gate-5 library rules", &rules_of(&library.rules, Language::Kyverno), &inputs);
+    }
+    if wanted("rego: terraform") {
+        bench_library("rego: terraform rules (on plans)", &rules_of(&library.rules, Language::Rego), &plans(root));
+    }
+    if wanted("rego: overhead") {
+        bench_rego_overhead(root, &inputs);
+    }
+    if wanted("gatekeeper-library") {
+        bench_gatekeeper_library(root);
+    }
 }

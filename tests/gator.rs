@@ -158,3 +158,98 @@ fn a_cel_only_template_is_skipped_with_the_reason() {
     assert!(row["skipped"].as_str().unwrap().contains("K8sNativeValidation"), "{row:#}");
     assert_eq!(doc["summary"]["skipped"], 1);
 }
+
+#[test]
+fn an_expansion_template_reviews_a_workload_as_the_pod_it_creates() {
+    let (out, doc) = verdict_test("expansion", &[]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let deployment = rows(&doc, "pods-of-workloads", Some("privileged-deployment"));
+    assert_eq!(deployment[0]["messages"], serde_json::json!(["[Implied by expand-deployments] container app of Pod web-pod is privileged"]));
+    assert_eq!(deployment[0]["resource"], "Deployment/shop/web");
+    // CronJob -> Job -> Pod: expanded twice, the name built from each parent, lower case.
+    let cronjob = rows(&doc, "pods-of-workloads", Some("privileged-cronjob"));
+    assert_eq!(cronjob[0]["messages"], serde_json::json!(["[Implied by expand-jobs] container report of Pod nightly-report-job-pod is privileged"]));
+    assert_eq!(pairs(&rows(&doc, "pods-of-workloads", Some("clean-deployment"))), [("no".into(), "0".into(), true)]);
+    // spec.match.source: Original ignores generated Pods.
+    assert_eq!(pairs(&rows(&doc, "original-objects-only", Some("privileged-deployment"))), [("no".into(), "0".into(), true)]);
+    // Without the expansion file the Deployment is not a Pod, and the constraint does not see it.
+    assert_eq!(pairs(&rows(&doc, "without-expansion", Some("privileged-deployment"))), [("no".into(), "0".into(), true)]);
+}
+
+#[test]
+fn a_bad_expansion_file_fails_its_test_naming_file_and_line() {
+    let (out, doc) = verdict_test("expansion-broken", &[]);
+    assert_eq!(out.status.code(), Some(2), "{doc:#}");
+    let errors = doc["load_errors"].as_array().unwrap();
+    let find = |file: &str| {
+        errors
+            .iter()
+            .find(|e| e["path"] == format!("tests/fixtures/gator/expansion-broken/{file}"))
+            .unwrap_or_else(|| panic!("no error for {file}: {doc:#}"))
+    };
+    // gator verify reads only ExpansionTemplates from an expansion file.
+    let mutator = find("expansion-with-mutator.yaml");
+    assert_eq!(mutator["line"], 16);
+    assert!(mutator["message"].as_str().unwrap().contains("Assign"), "{mutator:#}");
+    let cycle = find("expansion-cycle.yaml");
+    assert!(cycle["message"].as_str().unwrap().contains("deployments-to-replicasets -> replicasets-to-deployments"), "{cycle:#}");
+    let typo = find("expansion-misspelt.yaml");
+    assert_eq!(typo["line"], 10);
+    assert!(typo["message"].as_str().unwrap().contains("did you mean `templateSource`"), "{typo:#}");
+    let missing = find("suite.yaml");
+    assert!(missing["message"].as_str().unwrap().contains("no-such-expansion.yaml"), "{missing:#}");
+    // A workload without the template's source field is an error for that case only.
+    let absent = rows(&doc, "source-field-absent", Some("privileged-deployment"));
+    assert_eq!(absent[0]["actual"], "error");
+    assert!(absent[0]["messages"][0].as_str().unwrap().contains("spec.podTemplate"), "{doc:#}");
+    assert_eq!(pairs(&rows(&doc, "source-field-absent", Some("privileged-pod"))), [("1".into(), "1".into(), true)]);
+    assert_eq!(rows(&doc, "mutator-in-expansion-file", Some("privileged-deployment")).len(), 0);
+}
+
+#[test]
+fn an_admission_review_with_an_unknown_field_is_an_error_for_its_case() {
+    let (out, doc) = verdict_test("broken", &[]);
+    assert_eq!(out.status.code(), Some(2), "{doc:#}");
+    let errors = doc["load_errors"].as_array().unwrap();
+    let review = errors
+        .iter()
+        .find(|e| e["path"] == "tests/fixtures/gator/broken/review-misspelt.yaml")
+        .unwrap_or_else(|| panic!("no error for the misspelt AdmissionReview: {doc:#}"));
+    assert_eq!(review["line"], 11);
+    assert!(review["message"].as_str().unwrap().contains("/request/userinfo: unknown field (did you mean `userInfo`?)"), "{review:#}");
+    assert!(rows(&doc, "admission-review-misspelt", Some("userinfo-lower-case")).is_empty(), "{doc:#}");
+    // As in gator, the error is the case's: the next case of the test still runs.
+    assert_eq!(rows(&doc, "admission-review-misspelt", Some("next-case-runs"))[0]["ok"], true, "{doc:#}");
+}
+
+#[test]
+fn suite_objects_are_checked_against_the_kubernetes_schema() {
+    let (out, doc) = verdict_test("schema", &[]);
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    let error = |case: &str| {
+        let row = &rows(&doc, "suite-objects-are-kubernetes-objects", Some(case))[0];
+        assert_eq!(row["actual"], "error", "{row:#}");
+        row["messages"][0].as_str().unwrap().to_string()
+    };
+    // Without the check, `violations: no` would pass: the misspelt securityContext hides `privileged`.
+    let object = error("misspelt-security-context");
+    assert!(object.starts_with("schema/object-misspelt.yaml:10:"), "{object}");
+    assert!(object.contains("/spec/containers/0/securityContex: unknown field (did you mean `securityContext`?)"), "{object}");
+    let inventory = error("misspelt-inventory");
+    assert!(inventory.starts_with("schema/inventory-misspelt.yaml:11:"), "{inventory}");
+    assert!(inventory.contains("/metadata/lables"), "{inventory}");
+    // An AdmissionReview's object is a Kubernetes object too, located under /request/object.
+    let review = error("misspelt-review-object");
+    assert!(review.contains("review-object-misspelt.yaml:22:") && review.contains("/request/object/spec/hostNetwrk"), "{review}");
+    assert_eq!(rows(&doc, "suite-objects-are-kubernetes-objects", Some("valid"))[0]["ok"], true);
+
+    // --schema warn runs the objects as written and reports each problem once.
+    let (out, doc) = verdict_test("schema", &["--schema", "warn"]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let warnings = doc["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 3, "{doc:#}");
+    assert!(warnings.iter().any(|w| w.as_str().unwrap().contains("securityContex")), "{doc:#}");
+    let (out, doc) = verdict_test("schema", &["--schema", "off"]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    assert_eq!(doc["warnings"].as_array().map_or(0, Vec::len), 0, "{doc:#}");
+}

@@ -136,9 +136,11 @@ pub fn run_paths(paths: &[PathBuf], options: &CaseRunOptions, mut on_event: impl
                         limits: options.limits,
                         filter: options.filter.clone(),
                         shown: shown.clone(),
+                        schema: options.schema,
                     };
                     match crate::suite::gator::run_suite(&suite, &gator_options) {
                         Ok(report) => {
+                            summary.warnings.extend(report.warnings.into_iter().map(|w| format!("{shown}: {w}")));
                             for e in report.errors {
                                 on_event(RunEvent::LoadFailed(&e));
                                 summary.load_errors.push(e);

@@ -19,7 +19,7 @@ pub enum Action {
 }
 
 impl Action {
-    fn parse(s: &str) -> Option<Action> {
+    pub(crate) fn parse(s: &str) -> Option<Action> {
         match s.to_ascii_lowercase().as_str() {
             "deny" => Some(Action::Deny),
             "warn" => Some(Action::Warn),

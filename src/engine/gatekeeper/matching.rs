@@ -146,6 +146,32 @@ pub struct Match {
     pub label_selector: Option<LabelSelector>,
     pub namespace_selector: Option<LabelSelector>,
     pub name: Option<Wildcard>,
+    /// `spec.match.source`: which objects the Constraint sees; unset is `All`.
+    pub source: Source,
+}
+
+/// Where a reviewed object comes from: written by the user, or generated from a
+/// workload by an `ExpansionTemplate` (Gatekeeper's `Original` / `Generated`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Source {
+    /// `spec.match.source: All` (the default) selects both.
+    #[default]
+    All,
+    Original,
+    Generated,
+}
+
+impl Source {
+    fn parse(value: Option<String>) -> Result<Source, MatchError> {
+        match value.as_deref() {
+            None | Some("") | Some("All") => Ok(Source::All),
+            Some("Original") => Ok(Source::Original),
+            Some("Generated") => Ok(Source::Generated),
+            Some(other) => Err(format!(
+                "invalid spec.match.source {other:?}: Gatekeeper accepts All, Original or Generated"
+            )),
+        }
+    }
 }
 
 /// What matching knows about the object under review.
@@ -155,6 +181,8 @@ pub struct Candidate<'a> {
     pub kind: &'a str,
     /// The object's Namespace, looked up in the inventory, when it has one.
     pub namespace: Option<&'a Value>,
+    /// `Original` or `Generated` (never `All`).
+    pub source: Source,
 }
 
 impl Match {
@@ -204,6 +232,7 @@ impl Match {
         m.name = optional_string(obj.get("name"), "spec.match.name")?
             .filter(|n| !n.is_empty())
             .map(Wildcard);
+        m.source = Source::parse(optional_string(obj.get("source"), "spec.match.source")?)?;
         Ok(m)
     }
 
@@ -211,6 +240,9 @@ impl Match {
     /// namespaceSelector on a namespaced object whose Namespace is unknown) is
     /// Gatekeeper's error too, never a silent match or miss.
     pub fn matches(&self, c: &Candidate<'_>) -> Result<bool, MatchError> {
+        if self.source != Source::All && self.source != c.source {
+            return Ok(false);
+        }
         let object_ns = c.object["metadata"]["namespace"].as_str().unwrap_or("");
         let is_namespace = c.kind == "Namespace" && c.group.is_empty();
         let ns_name = c.namespace.and_then(|n| n["metadata"]["name"].as_str());

@@ -11,6 +11,7 @@
 
 mod constraint;
 mod documents;
+mod expansion;
 mod library_rule;
 mod matching;
 mod parameters;
@@ -21,14 +22,15 @@ mod template;
 
 pub use constraint::{Action, Constraint, EnforcementAction, WEBHOOK_ENFORCEMENT_POINT};
 pub use documents::{parse_documents, Document};
+pub use expansion::{Expander, ExpansionCycle, ExpansionTemplate, Resultant, EXPANSION_GROUP};
 pub use library_rule::{load, load_constraint, load_template, GatekeeperRule, INVENTORY_FILE};
 pub use matching::{
-    Candidate, KindSelector, LabelSelector, Match, Operator, Requirement, Wildcard,
+    Candidate, KindSelector, LabelSelector, Match, Operator, Requirement, Source, Wildcard,
 };
 pub use parameters::ParameterSchema;
 pub use review::{
     admission_review, find_namespace, inventory_data, GroupVersionKind, RegoEvaluation, ReviewError,
     ReviewOutcome, Violation,
 };
-pub use strict::{check_constraint, check_template};
+pub use strict::{check_admission_review, check_constraint, check_template};
 pub use template::{Template, ADMISSION_TARGET};

@@ -4,7 +4,7 @@
 //! inventory objects laid out by namespace / group-version / kind / name.
 
 use super::constraint::{Action, Constraint, WEBHOOK_ENFORCEMENT_POINT};
-use super::matching::Candidate;
+use super::matching::{Candidate, Source};
 use super::template::Template;
 use serde_json::{json, Map, Value};
 
@@ -207,6 +207,16 @@ impl Template {
         object: &Value,
         inventory: &[Value],
     ) -> Result<bool, ReviewError> {
+        self.matches_from(constraint, object, inventory, Source::Original)
+    }
+
+    fn matches_from(
+        &self,
+        constraint: &Constraint,
+        object: &Value,
+        inventory: &[Value],
+        source: Source,
+    ) -> Result<bool, ReviewError> {
         self.check_kind(constraint)?;
         let gvk = GroupVersionKind::of(object)?;
         let namespace = object["metadata"]["namespace"]
@@ -218,6 +228,7 @@ impl Template {
             group: &gvk.group,
             kind: &gvk.kind,
             namespace,
+            source,
         };
         constraint
             .matcher
@@ -253,6 +264,20 @@ impl Template {
         inventory: &[Value],
     ) -> Result<ReviewOutcome, ReviewError> {
         if !self.matches(constraint, object, inventory)? {
+            return Ok(ReviewOutcome::NotMatched);
+        }
+        self.violations(constraint, admission_review(object)?, inventory)
+    }
+
+    /// [`Template::review`] for an object an `ExpansionTemplate` generated from a
+    /// workload: it matches Constraints whose `spec.match.source` is `All` or `Generated`.
+    pub fn review_generated(
+        &self,
+        constraint: &Constraint,
+        object: &Value,
+        inventory: &[Value],
+    ) -> Result<ReviewOutcome, ReviewError> {
+        if !self.matches_from(constraint, object, inventory, Source::Generated)? {
             return Ok(ReviewOutcome::NotMatched);
         }
         self.violations(constraint, admission_review(object)?, inventory)
@@ -324,6 +349,7 @@ impl Template {
                 group: &gvk.group,
                 kind: &gvk.kind,
                 namespace,
+                source: Source::Original,
             };
             if constraint
                 .matcher

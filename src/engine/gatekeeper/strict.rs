@@ -12,6 +12,8 @@ static TEMPLATE: LazyLock<EmbeddedSchema> =
     LazyLock::new(|| EmbeddedSchema::compile(include_str!("schema/constraint-template.schema.json")));
 static CONSTRAINT: LazyLock<EmbeddedSchema> =
     LazyLock::new(|| EmbeddedSchema::compile(include_str!("schema/constraint.schema.json")));
+static ADMISSION_REVIEW: LazyLock<EmbeddedSchema> =
+    LazyLock::new(|| EmbeddedSchema::compile(include_str!("schema/admission-review.schema.json")));
 
 /// Check a ConstraintTemplate document (starting at `doc_line` of `text`).
 /// A document of another kind is left to the reader, which names what it expected.
@@ -38,6 +40,21 @@ pub fn check_constraint(value: &Value, path: &Path, text: Option<&str>, doc_line
     }
     let what = format!("Constraint {} {}", value["kind"].as_str().unwrap_or("?"), name_of(value));
     CONSTRAINT.check(value, path, text, doc_line, &what)
+}
+
+/// Check an `AdmissionReview` (v1 or v1beta1) as gator decodes one: strictly, so a
+/// misspelt `oldObjct` or `userinfo` is an error rather than a review without it.
+/// The reviewed `object`, `oldObject` and `options` are raw objects, not checked here.
+///
+/// ```
+/// let text = "apiVersion: admission.k8s.io/v1\nkind: AdmissionReview\nrequest:\n  operation: DELETE\n  oldObjct: {}\n";
+/// let value: serde_json::Value = serde_yaml_ng::from_str(text).unwrap();
+/// let err = verdict::engine::gatekeeper::check_admission_review(&value, "r.yaml".as_ref(), Some(text), Some(1)).unwrap_err();
+/// assert_eq!(err.line, Some(5));
+/// assert!(err.message.contains("/request/oldObjct: unknown field (did you mean `oldObject`?)"), "{}", err.message);
+/// ```
+pub fn check_admission_review(value: &Value, path: &Path, text: Option<&str>, doc_line: Option<usize>) -> Result<(), LoadError> {
+    ADMISSION_REVIEW.check(value, path, text, doc_line, "AdmissionReview")
 }
 
 fn name_of(value: &Value) -> &str {

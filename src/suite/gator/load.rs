@@ -4,10 +4,13 @@
 //! references a missing one).
 
 use super::model::{Suite, SUITE_GROUP, SUITE_KIND};
-use crate::engine::gatekeeper::{load_constraint, load_template, parse_documents, Constraint, Document, Template};
+use crate::engine::gatekeeper::{
+    load_constraint, load_template, parse_documents, Constraint, Document, Expander, ExpansionTemplate, Template,
+};
 use crate::error::LoadError;
 use crate::limits::Limits;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// A parsed `suite.yaml` and its text (to locate fields by line).
@@ -171,31 +174,27 @@ fn unsupported_code(template: &Value) -> Option<String> {
     })
 }
 
+/// Templates of one suite run, by file: the tests of a suite mostly share one
+/// template, which is read, checked and compiled once.
+pub type TemplateCache = HashMap<PathBuf, Result<Template, PairError>>;
+
 /// Load a test's template and constraint. A file may hold several documents;
 /// the ConstraintTemplate (and the `constraints.gatekeeper.sh` object) is picked from it.
 pub fn load_pair(
     suite: &SuiteFile,
     index: usize,
     limits: &Limits,
+    templates: &mut TemplateCache,
 ) -> Result<(Template, Constraint), PairError> {
     let test = &suite.suite.tests[index];
     let at = |field: &str| format!("/tests/{index}/{field}");
     let template_path = resolve(suite, &at("template"), "template", &test.template).map_err(PairError::Missing)?;
     let constraint_path =
         resolve(suite, &at("constraint"), "constraint", &test.constraint).map_err(PairError::Missing)?;
-    let (text, docs) = documents(&template_path, limits).map_err(PairError::Missing)?;
-    let doc = the_one(&template_path, &docs, "ConstraintTemplate", |v| {
-        v["kind"] == "ConstraintTemplate"
-            && v["apiVersion"].as_str().is_some_and(|a| a.starts_with("templates.gatekeeper.sh/"))
-    })
-    .map_err(PairError::Missing)?;
-    if let Some(reason) = unsupported_code(&doc.value) {
-        crate::engine::gatekeeper::check_template(&doc.value, &template_path, Some(&text), Some(doc.line))
-            .map_err(PairError::Rejected)?;
-        return Err(PairError::Unsupported(reason));
-    }
-    let template = load_template(&template_path, &text, doc, limits).map_err(PairError::Rejected)?;
-
+    let template = templates
+        .entry(template_path.clone())
+        .or_insert_with(|| read_template(&template_path, limits))
+        .clone()?;
     let (text, docs) = documents(&constraint_path, limits).map_err(PairError::Missing)?;
     let doc = the_one(&constraint_path, &docs, "Constraint (apiVersion constraints.gatekeeper.sh/...)", |v| {
         v["apiVersion"].as_str().is_some_and(|a| a.starts_with("constraints.gatekeeper.sh/"))
@@ -231,6 +230,45 @@ pub fn load_pair(
         }
     }
     Ok((template, constraint))
+}
+
+/// Read, check and compile the ConstraintTemplate of `template_path`.
+fn read_template(template_path: &Path, limits: &Limits) -> Result<Template, PairError> {
+    let (text, docs) = documents(template_path, limits).map_err(PairError::Missing)?;
+    let doc = the_one(template_path, &docs, "ConstraintTemplate", |v| {
+        v["kind"] == "ConstraintTemplate"
+            && v["apiVersion"].as_str().is_some_and(|a| a.starts_with("templates.gatekeeper.sh/"))
+    })
+    .map_err(PairError::Missing)?;
+    if let Some(reason) = unsupported_code(&doc.value) {
+        crate::engine::gatekeeper::check_template(&doc.value, template_path, Some(&text), Some(doc.line))
+            .map_err(PairError::Rejected)?;
+        return Err(PairError::Unsupported(reason));
+    }
+    load_template(template_path, &text, doc, limits).map_err(PairError::Rejected)
+}
+
+/// The test's `expansion` file as an [`Expander`], `None` when the test names none.
+/// As in `gator verify`, the file holds only ExpansionTemplates; a bad one fails the test.
+pub fn load_expander(suite: &SuiteFile, index: usize, limits: &Limits) -> Result<Option<Expander>, LoadError> {
+    let relative = &suite.suite.tests[index].expansion;
+    if relative.is_empty() {
+        return Ok(None);
+    }
+    let pointer = format!("/tests/{index}/expansion");
+    let path = resolve(suite, &pointer, "expansion", relative)?;
+    let (text, docs) = documents(&path, limits)?;
+    let templates = docs
+        .iter()
+        .map(|d| ExpansionTemplate::from_value(&d.value, &path, Some(&text), d.line))
+        .collect::<Result<Vec<_>, _>>()?;
+    Expander::new(templates).map(Some).map_err(|cycle| {
+        let line = docs
+            .iter()
+            .find(|d| d.value["metadata"]["name"].as_str() == cycle.templates.first().map(String::as_str))
+            .map_or(docs[0].line, |d| d.line);
+        LoadError::at_line(&path, line, cycle.to_string())
+    })
 }
 
 /// Every object of a referenced file (the case object, or an inventory file).

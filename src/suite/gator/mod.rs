@@ -5,6 +5,7 @@
 mod load;
 mod model;
 mod run;
+mod schema;
 
 pub use load::{is_suite_text, read_suite, SuiteFile};
 pub use model::{Assertion, Case, Expected, Suite, Test, SUITE_GROUP, SUITE_KIND};

@@ -42,6 +42,10 @@ pub struct Test {
     pub template: String,
     #[serde(default)]
     pub constraint: String,
+    /// A file of `ExpansionTemplate`s: case objects they apply to are also
+    /// reviewed as the objects they generate (a Deployment as its Pod).
+    #[serde(default)]
+    pub expansion: String,
     #[serde(default)]
     pub cases: Vec<Case>,
     /// The template or constraint must be rejected; no cases run.

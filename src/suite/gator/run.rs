@@ -1,10 +1,12 @@
 //! Running a gator suite: each assertion of each case becomes one
 //! [`TestResult`] row, so a failure names exactly the claim that did not hold.
 
-use super::load::{load_pair, read_objects, read_suite, resolve, PairError, SuiteFile};
+use super::load::{load_expander, load_pair, read_objects, read_suite, resolve, PairError, SuiteFile, TemplateCache};
 use super::model::{Case, Expected};
-use crate::engine::gatekeeper::{Constraint, ReviewOutcome, Template};
+use super::schema::schema_problem;
+use crate::engine::gatekeeper::{Constraint, Expander, ReviewOutcome, Template};
 use crate::error::LoadError;
+use crate::input::schema::SchemaMode;
 use crate::limits::Limits;
 use crate::runner::TestResult;
 use serde_json::Value;
@@ -17,6 +19,8 @@ pub struct SuiteReport {
     pub results: Vec<TestResult>,
     /// Files the suite names that could not be used; the tests needing them did not run.
     pub errors: Vec<LoadError>,
+    /// Suite objects that break their Kubernetes schema, under `--schema warn`.
+    pub warnings: Vec<String>,
 }
 
 /// How a suite is run.
@@ -27,6 +31,9 @@ pub struct SuiteOptions {
     pub filter: Option<globset::GlobMatcher>,
     /// The suite's name as shown to users (its path relative to the run root), for the filter.
     pub shown: String,
+    /// What a case or inventory object that breaks its Kubernetes schema does:
+    /// an error for the case's assertions (the default), a warning, or nothing.
+    pub schema: SchemaMode,
 }
 
 /// `--filter`: a case runs when the glob matches the suite (shown path or
@@ -61,6 +68,7 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
         }),
     };
     let mut report = SuiteReport::default();
+    let mut templates = TemplateCache::new();
     let row = |test: &str, case: Option<&str>, pointer: &str| TestResult {
         suite: path.display().to_string(),
         test: test.to_string(),
@@ -97,7 +105,7 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
             report.results.push(r);
             continue;
         }
-        let pair = load_pair(&suite, t, &options.limits);
+        let pair = load_pair(&suite, t, &options.limits, &mut templates);
         if test.invalid {
             let mut r = row(&test.name, None, &format!("/tests/{t}/invalid"));
             r.expected = "rejected".into();
@@ -142,6 +150,14 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
                 continue;
             }
         };
+        // As gator: a bad expansion file fails the test before any case runs.
+        let expander = match load_expander(&suite, t, &options.limits) {
+            Ok(expander) => expander,
+            Err(e) => {
+                report.errors.push(e);
+                continue;
+            }
+        };
         if test.cases.is_empty() {
             report
                 .errors
@@ -166,8 +182,12 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
                 ));
                 continue;
             }
-            let reviewed = match review_case(&suite, &pointer, case, &template, &constraint, &options.limits) {
-                Ok(reviewed) => reviewed,
+            let pair = (&template, &constraint, expander.as_ref());
+            let reviewed = match review_case(&suite, &pointer, case, pair, options) {
+                Ok(reviewed) => {
+                    report.warnings.extend(reviewed.schema_warnings.iter().cloned());
+                    reviewed
+                }
                 Err(e) => {
                     report.errors.push(e);
                     continue;
@@ -208,16 +228,18 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
 struct Reviewed {
     resource: String,
     outcome: Result<ReviewOutcome, String>,
+    /// Schema problems of the case's objects under `--schema warn`.
+    schema_warnings: Vec<String>,
 }
 
 fn review_case(
     suite: &SuiteFile,
     pointer: &str,
     case: &Case,
-    template: &Template,
-    constraint: &Constraint,
-    limits: &Limits,
+    (template, constraint, expander): (&Template, &Constraint, Option<&Expander>),
+    options: &SuiteOptions,
 ) -> Result<Reviewed, LoadError> {
+    let limits = &options.limits;
     let object_path = resolve(suite, &format!("{pointer}/object"), "object", &case.object)?;
     let objects = read_objects(&object_path, limits)?;
     let [(line, object)] = objects.as_slice() else {
@@ -227,16 +249,49 @@ fn review_case(
             format!("a case object file defines exactly one object, found {}", objects.len()),
         ));
     };
-    let mut inventory = Vec::new();
-    for (i, file) in case.inventory.iter().enumerate() {
-        let path = resolve(suite, &format!("{pointer}/inventory/{i}"), "inventory file", file)?;
-        inventory.extend(read_objects(&path, limits)?.into_iter().map(|(_, v)| v));
-    }
     let is_admission_review = object["kind"] == "AdmissionReview"
         && object["apiVersion"]
             .as_str()
             .is_some_and(|v| v.starts_with("admission.k8s.io/"));
+    let check_schema = options.schema != SchemaMode::Off;
+    let mut schema_problems = Vec::new();
+    if check_schema && is_admission_review {
+        for field in ["object", "oldObject"] {
+            let embedded = &object["request"][field];
+            if embedded.is_object() {
+                schema_problems.extend(schema_problem(&object_path, *line, &format!("/request/{field}"), embedded));
+            }
+        }
+    } else if check_schema {
+        schema_problems.extend(schema_problem(&object_path, *line, "", object));
+    }
+    let mut inventory = Vec::new();
+    for (i, file) in case.inventory.iter().enumerate() {
+        let path = resolve(suite, &format!("{pointer}/inventory/{i}"), "inventory file", file)?;
+        for (line, value) in read_objects(&path, limits)? {
+            if check_schema {
+                schema_problems.extend(schema_problem(&path, line, "", &value));
+            }
+            inventory.push(value);
+        }
+    }
+    let schema_warnings = match options.schema {
+        SchemaMode::Strict if !schema_problems.is_empty() => {
+            let reviewed = if is_admission_review { &object["request"]["object"] } else { object };
+            return Ok(Reviewed {
+                resource: label(reviewed),
+                outcome: Err(schema_problems.join("; ")),
+                schema_warnings: Vec::new(),
+            });
+        }
+        _ => schema_problems,
+    };
     if is_admission_review {
+        // gator decodes the AdmissionReview strictly; the text is read again only to name the line.
+        if crate::engine::gatekeeper::check_admission_review(object, &object_path, None, Some(*line)).is_err() {
+            let text = std::fs::read_to_string(&object_path).ok();
+            crate::engine::gatekeeper::check_admission_review(object, &object_path, text.as_deref(), Some(*line))?;
+        }
         let request = &object["request"];
         if !request.is_object() {
             return Err(LoadError::at_line(
@@ -255,11 +310,57 @@ fn review_case(
             outcome: template
                 .review_request(constraint, request, &inventory)
                 .map_err(|e| e.message),
+            schema_warnings,
         });
+    }
+    let mut outcome = template.review(constraint, object, &inventory).map_err(|e| e.message);
+    if let (Some(expander), Ok(original)) = (expander, &outcome) {
+        outcome = review_expanded(template, constraint, object, &inventory, expander, original.clone());
     }
     Ok(Reviewed {
         resource: label(object),
-        outcome: template.review(constraint, object, &inventory).map_err(|e| e.message),
+        outcome,
+        schema_warnings,
+    })
+}
+
+/// Add to `original` the violations of every object `object` expands into, as
+/// gator does: each message prefixed `[Implied by <ExpansionTemplate>]`, the
+/// template's `enforcementAction` (when set) replacing the Constraint's.
+fn review_expanded(
+    template: &Template,
+    constraint: &Constraint,
+    object: &Value,
+    inventory: &[Value],
+    expander: &Expander,
+    original: ReviewOutcome,
+) -> Result<ReviewOutcome, String> {
+    let resultants = expander
+        .expand(object)
+        .map_err(|e| format!("expanding resource {}: {e}", label(object)))?;
+    let (mut matched, mut violations) = match original {
+        ReviewOutcome::NotMatched => (false, Vec::new()),
+        ReviewOutcome::Violations(v) => (true, v),
+    };
+    for resultant in resultants {
+        let outcome = template
+            .review_generated(constraint, &resultant.object, inventory)
+            .map_err(|e| format!("reviewing expanded resource {}: {}", label(&resultant.object), e.message))?;
+        if let ReviewOutcome::Violations(found) = outcome {
+            matched = true;
+            violations.extend(found.into_iter().map(|mut v| {
+                v.message = format!("[Implied by {}] {}", resultant.template, v.message);
+                if let Some(action) = resultant.enforcement_action {
+                    v.action = Some(action);
+                }
+                v
+            }));
+        }
+    }
+    Ok(if matched {
+        ReviewOutcome::Violations(violations)
+    } else {
+        ReviewOutcome::NotMatched
     })
 }
 
