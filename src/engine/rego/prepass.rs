@@ -62,7 +62,9 @@
 //!    that no longer compiles with the guards is compiled without them.
 //!
 //! Every pass only inserts text on the same line, so line numbers in errors
-//! are unchanged and [`Rewrite::original_column`] maps columns back.
+//! are unchanged and [`Rewrite::original_column`] maps columns back; an error
+//! in a guard's copy of a term points at the term the author wrote when it is
+//! on the `not`'s line, at the `not` otherwise.
 
 use anyhow::{bail, Result};
 
@@ -110,17 +112,30 @@ pub(super) fn install(engine: &mut regorus::Engine) -> Result<()> {
     )
 }
 
-/// One pass's insertions: (1-based line, 1-based column in that pass's input,
-/// inserted length), in source order.
-type Layer = Vec<(usize, usize, usize)>;
+/// One pass's insertions, in source order.
+type Layer = Vec<Insertion>;
+
+/// One inserted text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Insertion {
+    /// 1-based line.
+    line: usize,
+    /// 1-based column in that pass's input.
+    column: usize,
+    /// Length in characters.
+    len: usize,
+    /// Parts that copy text of the same line: (character offset in the
+    /// insertion, length in characters, 1-based column of the original), so
+    /// that an error in a copy points at what the author wrote.
+    copies: Vec<(usize, usize, usize)>,
+}
 
 /// A module's source after the pre-pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Rewrite {
     pub source: String,
-    /// One list per pass, applied in order: insertions as (1-based line,
-    /// 1-based column in that pass's input, inserted length), in source order.
-    layers: Vec<Vec<(usize, usize, usize)>>,
+    /// One list of insertions per pass, applied in order.
+    layers: Vec<Layer>,
 }
 
 impl Rewrite {
@@ -133,16 +148,22 @@ impl Rewrite {
     }
 }
 
-fn unshift(insertions: &[(usize, usize, usize)], line: usize, column: usize) -> usize {
+fn unshift(insertions: &[Insertion], line: usize, column: usize) -> usize {
     let mut shift = 0;
-    for &(l, c, len) in insertions {
-        if l != line {
+    for insertion in insertions {
+        if insertion.line != line {
             continue;
         }
-        if column >= c + shift + len {
-            shift += len;
-        } else if column >= c + shift {
-            return c;
+        let start = insertion.column + shift;
+        if column >= start + insertion.len {
+            shift += insertion.len;
+        } else if column >= start {
+            let offset = column - start;
+            return insertion
+                .copies
+                .iter()
+                .find(|(at, len, _)| (*at..at + len).contains(&offset))
+                .map_or(insertion.column, |(at, _, original)| original + offset - at);
         }
     }
     column - shift.min(column.saturating_sub(1))
@@ -151,7 +172,8 @@ fn unshift(insertions: &[(usize, usize, usize)], line: usize, column: usize) -> 
 /// Apply every pass to `source`.
 pub(super) fn rewrite(source: &str) -> Rewrite {
     let without = rewrite_without_guards(source);
-    let (source, guards) = apply(&without.source, negation_guard_insertions(&without.source));
+    let (source, guards) =
+        apply_copies(&without.source, negation_guard_insertions(&without.source));
     let mut layers = without.layers;
     layers.push(guards);
     Rewrite { source, layers }
@@ -413,7 +435,7 @@ fn range_insertions(source: &str) -> Vec<(usize, String)> {
 
 /// Before each body-level `not`, a statement that fails when a term OPA
 /// evaluates outside the negation is undefined (pass 4 of the module doc).
-fn negation_guard_insertions(source: &str) -> Vec<(usize, String)> {
+fn negation_guard_insertions(source: &str) -> Vec<CopyingInsert> {
     let tokens = tokenize(source);
     let mut inserts = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
@@ -458,20 +480,26 @@ fn negation_guard_insertions(source: &str) -> Vec<(usize, String)> {
         if guarded.is_empty() {
             continue;
         }
-        let terms: Vec<String> = guarded
-            .iter()
-            .map(|span| one_line(source, &tokens, *span))
-            .collect();
-        let with = statement
-            .with
-            .map(|span| format!(" {}", one_line(source, &tokens, span)))
-            .unwrap_or_default();
-        let guard = format!("[{}]{with}; ", terms.join(", "));
-        if braces {
-            inserts.push((token.start, guard));
-        } else {
-            inserts.push((token.start, format!("{{ {guard}")));
-            inserts.push((statement.end, " }".to_string()));
+        // `[t1, t2] with W; `, each copied term remembered for error columns.
+        let mut guard = String::from(if braces { "[" } else { "{ [" });
+        let mut copies = Vec::new();
+        for (n, span) in guarded.iter().enumerate() {
+            if n > 0 {
+                guard.push_str(", ");
+            }
+            copies.push((guard.len(), *span));
+            guard.push_str(&one_line(source, &tokens, *span));
+        }
+        guard.push(']');
+        if let Some(span) = statement.with {
+            guard.push(' ');
+            copies.push((guard.len(), span));
+            guard.push_str(&one_line(source, &tokens, span));
+        }
+        guard.push_str("; ");
+        inserts.push((token.start, guard, copies));
+        if !braces {
+            inserts.push((statement.end, " }".to_string(), Vec::new()));
         }
     }
     inserts
@@ -991,20 +1019,53 @@ fn after_dot(source: &str, tokens: &[Token], index: usize) -> bool {
     previous_significant(tokens, index).is_some_and(|t| &source[t.start..t.end] == ".")
 }
 
-fn apply(source: &str, mut inserts: Vec<(usize, String)>) -> (String, Vec<(usize, usize, usize)>) {
+fn apply(source: &str, inserts: Vec<(usize, String)>) -> (String, Layer) {
+    let inserts = inserts
+        .into_iter()
+        .map(|(pos, text)| (pos, text, Vec::new()))
+        .collect();
+    apply_copies(source, inserts)
+}
+
+/// An insertion at a byte offset, with the parts of its text that copy the
+/// source: (byte offset in the text, byte range copied).
+type CopyingInsert = (usize, String, Vec<(usize, (usize, usize))>);
+
+/// Insert texts at byte offsets; copies on the insertion's own line are
+/// recorded for [`Rewrite::original_column`].
+fn apply_copies(source: &str, mut inserts: Vec<CopyingInsert>) -> (String, Layer) {
     // Stable sort keeps an outer `)` and an inner `)` at the same offset in order.
-    inserts.sort_by_key(|(pos, _)| *pos);
-    let mut out =
-        String::with_capacity(source.len() + inserts.iter().map(|(_, t)| t.len()).sum::<usize>());
+    inserts.sort_by_key(|(pos, _, _)| *pos);
+    let mut out = String::with_capacity(
+        source.len() + inserts.iter().map(|(_, t, _)| t.len()).sum::<usize>(),
+    );
     let mut insertions = Vec::with_capacity(inserts.len());
     let mut last = 0;
-    for (pos, text) in inserts {
+    for (pos, text, copied) in inserts {
         out.push_str(&source[last..pos]);
         out.push_str(&text);
         let line = source[..pos].matches('\n').count() + 1;
         let line_start = source[..pos].rfind('\n').map(|p| p + 1).unwrap_or(0);
         let column = source[line_start..pos].chars().count() + 1;
-        insertions.push((line, column, text.chars().count()));
+        let copies = copied
+            .into_iter()
+            .filter(|(_, (start, end))| {
+                *start >= line_start && !source[line_start..*end].contains('\n')
+            })
+            .map(|(at, (start, end))| {
+                (
+                    text[..at].chars().count(),
+                    source[start..end].chars().count(),
+                    source[line_start..start].chars().count() + 1,
+                )
+            })
+            .collect();
+        insertions.push(Insertion {
+            line,
+            column,
+            len: text.chars().count(),
+            copies,
+        });
         last = pos;
     }
     out.push_str(&source[last..]);
@@ -1287,7 +1348,7 @@ mod tests {
         assert_eq!(r.original_column(1, 3), 3);
     }
     fn guarded(source: &str) -> String {
-        apply(source, negation_guard_insertions(source)).0
+        apply_copies(source, negation_guard_insertions(source)).0
     }
 
     #[test]
@@ -1425,5 +1486,20 @@ mod tests {
         );
         let not = r.source.find("not").unwrap() + 1;
         assert_eq!(r.original_column(1, not), "r if { ".len() + 1);
+        // An error in a guard points at the term the author wrote.
+        let r = rewrite("r if { some x in input.xs; not f(count(x), y) with input as {} }");
+        let guard = r.source.find("[count").unwrap() + 1;
+        let author = "r if { some x in input.xs; not f(".len() + 1;
+        assert_eq!(r.original_column(1, guard + 1), author);
+        assert_eq!(r.original_column(1, guard + 7), author + 6);
+        let with = r.source.find("with").unwrap() + 1;
+        assert_eq!(
+            r.original_column(1, with),
+            r.original_column(1, r.source.rfind("with").unwrap() + 1)
+        );
+        // A term on another line than its `not` points at the `not`.
+        let r = rewrite("r if {\n  not f(\n    input.a)\n}");
+        let guard = r.source.find("[input").unwrap() + 1;
+        assert_eq!(r.original_column(2, guard + 1), 3);
     }
 }
