@@ -483,12 +483,19 @@ fn negation_guard_insertions(source: &str) -> Vec<CopyingInsert> {
         // `[t1, t2] with W; `, each copied term remembered for error columns.
         let mut guard = String::from(if braces { "[" } else { "{ [" });
         let mut copies = Vec::new();
-        for (n, span) in guarded.iter().enumerate() {
+        for (n, (span, operator)) in guarded.iter().enumerate() {
             if n > 0 {
                 guard.push_str(", ");
             }
+            // `[a | b]` would be a comprehension: operator terms go in parentheses.
+            if *operator {
+                guard.push('(');
+            }
             copies.push((guard.len(), *span));
             guard.push_str(&one_line(source, &tokens, *span));
+            if *operator {
+                guard.push(')');
+            }
         }
         guard.push(']');
         if let Some(span) = statement.with {
@@ -593,8 +600,9 @@ impl Term {
     }
 }
 
-/// The terms OPA evaluates before the negation of `expr`.
-fn negated_guards(expr: &Term, out: &mut Vec<(usize, usize)>) {
+/// The terms OPA evaluates before the negation of `expr`: their byte ranges,
+/// and whether each is an operator term.
+fn negated_guards(expr: &Term, out: &mut Vec<((usize, usize), bool)>) {
     match &expr.node {
         Node::Binary("==" | "=", lhs, rhs) => {
             for side in [lhs, rhs] {
@@ -617,9 +625,10 @@ fn negated_guards(expr: &Term, out: &mut Vec<(usize, usize)>) {
 
 /// An operand OPA binds to a temporary: refs, calls and operator terms,
 /// searched for inside arrays, sets and objects.
-fn hoisted(term: &Term, out: &mut Vec<(usize, usize)>) {
+fn hoisted(term: &Term, out: &mut Vec<((usize, usize), bool)>) {
     match &term.node {
-        Node::Ref(_) | Node::Call(_) | Node::Binary(..) => out.push(term.span),
+        Node::Ref(_) | Node::Call(_) => out.push((term.span, false)),
+        Node::Binary(..) => out.push((term.span, true)),
         Node::Collection(items) => items.iter().for_each(|item| hoisted(item, out)),
         Node::Scalar | Node::Wildcard | Node::Comprehension => {}
     }
@@ -841,7 +850,7 @@ impl<'a> ExprParser<'a> {
                     span: (first.start, first.end),
                 }),
                 word if KEYWORDS.contains(&word) => None,
-                _ => self.ref_or_call(first),
+                _ => self.ref_or_call(first.start, first.end, Vec::new(), true),
             },
             Lex::Open(b'(') => {
                 let inner = self.expr(0)?;
@@ -865,9 +874,15 @@ impl<'a> ExprParser<'a> {
         )
     }
 
-    fn ref_or_call(&mut self, first: Lexeme) -> Option<Term> {
-        let mut elements = Vec::new();
-        let mut end = first.end;
+    /// A ref from its head (`start..end`; `elements` already found in it),
+    /// or a call when `callable`.
+    fn ref_or_call(
+        &mut self,
+        start: usize,
+        mut end: usize,
+        mut elements: Vec<Term>,
+        callable: bool,
+    ) -> Option<Term> {
         loop {
             match self.peek().map(|l| l.kind) {
                 Some(Lex::Dot) => {
@@ -879,7 +894,7 @@ impl<'a> ExprParser<'a> {
                     elements.push(self.expr(0)?);
                     end = self.expect(Lex::Close(b']'))?.end;
                 }
-                Some(Lex::Open(b'(')) => {
+                Some(Lex::Open(b'(')) if callable => {
                     self.pos += 1;
                     let mut args = Vec::new();
                     if self.peek().map(|l| l.kind) == Some(Lex::Close(b')')) {
@@ -900,13 +915,14 @@ impl<'a> ExprParser<'a> {
                     }
                     return self.not_followed().then_some(Term {
                         node: Node::Call(args),
-                        span: (first.start, end),
+                        span: (start, end),
                     });
                 }
+                Some(Lex::Open(b'(')) => return None,
                 _ => {
                     return Some(Term {
                         node: Node::Ref(elements),
-                        span: (first.start, end),
+                        span: (start, end),
                     })
                 }
             }
@@ -960,7 +976,12 @@ impl<'a> ExprParser<'a> {
             return None;
         }
         self.pos = matching + 1;
-        self.not_followed().then_some(Term {
+        if !self.not_followed() {
+            // A ref on a literal (`[a, b][k]`): OPA moves out what the
+            // literal holds as well as what its brackets hold.
+            return self.ref_or_call(open.start, end, items, false);
+        }
+        Some(Term {
             node: Node::Collection(items),
             span: (open.start, end),
         })
@@ -1390,7 +1411,12 @@ mod tests {
             ),
             (
                 "r if { not input.a + 1 == 2 }",
-                "r if { [input.a + 1]; not input.a + 1 == 2 }",
+                "r if { [(input.a + 1)]; not input.a + 1 == 2 }",
+            ),
+            // `[a | b]` would be a comprehension.
+            (
+                "r if { not input.s | {1} == {1} }",
+                "r if { [(input.s | {1})]; not input.s | {1} == {1} }",
             ),
             (
                 "r if { not (input.a > 1) }",
@@ -1416,6 +1442,14 @@ mod tests {
             (
                 "r if { not input.a[k].b }",
                 "r if { [k]; not input.a[k].b }",
+            ),
+            (
+                "r if { not {\"a\": 1}[input.k] }",
+                "r if { [input.k]; not {\"a\": 1}[input.k] }",
+            ),
+            (
+                "r if { not 1 == [input.a, 2][0] }",
+                "r if { [input.a]; not 1 == [input.a, 2][0] }",
             ),
         ] {
             assert_eq!(guarded(source), want, "{source}");
