@@ -57,7 +57,9 @@
 //!    becomes `r if { [..]; not E }`. Left alone: negations holding a `_`
 //!    outside comprehensions (OPA refuses them as unsafe), and any expression
 //!    the pass does not fully read (a statement continued on the next line
-//!    outside brackets, a call followed by a ref). Each guarded term is
+//!    outside brackets, a call followed by a ref). A variable bound nowhere
+//!    else (`not input.xs[i] > 1`, also unsafe for OPA) cannot be told from
+//!    a bound one token-wise: the guard binds it before the `not`. Each guarded term is
 //!    evaluated twice; rule values are cached, so this costs little. A module
 //!    that no longer compiles with the guards is compiled without them.
 //!
