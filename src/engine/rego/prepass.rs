@@ -22,8 +22,51 @@
 //!    refuses it ("else cannot be used with set rules"). Each further body
 //!    gets a copy of the head: `deny[msg] { A } deny[msg] { B }`.
 //!
+//! 4. Arguments of a negated expression evaluated outside the negation, as
+//!    OPA does. OPA's compiler moves the dynamic operands of every body
+//!    expression into temporaries bound just before it (its
+//!    `RewriteExprTerms` and `RewriteDynamicTerms` stages), negated or not, so
+//!    `not f(x, input.missing)` fails the body when `input.missing` is
+//!    undefined; regorus evaluates the operands inside the negation, where an
+//!    undefined one makes the call undefined and `not` true. Measured with OPA
+//!    1.20, what is moved out of `not E with W`:
+//!    - `E` a call (`f(..)`, `startswith(..)`) or an operator other than `==`
+//!      and `=` (`!=`, `<`, `>`, `<=`, `>=`, `in`, `+`, `-`, `*`, `/`, `%`,
+//!      `&`, `|`): each operand that is a ref (`input.x`, `x.y`, a rule name,
+//!      a bare variable), a nested call or an operator term; arrays, sets
+//!      and objects are searched for those.
+//!    - `E` a `==` or `=` comparison: a side that is a call or an operator
+//!      term; a side that is a plain ref is not moved, only the refs and
+//!      calls inside its brackets (`input.a[input.k] == 1`); composites are
+//!      searched as above.
+//!    - `E` a single ref (`not input.a[input.k]`): the refs and calls inside
+//!      its brackets.
+//!    - Comprehensions are never moved (they are always defined); the
+//!      negations in their bodies are handled where they stand, as are those
+//!      in `every` bodies.
+//!
+//!    The moved terms get the same `with` modifiers as the negation. The pass
+//!    only inserts, before the `not`, one statement that fails when one of
+//!    those terms is undefined: `not f(x, input.m) with W` becomes
+//!    `[x, input.m] with W; not f(x, input.m) with W`. An array term rather
+//!    than `_ = t`, because regorus refuses `_ = x` when `x` is bound later by
+//!    unification (`not f(x); x = input.y`), which OPA accepts. A builtin
+//!    error in a guarded term is raised by the guard instead of inside the
+//!    negation: an error either way in strict mode, and undefined (the body
+//!    fails) in OPA's default mode, as in OPA. `r if not E` (no braces)
+//!    becomes `r if { [..]; not E }`. Left alone: negations holding a `_`
+//!    outside comprehensions (OPA refuses them as unsafe), and any expression
+//!    the pass does not fully read (a statement continued on the next line
+//!    outside brackets, a call followed by a ref). A variable bound nowhere
+//!    else (`not input.xs[i] > 1`, also unsafe for OPA) cannot be told from
+//!    a bound one token-wise: the guard binds it before the `not`. Each guarded term is
+//!    evaluated twice; rule values are cached, so this costs little. A module
+//!    that no longer compiles with the guards is compiled without them.
+//!
 //! Every pass only inserts text on the same line, so line numbers in errors
-//! are unchanged and [`Rewrite::original_column`] maps columns back.
+//! are unchanged and [`Rewrite::original_column`] maps columns back; an error
+//! in a guard's copy of a term points at the term the author wrote when it is
+//! on the `not`'s line, at the `not` otherwise.
 
 use anyhow::{bail, Result};
 
@@ -71,17 +114,30 @@ pub(super) fn install(engine: &mut regorus::Engine) -> Result<()> {
     )
 }
 
-/// One pass's insertions: (1-based line, 1-based column in that pass's input,
-/// inserted length), in source order.
-type Layer = Vec<(usize, usize, usize)>;
+/// One pass's insertions, in source order.
+type Layer = Vec<Insertion>;
+
+/// One inserted text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Insertion {
+    /// 1-based line.
+    line: usize,
+    /// 1-based column in that pass's input.
+    column: usize,
+    /// Length in characters.
+    len: usize,
+    /// Parts that copy text of the same line: (character offset in the
+    /// insertion, length in characters, 1-based column of the original), so
+    /// that an error in a copy points at what the author wrote.
+    copies: Vec<(usize, usize, usize)>,
+}
 
 /// A module's source after the pre-pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Rewrite {
     pub source: String,
-    /// One list per pass, applied in order: insertions as (1-based line,
-    /// 1-based column in that pass's input, inserted length), in source order.
-    layers: Vec<Vec<(usize, usize, usize)>>,
+    /// One list of insertions per pass, applied in order.
+    layers: Vec<Layer>,
 }
 
 impl Rewrite {
@@ -94,16 +150,22 @@ impl Rewrite {
     }
 }
 
-fn unshift(insertions: &[(usize, usize, usize)], line: usize, column: usize) -> usize {
+fn unshift(insertions: &[Insertion], line: usize, column: usize) -> usize {
     let mut shift = 0;
-    for &(l, c, len) in insertions {
-        if l != line {
+    for insertion in insertions {
+        if insertion.line != line {
             continue;
         }
-        if column >= c + shift + len {
-            shift += len;
-        } else if column >= c + shift {
-            return c;
+        let start = insertion.column + shift;
+        if column >= start + insertion.len {
+            shift += insertion.len;
+        } else if column >= start {
+            let offset = column - start;
+            return insertion
+                .copies
+                .iter()
+                .find(|(at, len, _)| (*at..at + len).contains(&offset))
+                .map_or(insertion.column, |(at, _, original)| original + offset - at);
         }
     }
     column - shift.min(column.saturating_sub(1))
@@ -111,6 +173,17 @@ fn unshift(insertions: &[(usize, usize, usize)], line: usize, column: usize) -> 
 
 /// Apply every pass to `source`.
 pub(super) fn rewrite(source: &str) -> Rewrite {
+    let without = rewrite_without_guards(source);
+    let (source, guards) =
+        apply_copies(&without.source, negation_guard_insertions(&without.source));
+    let mut layers = without.layers;
+    layers.push(guards);
+    Rewrite { source, layers }
+}
+
+/// Every pass but the negation guards (pass 4): the fallback for a module
+/// that does not compile with them.
+pub(super) fn rewrite_without_guards(source: &str) -> Rewrite {
     let (split, mut layers) = split_set_body_layers(source);
     let (first, some_in) = apply(&split, some_in_insertions(&split));
     let (second, ranges) = apply(&first, range_insertions(&first));
@@ -362,6 +435,565 @@ fn range_insertions(source: &str) -> Vec<(usize, String)> {
     inserts
 }
 
+/// Before each body-level `not`, a statement that fails when a term OPA
+/// evaluates outside the negation is undefined (pass 4 of the module doc).
+fn negation_guard_insertions(source: &str) -> Vec<CopyingInsert> {
+    let tokens = tokenize(source);
+    let mut inserts = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        if !is_word(source, token, "not") || after_dot(source, &tokens, i) {
+            continue;
+        }
+        // `not` starts a statement: after a line break, `;`, `{`, a
+        // comprehension's `|`, or `if` (a body without braces).
+        let Some(before) = tokens[..i]
+            .iter()
+            .rev()
+            .find(|t| !matches!(t.kind, Kind::Space | Kind::Comment | Kind::Newline))
+        else {
+            continue;
+        };
+        let braces = if is_word(source, before, "if") {
+            false
+        } else {
+            let Some(prev) = previous_significant(&tokens, i) else {
+                continue;
+            };
+            match (prev.kind, &source[prev.start..prev.end]) {
+                (Kind::Newline | Kind::Semicolon, _) | (Kind::Open, "{") | (Kind::Other, "|") => {
+                    true
+                }
+                _ => continue,
+            }
+        };
+        let Some(statement) = negated_statement(source, &tokens, i + 1) else {
+            continue;
+        };
+        let Some(expr) = lex(source, &tokens[statement.expr.0..statement.expr.1])
+            .and_then(|lexemes| ExprParser::new(source, &lexemes).parse_all())
+        else {
+            continue;
+        };
+        if expr.has_wildcard() {
+            continue;
+        }
+        let mut guarded = Vec::new();
+        negated_guards(&expr, &mut guarded);
+        if guarded.is_empty() {
+            continue;
+        }
+        // `[t1, t2] with W; `, each copied term remembered for error columns.
+        let mut guard = String::from(if braces { "[" } else { "{ [" });
+        let mut copies = Vec::new();
+        for (n, (span, operator)) in guarded.iter().enumerate() {
+            if n > 0 {
+                guard.push_str(", ");
+            }
+            // `[a | b]` would be a comprehension: operator terms go in parentheses.
+            if *operator {
+                guard.push('(');
+            }
+            copies.push((guard.len(), *span));
+            guard.push_str(&one_line(source, &tokens, *span));
+            if *operator {
+                guard.push(')');
+            }
+        }
+        guard.push(']');
+        if let Some(span) = statement.with {
+            guard.push(' ');
+            copies.push((guard.len(), span));
+            guard.push_str(&one_line(source, &tokens, span));
+        }
+        guard.push_str("; ");
+        inserts.push((token.start, guard, copies));
+        if !braces {
+            inserts.push((statement.end, " }".to_string(), Vec::new()));
+        }
+    }
+    inserts
+}
+
+/// Where a negated statement's parts lie.
+struct NegatedStatement {
+    /// Token range of the negated expression.
+    expr: (usize, usize),
+    /// Byte range of its `with` modifiers.
+    with: Option<(usize, usize)>,
+    /// Byte offset just after its last token.
+    end: usize,
+}
+
+/// The statement after a `not` (from token `from`): up to a line break, `;`,
+/// comment or closing bracket at bracket depth 0.
+fn negated_statement(source: &str, tokens: &[Token], from: usize) -> Option<NegatedStatement> {
+    let mut depth = 0usize;
+    let mut expr_end = None;
+    let mut with_start = None;
+    let mut last = None;
+    let mut stop = tokens.len();
+    for (index, token) in tokens.iter().enumerate().skip(from) {
+        match token.kind {
+            Kind::Space => continue,
+            Kind::Newline | Kind::Semicolon | Kind::Comment if depth == 0 => {
+                stop = index;
+                break;
+            }
+            Kind::Close if depth == 0 => {
+                stop = index;
+                break;
+            }
+            Kind::Open => depth += 1,
+            Kind::Close => depth -= 1,
+            Kind::Ident if depth == 0 && &source[token.start..token.end] == "with" => {
+                expr_end.get_or_insert(index);
+                with_start.get_or_insert(token.start);
+            }
+            _ => {}
+        }
+        last = Some(token.end);
+    }
+    let end = last?;
+    Some(NegatedStatement {
+        expr: (from, expr_end.unwrap_or(stop)),
+        with: with_start.map(|start| (start, end)),
+        end,
+    })
+}
+
+/// A term of a negated expression, as far as pass 4 needs to know it.
+#[derive(Debug)]
+struct Term {
+    node: Node,
+    /// Byte range in the source.
+    span: (usize, usize),
+}
+
+#[derive(Debug)]
+enum Node {
+    /// A string, number, `true`, `false` or `null`.
+    Scalar,
+    /// `_`.
+    Wildcard,
+    /// A variable, rule name or ref (`input.a[k].b`), with its bracketed
+    /// elements.
+    Ref(Vec<Term>),
+    /// A function call, with its arguments.
+    Call(Vec<Term>),
+    /// An infix operator (a call too, but for `=`).
+    Binary(&'static str, Box<Term>, Box<Term>),
+    /// An array, set or object, with its items (keys and values).
+    Collection(Vec<Term>),
+    /// An array, set or object comprehension.
+    Comprehension,
+}
+
+impl Term {
+    /// Whether a `_` occurs outside comprehensions.
+    fn has_wildcard(&self) -> bool {
+        match &self.node {
+            Node::Wildcard => true,
+            Node::Ref(items) | Node::Call(items) | Node::Collection(items) => {
+                items.iter().any(Term::has_wildcard)
+            }
+            Node::Binary(_, lhs, rhs) => lhs.has_wildcard() || rhs.has_wildcard(),
+            Node::Scalar | Node::Comprehension => false,
+        }
+    }
+}
+
+/// The terms OPA evaluates before the negation of `expr`: their byte ranges,
+/// and whether each is an operator term.
+fn negated_guards(expr: &Term, out: &mut Vec<((usize, usize), bool)>) {
+    match &expr.node {
+        Node::Binary("==" | "=", lhs, rhs) => {
+            for side in [lhs, rhs] {
+                match &side.node {
+                    Node::Ref(elements) => elements.iter().for_each(|e| hoisted(e, out)),
+                    _ => hoisted(side, out),
+                }
+            }
+        }
+        Node::Binary(_, lhs, rhs) => {
+            hoisted(lhs, out);
+            hoisted(rhs, out);
+        }
+        Node::Call(items) | Node::Ref(items) | Node::Collection(items) => {
+            items.iter().for_each(|item| hoisted(item, out))
+        }
+        Node::Scalar | Node::Wildcard | Node::Comprehension => {}
+    }
+}
+
+/// An operand OPA binds to a temporary: refs, calls and operator terms,
+/// searched for inside arrays, sets and objects.
+fn hoisted(term: &Term, out: &mut Vec<((usize, usize), bool)>) {
+    match &term.node {
+        Node::Ref(_) | Node::Call(_) => out.push((term.span, false)),
+        Node::Binary(..) => out.push((term.span, true)),
+        Node::Collection(items) => items.iter().for_each(|item| hoisted(item, out)),
+        Node::Scalar | Node::Wildcard | Node::Comprehension => {}
+    }
+}
+
+/// A token of an expression: [`Token`]s with numbers and two-character
+/// operators joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lex {
+    Word,
+    Scalar,
+    Op(&'static str),
+    Open(u8),
+    Close(u8),
+    Comma,
+    Colon,
+    Dot,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Lexeme {
+    kind: Lex,
+    start: usize,
+    end: usize,
+}
+
+/// The expression's lexemes, or `None` for anything pass 4 does not read
+/// (`:=`, `;`, unknown characters).
+fn lex(source: &str, tokens: &[Token]) -> Option<Vec<Lexeme>> {
+    const OPERATORS: [&str; 16] = [
+        "==", "!=", "<=", ">=", "<", ">", "=", "+", "-", "*", "/", "%", "&", "|", ":", ",",
+    ];
+    let bytes = source.as_bytes();
+    let mut out = Vec::new();
+    let mut index = 0;
+    while index < tokens.len() {
+        let token = tokens[index];
+        index += 1;
+        let (kind, end) = match token.kind {
+            Kind::Space | Kind::Newline | Kind::Comment => continue,
+            Kind::Semicolon => return None,
+            Kind::Str => (Lex::Scalar, token.end),
+            Kind::Ident => (Lex::Word, token.end),
+            Kind::Open => (Lex::Open(bytes[token.start]), token.end),
+            Kind::Close => (Lex::Close(bytes[token.start]), token.end),
+            Kind::Other if bytes[token.start].is_ascii_digit() => {
+                let end = number_end(bytes, token.start);
+                // Skip the tokens the number covers (`1.5e3` is four of them).
+                while index < tokens.len() && tokens[index].start < end {
+                    if tokens[index].end > end {
+                        return None;
+                    }
+                    index += 1;
+                }
+                (Lex::Scalar, end)
+            }
+            Kind::Other if bytes[token.start] == b'.' => (Lex::Dot, token.end),
+            Kind::Other => {
+                let pair = tokens
+                    .get(index)
+                    .filter(|next| next.start == token.end && &source[next.start..next.end] == "=")
+                    .map(|next| &source[token.start..next.end]);
+                let found = pair
+                    .and_then(|pair| OPERATORS.iter().find(|op| **op == pair))
+                    .map(|op| (*op, index + 1))
+                    .or_else(|| {
+                        OPERATORS
+                            .iter()
+                            .find(|op| **op == &source[token.start..token.end])
+                            .map(|op| (*op, index))
+                    });
+                if pair == Some(":=") {
+                    return None;
+                }
+                let (op, next) = found?;
+                index = next;
+                let end = tokens[next - 1].end;
+                match op {
+                    ":" => (Lex::Colon, end),
+                    "," => (Lex::Comma, end),
+                    _ => (Lex::Op(op), end),
+                }
+            }
+        };
+        out.push(Lexeme {
+            kind,
+            start: token.start,
+            end,
+        });
+    }
+    Some(out)
+}
+
+/// End of the number starting at `start`: `12`, `1.5`, `1e-3`.
+fn number_end(bytes: &[u8], start: usize) -> usize {
+    let digits = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        i
+    };
+    let mut end = digits(start);
+    if bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        end = digits(end + 1);
+    }
+    if matches!(bytes.get(end), Some(b'e' | b'E')) {
+        let sign = usize::from(matches!(bytes.get(end + 1), Some(b'+' | b'-')));
+        if bytes.get(end + 1 + sign).is_some_and(u8::is_ascii_digit) {
+            end = digits(end + 1 + sign);
+        }
+    }
+    end
+}
+
+/// Binding strength of an infix operator (OPA's grammar); `in` is a word.
+fn precedence(op: &str) -> Option<u8> {
+    Some(match op {
+        "=" => 0,
+        "in" => 1,
+        "==" | "!=" | "<" | ">" | "<=" | ">=" => 2,
+        "|" => 3,
+        "&" => 4,
+        "+" | "-" => 5,
+        "*" | "/" | "%" => 6,
+        _ => return None,
+    })
+}
+
+/// Words that cannot start a term of a negated expression.
+const KEYWORDS: [&str; 12] = [
+    "not", "some", "every", "with", "as", "if", "else", "in", "contains", "default", "import",
+    "package",
+];
+
+/// A recursive-descent reader of one negated expression; `None` for anything
+/// it does not understand.
+struct ExprParser<'a> {
+    source: &'a str,
+    lexemes: &'a [Lexeme],
+    pos: usize,
+}
+
+impl<'a> ExprParser<'a> {
+    fn new(source: &'a str, lexemes: &'a [Lexeme]) -> Self {
+        ExprParser {
+            source,
+            lexemes,
+            pos: 0,
+        }
+    }
+
+    fn parse_all(mut self) -> Option<Term> {
+        let term = self.expr(0)?;
+        (self.pos == self.lexemes.len()).then_some(term)
+    }
+
+    fn peek(&self) -> Option<Lexeme> {
+        self.lexemes.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<Lexeme> {
+        let lexeme = self.peek()?;
+        self.pos += 1;
+        Some(lexeme)
+    }
+
+    fn text(&self, lexeme: Lexeme) -> &'a str {
+        &self.source[lexeme.start..lexeme.end]
+    }
+
+    fn expect(&mut self, kind: Lex) -> Option<Lexeme> {
+        self.next().filter(|lexeme| lexeme.kind == kind)
+    }
+
+    /// The infix operator at the cursor, with its precedence.
+    fn infix(&self) -> Option<(&'static str, u8)> {
+        let lexeme = self.peek()?;
+        let op = match lexeme.kind {
+            Lex::Op(op) => op,
+            Lex::Word if self.text(lexeme) == "in" => "in",
+            _ => return None,
+        };
+        Some((op, precedence(op)?))
+    }
+
+    /// Operators binding at least as strongly as `min`, left-associative.
+    fn expr(&mut self, min: u8) -> Option<Term> {
+        let mut lhs = self.term()?;
+        while let Some((op, level)) = self.infix() {
+            if level < min {
+                break;
+            }
+            self.pos += 1;
+            let rhs = self.expr(level + 1)?;
+            lhs = Term {
+                span: (lhs.span.0, rhs.span.1),
+                node: Node::Binary(op, Box::new(lhs), Box::new(rhs)),
+            };
+        }
+        Some(lhs)
+    }
+
+    fn term(&mut self) -> Option<Term> {
+        let first = self.next()?;
+        let scalar = |end| Term {
+            node: Node::Scalar,
+            span: (first.start, end),
+        };
+        match first.kind {
+            Lex::Scalar => Some(scalar(first.end)),
+            Lex::Op("-") => {
+                let number = self.expect(Lex::Scalar)?;
+                bytes_is_digit(self.source, number.start).then(|| scalar(number.end))
+            }
+            Lex::Word => match self.text(first) {
+                "true" | "false" | "null" => Some(scalar(first.end)),
+                "_" => self.not_followed().then_some(Term {
+                    node: Node::Wildcard,
+                    span: (first.start, first.end),
+                }),
+                word if KEYWORDS.contains(&word) => None,
+                _ => self.ref_or_call(first.start, first.end, Vec::new(), true),
+            },
+            Lex::Open(b'(') => {
+                let inner = self.expr(0)?;
+                let close = self.expect(Lex::Close(b')'))?;
+                self.not_followed().then_some(Term {
+                    node: inner.node,
+                    span: (first.start, close.end),
+                })
+            }
+            Lex::Open(open @ (b'[' | b'{')) => self.collection(first, open),
+            _ => None,
+        }
+    }
+
+    /// Whether no `.`, `[` or `(` follows (a ref or call on this term, which
+    /// the pass does not read).
+    fn not_followed(&self) -> bool {
+        !matches!(
+            self.peek().map(|l| l.kind),
+            Some(Lex::Dot | Lex::Open(b'[' | b'('))
+        )
+    }
+
+    /// A ref from its head (`start..end`; `elements` already found in it),
+    /// or a call when `callable`.
+    fn ref_or_call(
+        &mut self,
+        start: usize,
+        mut end: usize,
+        mut elements: Vec<Term>,
+        callable: bool,
+    ) -> Option<Term> {
+        loop {
+            match self.peek().map(|l| l.kind) {
+                Some(Lex::Dot) => {
+                    self.pos += 1;
+                    end = self.expect(Lex::Word)?.end;
+                }
+                Some(Lex::Open(b'[')) => {
+                    self.pos += 1;
+                    elements.push(self.expr(0)?);
+                    end = self.expect(Lex::Close(b']'))?.end;
+                }
+                Some(Lex::Open(b'(')) if callable => {
+                    self.pos += 1;
+                    let mut args = Vec::new();
+                    if self.peek().map(|l| l.kind) == Some(Lex::Close(b')')) {
+                        end = self.next()?.end;
+                    } else {
+                        loop {
+                            args.push(self.expr(0)?);
+                            let after = self.next()?;
+                            match after.kind {
+                                Lex::Comma => {}
+                                Lex::Close(b')') => {
+                                    end = after.end;
+                                    break;
+                                }
+                                _ => return None,
+                            }
+                        }
+                    }
+                    return self.not_followed().then_some(Term {
+                        node: Node::Call(args),
+                        span: (start, end),
+                    });
+                }
+                Some(Lex::Open(b'(')) => return None,
+                _ => {
+                    return Some(Term {
+                        node: Node::Ref(elements),
+                        span: (start, end),
+                    })
+                }
+            }
+        }
+    }
+
+    /// `[..]`, `{..}` (set or object) or a comprehension: a `|` at depth 0.
+    fn collection(&mut self, open: Lexeme, bracket: u8) -> Option<Term> {
+        let close = if bracket == b'[' { b']' } else { b'}' };
+        let mut depth = 0usize;
+        let mut comprehension = false;
+        let mut matching = None;
+        for (offset, lexeme) in self.lexemes[self.pos..].iter().enumerate() {
+            match lexeme.kind {
+                Lex::Open(_) => depth += 1,
+                Lex::Close(c) if depth == 0 => {
+                    if c != close {
+                        return None;
+                    }
+                    matching = Some(self.pos + offset);
+                    break;
+                }
+                Lex::Close(_) => depth -= 1,
+                Lex::Op("|") if depth == 0 => comprehension = true,
+                _ => {}
+            }
+        }
+        let matching = matching?;
+        let end = self.lexemes[matching].end;
+        if comprehension {
+            self.pos = matching + 1;
+            return self.not_followed().then_some(Term {
+                node: Node::Comprehension,
+                span: (open.start, end),
+            });
+        }
+        let mut items = Vec::new();
+        while self.pos < matching {
+            items.push(self.expr(0)?);
+            if bracket == b'{' && self.peek().map(|l| l.kind) == Some(Lex::Colon) {
+                self.pos += 1;
+                items.push(self.expr(0)?);
+            }
+            match self.peek().map(|l| l.kind) {
+                Some(Lex::Comma) => self.pos += 1,
+                _ if self.pos == matching => {}
+                _ => return None,
+            }
+        }
+        if self.pos != matching {
+            return None;
+        }
+        self.pos = matching + 1;
+        if !self.not_followed() {
+            // A ref on a literal (`[a, b][k]`): OPA moves out what the
+            // literal holds as well as what its brackets hold.
+            return self.ref_or_call(open.start, end, items, false);
+        }
+        Some(Term {
+            node: Node::Collection(items),
+            span: (open.start, end),
+        })
+    }
+}
+
+fn bytes_is_digit(source: &str, at: usize) -> bool {
+    source.as_bytes().get(at).is_some_and(u8::is_ascii_digit)
+}
+
 /// Byte ranges of a call's arguments (trimmed), from just after its `(`.
 fn call_arguments(source: &str, tokens: &[Token], from: usize) -> Vec<(usize, usize)> {
     let mut args = Vec::new();
@@ -410,20 +1042,53 @@ fn after_dot(source: &str, tokens: &[Token], index: usize) -> bool {
     previous_significant(tokens, index).is_some_and(|t| &source[t.start..t.end] == ".")
 }
 
-fn apply(source: &str, mut inserts: Vec<(usize, String)>) -> (String, Vec<(usize, usize, usize)>) {
+fn apply(source: &str, inserts: Vec<(usize, String)>) -> (String, Layer) {
+    let inserts = inserts
+        .into_iter()
+        .map(|(pos, text)| (pos, text, Vec::new()))
+        .collect();
+    apply_copies(source, inserts)
+}
+
+/// An insertion at a byte offset, with the parts of its text that copy the
+/// source: (byte offset in the text, byte range copied).
+type CopyingInsert = (usize, String, Vec<(usize, (usize, usize))>);
+
+/// Insert texts at byte offsets; copies on the insertion's own line are
+/// recorded for [`Rewrite::original_column`].
+fn apply_copies(source: &str, mut inserts: Vec<CopyingInsert>) -> (String, Layer) {
     // Stable sort keeps an outer `)` and an inner `)` at the same offset in order.
-    inserts.sort_by_key(|(pos, _)| *pos);
-    let mut out =
-        String::with_capacity(source.len() + inserts.iter().map(|(_, t)| t.len()).sum::<usize>());
+    inserts.sort_by_key(|(pos, _, _)| *pos);
+    let mut out = String::with_capacity(
+        source.len() + inserts.iter().map(|(_, t, _)| t.len()).sum::<usize>(),
+    );
     let mut insertions = Vec::with_capacity(inserts.len());
     let mut last = 0;
-    for (pos, text) in inserts {
+    for (pos, text, copied) in inserts {
         out.push_str(&source[last..pos]);
         out.push_str(&text);
         let line = source[..pos].matches('\n').count() + 1;
         let line_start = source[..pos].rfind('\n').map(|p| p + 1).unwrap_or(0);
         let column = source[line_start..pos].chars().count() + 1;
-        insertions.push((line, column, text.chars().count()));
+        let copies = copied
+            .into_iter()
+            .filter(|(_, (start, end))| {
+                *start >= line_start && !source[line_start..*end].contains('\n')
+            })
+            .map(|(at, (start, end))| {
+                (
+                    text[..at].chars().count(),
+                    source[start..end].chars().count(),
+                    source[line_start..start].chars().count() + 1,
+                )
+            })
+            .collect();
+        insertions.push(Insertion {
+            line,
+            column,
+            len: text.chars().count(),
+            copies,
+        });
         last = pos;
     }
     out.push_str(&source[last..]);
@@ -704,5 +1369,173 @@ mod tests {
             "a if { some x in input.n; ".len() + 1
         );
         assert_eq!(r.original_column(1, 3), 3);
+    }
+    fn guarded(source: &str) -> String {
+        apply_copies(source, negation_guard_insertions(source)).0
+    }
+
+    #[test]
+    fn guards_call_arguments_of_negations() {
+        assert_eq!(
+            guarded("r if { not f(1, input.missing) }"),
+            "r if { [input.missing]; not f(1, input.missing) }"
+        );
+        assert_eq!(
+            guarded("r if { not startswith(x.image, \"a\") }"),
+            "r if { [x.image]; not startswith(x.image, \"a\") }"
+        );
+        // Nested calls are moved whole; composites are searched.
+        assert_eq!(
+            guarded("r if { not f(g(input.a), [1, {\"k\": input.b}], {input.c}) }"),
+            "r if { [g(input.a), input.b, input.c]; not f(g(input.a), [1, {\"k\": input.b}], {input.c}) }"
+        );
+        // A bare variable or rule name is an operand too.
+        assert_eq!(
+            guarded("deny[m] {\n  not f(params)\n  m := 1\n}"),
+            "deny[m] {\n  [params]; not f(params)\n  m := 1\n}"
+        );
+    }
+
+    #[test]
+    fn guards_operator_operands_but_not_plain_refs_compared_with_equality() {
+        for (source, want) in [
+            (
+                "r if { not input.a > 1 }",
+                "r if { [input.a]; not input.a > 1 }",
+            ),
+            (
+                "r if { not input.a != -1.5e3 }",
+                "r if { [input.a]; not input.a != -1.5e3 }",
+            ),
+            (
+                "r if { not x in input.xs }",
+                "r if { [x, input.xs]; not x in input.xs }",
+            ),
+            (
+                "r if { not input.a + 1 == 2 }",
+                "r if { [(input.a + 1)]; not input.a + 1 == 2 }",
+            ),
+            // `[a | b]` would be a comprehension.
+            (
+                "r if { not input.s | {1} == {1} }",
+                "r if { [(input.s | {1})]; not input.s | {1} == {1} }",
+            ),
+            (
+                "r if { not (input.a > 1) }",
+                "r if { [input.a]; not (input.a > 1) }",
+            ),
+            (
+                "r if { not count(input.a) == 0 }",
+                "r if { [count(input.a)]; not count(input.a) == 0 }",
+            ),
+            (
+                "r if { not [input.a] == [1] }",
+                "r if { [input.a]; not [input.a] == [1] }",
+            ),
+            (
+                "r if { not input.a[input.k] == 1 }",
+                "r if { [input.k]; not input.a[input.k] == 1 }",
+            ),
+            (
+                "r if { not input.a[lower(k)] }",
+                "r if { [lower(k)]; not input.a[lower(k)] }",
+            ),
+            // A variable is always defined, a rule name maybe not: both guarded.
+            (
+                "r if { not input.a[k].b }",
+                "r if { [k]; not input.a[k].b }",
+            ),
+            (
+                "r if { not {\"a\": 1}[input.k] }",
+                "r if { [input.k]; not {\"a\": 1}[input.k] }",
+            ),
+            (
+                "r if { not 1 == [input.a, 2][0] }",
+                "r if { [input.a]; not 1 == [input.a, 2][0] }",
+            ),
+        ] {
+            assert_eq!(guarded(source), want, "{source}");
+        }
+        for untouched in [
+            "r if { not input.a == 1 }",
+            "r if { not input.a = input.b }",
+            "r if { not (input.a) == 1 }",
+            "r if { not input.a }",
+            "r if { not input.a[\"k\"].b }",
+            "r if { not startswith(\"a\", \"b\") }",
+            "r if { not [x | x := input.a[_]] == [] }",
+        ] {
+            assert_eq!(guarded(untouched), untouched);
+        }
+    }
+
+    #[test]
+    fn guards_carry_with_modifiers_and_brace_bare_bodies() {
+        assert_eq!(
+            guarded("r if { not f(input.a) with input as {\"a\": 1} }"),
+            "r if { [input.a] with input as {\"a\": 1}; not f(input.a) with input as {\"a\": 1} }"
+        );
+        assert_eq!(
+            guarded("r if not f(input.a)\ns := 1"),
+            "r if { [input.a]; not f(input.a) }\ns := 1"
+        );
+    }
+
+    #[test]
+    fn guards_negations_in_comprehensions_every_and_multiline_calls() {
+        assert_eq!(
+            guarded("r := [1 | not f(input.a)]"),
+            "r := [1 | [input.a]; not f(input.a)]"
+        );
+        assert_eq!(
+            guarded("r if { every x in xs { x; not f(x.a) } }"),
+            "r if { every x in xs { x; [x.a]; not f(x.a) } }"
+        );
+        assert_eq!(
+            guarded("r if {\n  not f(\n    input.a, # why\n    2)\n}"),
+            "r if {\n  [input.a]; not f(\n    input.a, # why\n    2)\n}"
+        );
+    }
+
+    #[test]
+    fn leaves_wildcards_strings_comments_and_unread_statements_alone() {
+        for untouched in [
+            "r if { not f(input.xs[_]) }",
+            "r if { m := \"not f(input.a)\" }",
+            "# not f(input.a)\n",
+            "r if { not f(input.a) +\n 1 }",
+            "r if { y := input.not; not y }",
+            "r if { not f(input.a).b }",
+        ] {
+            assert_eq!(guarded(untouched), untouched);
+        }
+    }
+
+    #[test]
+    fn guard_columns_map_back() {
+        let r = rewrite("r if { not f(input.a); input.b }");
+        assert!(r.source.starts_with("r if { [input.a]; not f(input.a); "));
+        let shifted = r.source.find("input.b").unwrap() + 1;
+        assert_eq!(
+            r.original_column(1, shifted),
+            "r if { not f(input.a); ".len() + 1
+        );
+        let not = r.source.find("not").unwrap() + 1;
+        assert_eq!(r.original_column(1, not), "r if { ".len() + 1);
+        // An error in a guard points at the term the author wrote.
+        let r = rewrite("r if { some x in input.xs; not f(count(x), y) with input as {} }");
+        let guard = r.source.find("[count").unwrap() + 1;
+        let author = "r if { some x in input.xs; not f(".len() + 1;
+        assert_eq!(r.original_column(1, guard + 1), author);
+        assert_eq!(r.original_column(1, guard + 7), author + 6);
+        let with = r.source.find("with").unwrap() + 1;
+        assert_eq!(
+            r.original_column(1, with),
+            r.original_column(1, r.source.rfind("with").unwrap() + 1)
+        );
+        // A term on another line than its `not` points at the `not`.
+        let r = rewrite("r if {\n  not f(\n    input.a)\n}");
+        let guard = r.source.find("[input").unwrap() + 1;
+        assert_eq!(r.original_column(2, guard + 1), 3);
     }
 }

@@ -398,7 +398,7 @@ impl Session {
     }
 }
 
-/// Add one module, rewritten for OPA's `some .. in` semantics; errors are
+/// Add one module, rewritten by the pre-pass for OPA's semantics; errors are
 /// reported against the text the author wrote.
 fn add_module(
     engine: &mut regorus::Engine,
@@ -409,12 +409,20 @@ fn add_module(
     if rewrite.source == source {
         return add_any_version(engine, file, source).map(|_| None);
     }
-    match add_any_version(engine, file, &rewrite.source) {
-        Ok(_) => Ok(Some(rewrite)),
-        // Either the original is broken too (its error is the one to show), or
-        // the rewrite misread it: then keep the author's text unchanged.
-        Err(_) => add_any_version(engine, file, source).map(|_| None),
+    if add_any_version(engine, file, &rewrite.source).is_ok() {
+        return Ok(Some(rewrite));
     }
+    // Either the original is broken too (its error is the one to show), or a
+    // pass misread it: then try without the negation guards, the pass that
+    // reads most, and at last keep the author's text unchanged.
+    let fallback = prepass::rewrite_without_guards(source);
+    if fallback.source != source
+        && fallback.source != rewrite.source
+        && add_any_version(engine, file, &fallback.source).is_ok()
+    {
+        return Ok(Some(fallback));
+    }
+    add_any_version(engine, file, source).map(|_| None)
 }
 
 fn add_any_version(
