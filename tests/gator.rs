@@ -1,6 +1,8 @@
 //! Drives `verdict test` over gator `suite.yaml` fixtures (tests/fixtures/gator/):
 //! one JSON row per assertion, exit codes, errors naming file and line, `--filter`.
 
+mod support;
+
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Output;
@@ -10,18 +12,8 @@ fn fixtures() -> PathBuf {
 }
 
 fn verdict_test(dir: &str, extra: &[&str]) -> (Output, Value) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
-        .arg("test")
-        .arg(dir)
-        .args(["--format", "json"])
-        .args(extra)
-        .current_dir(fixtures())
-        .output()
-        .expect("run verdict");
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    });
-    (out, doc)
+    let args: Vec<&str> = ["test", dir].into_iter().chain(extra.iter().copied()).collect();
+    support::verdict_json(&args, &fixtures())
 }
 
 fn rows<'a>(doc: &'a Value, test: &str, case: Option<&str>) -> Vec<&'a Value> {

@@ -2,6 +2,8 @@
 //! row per `test_*` rule, `todo_test_*` skipped, `with` overrides, exit codes,
 //! parse errors naming file and line, the evaluation time limit, `--filter`.
 
+mod support;
+
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Output;
@@ -11,18 +13,8 @@ fn fixtures() -> PathBuf {
 }
 
 fn verdict_test(dir: &str, extra: &[&str]) -> (Output, Value) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
-        .arg("test")
-        .arg(dir)
-        .args(["--format", "json"])
-        .args(extra)
-        .current_dir(fixtures())
-        .output()
-        .expect("run verdict");
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    });
-    (out, doc)
+    let args: Vec<&str> = ["test", dir].into_iter().chain(extra.iter().copied()).collect();
+    support::verdict_json(&args, &fixtures())
 }
 
 /// `(test, actual, ok)` of every row, in order.

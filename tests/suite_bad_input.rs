@@ -3,6 +3,8 @@
 //! line, the good suites beside them still run and pass, and the exit code follows
 //! the contract (2 when something could not be loaded, 1 when a test errored).
 
+mod support;
+
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Output;
@@ -14,19 +16,7 @@ fn repo() -> PathBuf {
 const FIXTURES: &str = "tests/fixtures/suite-bad-input";
 
 fn verdict_test(path: &str) -> (Output, Value) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
-        .args(["test", path, "--format", "json"])
-        .current_dir(repo())
-        .output()
-        .expect("run verdict");
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out, doc)
+    support::verdict_json(&["test", path], &repo())
 }
 
 /// The load error whose path is `FIXTURES/file`.

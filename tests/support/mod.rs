@@ -69,3 +69,18 @@ pub fn run_cases<C>(
         failures.join("\n")
     );
 }
+
+/// Runs `verdict ARGS --format json` in `dir` and parses standard output; output
+/// that is not JSON fails the test showing both streams.
+pub fn verdict_json(args: &[&str], dir: &Path) -> (std::process::Output, Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(args)
+        .args(["--format", "json"])
+        .current_dir(dir)
+        .output()
+        .expect("run verdict");
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    (out, doc)
+}
