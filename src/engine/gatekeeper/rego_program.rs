@@ -19,7 +19,6 @@ const INVENTORY_CACHE_SIZE: usize = 32;
 #[derive(Debug, Clone)]
 pub(crate) struct RegoProgram {
     modules: Arc<Vec<(String, String)>>,
-    limits: Limits,
     /// Compiled with an empty `data.inventory`, the common case.
     base: Program,
     /// `data.inventory` is part of the data document, not of the input, so a
@@ -39,7 +38,8 @@ impl RegoProgram {
     /// `entrypoint` once on an empty review: regorus reports some compile
     /// errors (unsafe variables) only on first evaluation, OPA at compile time.
     ///
-    /// The shared wrapper picks the Rego dialect per module (v1, else v0), so
+    /// The shared wrapper picks the Rego dialect per module (v0 first unless
+    /// the template declares v1 or the module uses v1 keywords), so
     /// both Gatekeeper's default v0 and `version: v1` sources compile; a parse
     /// error is reported in the dialect the template declares.
     pub(crate) fn compile(
@@ -53,13 +53,16 @@ impl RegoProgram {
             .iter()
             .map(|s| (s.label.clone(), s.text.clone()))
             .collect();
-        let base = Program::with_builtin_errors(
-            &modules,
-            Some(initial_data.clone()),
-            limits,
-            BUILTIN_ERRORS,
-        )
-        .map_err(|e| dialect_parse_error(sources, declared_v1).unwrap_or_else(|| e.to_string()))?;
+        // Gatekeeper's default dialect is v0: parse the usual template once, as v0.
+        let compile = if declared_v1 {
+            Program::with_builtin_errors
+        } else {
+            Program::with_builtin_errors_v0_first
+        };
+        let base =
+            compile(&modules, Some(initial_data.clone()), limits, BUILTIN_ERRORS).map_err(|e| {
+                dialect_parse_error(sources, declared_v1).unwrap_or_else(|| e.to_string())
+            })?;
         base.eval_rule(
             entrypoint,
             &serde_json::json!({"review": {}, "parameters": {}}),
@@ -68,7 +71,6 @@ impl RegoProgram {
         base.check_calls(&[entrypoint]).map_err(|e| e.to_string())?;
         Ok(RegoProgram {
             modules: Arc::new(modules),
-            limits: *limits,
             base,
             with_data: Arc::default(),
         })
@@ -99,13 +101,7 @@ impl RegoProgram {
                 let program = match cached {
                     Some(program) => program,
                     None => {
-                        let program = Program::with_builtin_errors(
-                            &self.modules,
-                            Some(data.clone()),
-                            &self.limits,
-                            BUILTIN_ERRORS,
-                        )
-                        .map_err(|e| e.to_string())?;
+                        let program = self.base.with_data(data).map_err(|e| e.to_string())?;
                         let mut cache = self.with_data.lock().unwrap_or_else(|p| p.into_inner());
                         if cache.len() >= INVENTORY_CACHE_SIZE {
                             cache.clear();

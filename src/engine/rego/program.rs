@@ -126,13 +126,37 @@ impl Program {
         limits: &Limits,
         builtin_errors: BuiltinErrors,
     ) -> Result<Program, ProgramError> {
+        Program::compile(modules, data, limits, builtin_errors, false)
+    }
+
+    /// As [`Program::with_builtin_errors`] for modules whose author declared
+    /// Rego v0 (Gatekeeper's default): a module that neither imports `rego.v1`
+    /// nor uses the v1 keywords (`if`, `contains`) is parsed as v0 first, and as
+    /// v1 only if that fails, so the usual module is parsed once, not twice.
+    /// Errors are reported as by [`Program::with_builtin_errors`].
+    pub fn with_builtin_errors_v0_first(
+        modules: &[(String, String)],
+        data: Option<Value>,
+        limits: &Limits,
+        builtin_errors: BuiltinErrors,
+    ) -> Result<Program, ProgramError> {
+        Program::compile(modules, data, limits, builtin_errors, true)
+    }
+
+    fn compile(
+        modules: &[(String, String)],
+        data: Option<Value>,
+        limits: &Limits,
+        builtin_errors: BuiltinErrors,
+        v0_first: bool,
+    ) -> Result<Program, ProgramError> {
         let mut engine = regorus::Engine::new();
         prepass::install(&mut engine).map_err(|err| ProgramError::Eval(err.to_string()))?;
         // Time limits, conflicts and verdict's own guards fail the evaluation either way.
         engine.set_strict_builtin_errors(builtin_errors == BuiltinErrors::Fail);
         let mut locations = Locations::default();
         for (file, source) in modules {
-            if let Some(rewrite) = add_module(&mut engine, file, source)? {
+            if let Some(rewrite) = add_module(&mut engine, file, source, v0_first)? {
                 locations.rewrites.insert(file.clone(), rewrite);
             }
         }
@@ -236,6 +260,38 @@ impl Program {
             });
         }
         Ok(())
+    }
+
+    /// The same compiled modules with `data` as the whole data document (the
+    /// initial one is dropped), without parsing or compiling them again: the
+    /// prepared engine is cloned, its data replaced, and prepared anew.
+    ///
+    /// ```
+    /// use verdict::engine::rego::Program;
+    /// use verdict::limits::Limits;
+    /// let modules = vec![("p.rego".to_string(), "package p\nimport rego.v1\nn := data.k".to_string())];
+    /// let base = Program::new(&modules, Some(serde_json::json!({"k": 1})), &Limits::default()).unwrap();
+    /// let other = base.with_data(&serde_json::json!({"k": 2})).unwrap();
+    /// assert_eq!(other.eval_rule("data.p.n", &serde_json::json!({})).unwrap(), Some(serde_json::json!(2)));
+    /// assert_eq!(base.eval_rule("data.p.n", &serde_json::json!({})).unwrap(), Some(serde_json::json!(1)));
+    /// ```
+    pub fn with_data(&self, data: &Value) -> Result<Program, ProgramError> {
+        if !data.is_object() {
+            return Err(ProgramError::Data(
+                "the data document must be an object".to_string(),
+            ));
+        }
+        let mut program = self.clone();
+        program.engine.clear_data();
+        program
+            .engine
+            .add_data(to_regorus(data))
+            .map_err(|err| ProgramError::Data(one_line(&err.to_string())))?;
+        program
+            .engine
+            .eval_query("true".to_string(), false)
+            .map_err(|err| compile_error(&err, &[], &program.locations))?;
+        Ok(program)
     }
 
     /// The same compiled program under another builtin-error rule: a test runner
@@ -404,12 +460,13 @@ fn add_module(
     engine: &mut regorus::Engine,
     file: &str,
     source: &str,
+    v0_first: bool,
 ) -> Result<Option<Rewrite>, ProgramError> {
     let rewrite = prepass::rewrite(source);
     if rewrite.source == source {
-        return add_any_version(engine, file, source).map(|_| None);
+        return add_any_version(engine, file, source, v0_first).map(|_| None);
     }
-    if add_any_version(engine, file, &rewrite.source).is_ok() {
+    if add_any_version(engine, file, &rewrite.source, v0_first).is_ok() {
         return Ok(Some(rewrite));
     }
     // Either the original is broken too (its error is the one to show), or a
@@ -418,28 +475,36 @@ fn add_module(
     let fallback = prepass::rewrite_without_guards(source);
     if fallback.source != source
         && fallback.source != rewrite.source
-        && add_any_version(engine, file, &fallback.source).is_ok()
+        && add_any_version(engine, file, &fallback.source, v0_first).is_ok()
     {
         return Ok(Some(fallback));
     }
-    add_any_version(engine, file, source).map(|_| None)
+    add_any_version(engine, file, source, v0_first).map(|_| None)
 }
 
 fn add_any_version(
     engine: &mut regorus::Engine,
     file: &str,
     source: &str,
+    v0_first: bool,
 ) -> Result<RegoVersion, ProgramError> {
     let attempt = |engine: &mut regorus::Engine, version: RegoVersion| {
         engine.set_rego_v0(version == RegoVersion::V0);
         engine.add_policy(file.to_string(), source.to_string())
     };
+    let v1_written = || declares_v1(source) || prepass::uses_v1_keywords(source);
+    // A module declared v0 and written without v1 keywords is v0: parse it so
+    // first; only when that fails is the usual v1-then-v0 order (and its error
+    // choice) needed.
+    if v0_first && !v1_written() && attempt(engine, RegoVersion::V0).is_ok() {
+        return Ok(RegoVersion::V0);
+    }
     // A failed add_policy leaves the engine untouched, so trying both is safe.
     let v1_err = match attempt(engine, RegoVersion::V1) {
         Ok(_) => return Ok(RegoVersion::V1),
         Err(err) => err,
     };
-    if declares_v1(source) || prepass::uses_v1_keywords(source) {
+    if v1_written() {
         return Err(to_compile_error(&v1_err, file));
     }
     let v0_err = match attempt(engine, RegoVersion::V0) {
