@@ -47,6 +47,123 @@ pub fn field_line(text: &str, doc_line: Option<usize>, pointer: &str) -> Option<
     Walker { parser, target, best: root_line }.find(root_event)
 }
 
+/// The lines of every field of one document, read once: [`field_line`] for
+/// many pointers into the same text (a suite's rows) without reading the text
+/// again per pointer. Answers exactly as [`field_line`] does: the first of
+/// duplicate keys, a non-numeric index or a missing field gives the deepest
+/// ancestor's line, and aliases are not followed.
+///
+/// ```
+/// let text = "tests:\n- name: a\n  cases:\n  - name: c\n    object: o.yaml\n";
+/// let lines = verdict::schema::FieldLines::new(text, None).unwrap();
+/// for pointer in ["", "/tests/0/cases/0/object", "/tests/0/cases/3", "/tests/x", "/nope"] {
+///     assert_eq!(lines.line(pointer), verdict::schema::field_line(text, None, pointer));
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct FieldLines {
+    root: LineNode,
+}
+
+#[derive(Debug, Clone)]
+struct LineNode {
+    /// Line of the key (mapping entry), of the item's start (sequence item), or of the root node.
+    line: usize,
+    children: LineChildren,
+}
+
+#[derive(Debug, Clone)]
+enum LineChildren {
+    Leaf,
+    /// Keys in text order; a key's first occurrence is the one found.
+    Mapping(Vec<(String, LineNode)>),
+    Sequence(Vec<LineNode>),
+}
+
+impl FieldLines {
+    /// Read the document of `text` whose content starts at or after `doc_line`
+    /// (the first when `None`); `None` when the text does not parse as far as
+    /// that document's end, where [`field_line`] must be asked per pointer.
+    pub fn new(text: &str, doc_line: Option<usize>) -> Option<FieldLines> {
+        let mut parser = Parser::new_from_str(text);
+        let start = doc_line.unwrap_or(0);
+        loop {
+            let (event, span) = parser.next_event()?.ok()?;
+            match event {
+                Event::StreamEnd => return None,
+                Event::StreamStart | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => {}
+                node => {
+                    let line = span.start.line();
+                    if line >= start {
+                        let root = read_node(&mut parser, node, line)?;
+                        return Some(FieldLines { root });
+                    }
+                    skip_node(&mut parser, &node)?;
+                }
+            }
+        }
+    }
+
+    /// The line [`field_line`] gives for `pointer` in this document.
+    pub fn line(&self, pointer: &str) -> Option<usize> {
+        let mut node = &self.root;
+        for segment in decode_pointer(pointer) {
+            let child = match &node.children {
+                LineChildren::Leaf => None,
+                LineChildren::Mapping(entries) => entries.iter().find(|(k, _)| *k == segment).map(|(_, n)| n),
+                LineChildren::Sequence(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            };
+            match child {
+                Some(child) => node = child,
+                None => return Some(node.line),
+            }
+        }
+        Some(node.line)
+    }
+}
+
+/// The line tree of the node whose start event `start` (at `line`) was just read.
+fn read_node<'a>(parser: &mut Parser<'a, saphyr_parser::StrInput<'a>>, start: Event<'a>, line: usize) -> Option<LineNode> {
+    let children = match start {
+        Event::MappingStart(..) => {
+            let mut entries: Vec<(String, LineNode)> = Vec::new();
+            loop {
+                let (event, span) = parser.next_event()?.ok()?;
+                match event {
+                    Event::MappingEnd => break,
+                    Event::Scalar(ref name, ..) if !entries.iter().any(|(k, _)| k == name.as_ref()) => {
+                        let key = name.to_string();
+                        let key_line = span.start.line();
+                        let (value, _) = parser.next_event()?.ok()?;
+                        let node = read_node(parser, value, key_line)?;
+                        entries.push((key, node));
+                    }
+                    other => {
+                        // A complex key, or a duplicate that is never the one found.
+                        skip_node(parser, &other)?;
+                        let (value, _) = parser.next_event()?.ok()?;
+                        skip_node(parser, &value)?;
+                    }
+                }
+            }
+            LineChildren::Mapping(entries)
+        }
+        Event::SequenceStart(..) => {
+            let mut items = Vec::new();
+            loop {
+                let (event, span) = parser.next_event()?.ok()?;
+                if event == Event::SequenceEnd {
+                    break;
+                }
+                items.push(read_node(parser, event, span.start.line())?);
+            }
+            LineChildren::Sequence(items)
+        }
+        _ => LineChildren::Leaf,
+    };
+    Some(LineNode { line, children })
+}
+
 /// Follows one path down the event stream without building anything.
 struct Walker<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
@@ -148,7 +265,7 @@ fn decode_pointer(pointer: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::field_line;
+    use super::{field_line, FieldLines};
 
     #[test]
     fn keys_items_and_documents() {
@@ -184,6 +301,39 @@ metadata: {name: p, labls: {a: b}}
     fn json_text_and_escaped_pointers() {
         let text = "{\n  \"metadata\": {\n    \"annotations\": {\n      \"a/b\": \"x\"\n    }\n  }\n}\n";
         assert_eq!(field_line(text, None, "/metadata/annotations/a~1b"), Some(4));
+    }
+
+    #[test]
+    fn field_lines_answer_as_field_line() {
+        let text = "\
+# c
+a:
+  b: [1, {c: 2}]
+  a2: &x {k: v}
+  dup: {first: 1}
+  dup: {second: 2}
+  ali: *x
+  ? [complex]
+  : 3
+list:
+  - x
+  -
+    y: 1
+---
+other: 1
+";
+        let pointers = [
+            "", "/", "/a", "/a/b", "/a/b/1/c", "/a/b/01", "/a/b/+1", "/a/b/9", "/a/b/x", "/a/dup/first",
+            "/a/dup/second", "/a/ali/k", "/a/a2/k", "/list/1/y", "/list/0/z", "/missing/deep", "/other",
+        ];
+        for start in [None, Some(0), Some(2), Some(3), Some(15)] {
+            let lines = FieldLines::new(text, start);
+            for p in pointers {
+                let expected = field_line(text, start, p);
+                assert_eq!(lines.as_ref().and_then(|l| l.line(p)), expected, "{start:?} {p}");
+            }
+        }
+        assert!(FieldLines::new("a: [", None).is_none());
     }
 
     #[test]

@@ -9,6 +9,6 @@ mod suggest;
 mod violations;
 
 pub use embedded::EmbeddedSchema;
-pub use locate::field_line;
+pub use locate::{field_line, FieldLines};
 pub use suggest::did_you_mean;
 pub use violations::{allowed_fields, load_error, locate, violations, Violation};

@@ -12,5 +12,5 @@ mod program;
 pub use conftest::{exception_rule, is_conftest_rule, judging_rules, ConftestRule, JudgingRule, RuleKind};
 pub use loader::{load, load_error};
 pub use metadata::{annotations, declared_inputs, header, Annotation, Block, Custom, MetadataError, OneOrMany, Target};
-pub use prepass::split_set_bodies;
+pub use prepass::{call_names, split_set_bodies};
 pub use program::{BuiltinErrors, Program, ProgramError, Session};

@@ -1189,6 +1189,64 @@ fn tokenize(source: &str) -> Vec<Token> {
     tokens
 }
 
+/// The name of every call written in `source` (`sprintf`, `strings.replace_n`,
+/// `f`), a rule head `f(x)` included, with the keywords that may precede a
+/// parenthesis (`not (..)`) left out; `None` when a parenthesis follows
+/// something the scan cannot name for sure (a `]`, `)`, `}` or string, or a
+/// dotted name broken by brackets), so the caller must not rely on the list.
+///
+/// ```
+/// let names = verdict::engine::rego::call_names("package p\nf(x) { not (count(x) > 1); y := a.b(x) }\n# g(1)\n").unwrap();
+/// assert_eq!(names, ["f", "count", "a.b"]);
+/// assert!(verdict::engine::rego::call_names("package p\nr { x := g[1](2) }").is_none());
+/// ```
+pub fn call_names(source: &str) -> Option<Vec<String>> {
+    const KEYWORDS: &[&str] = &[
+        // Keywords in every dialect; `in`, `if`, `every` and `contains` are names in v0.
+        "not", "some", "else", "with", "as", "default", "package", "import",
+    ];
+    let tokens = tokenize(source);
+    let text = |t: &Token| &source[t.start..t.end];
+    let significant = |index: usize| {
+        tokens[..index]
+            .iter()
+            .rposition(|t| !matches!(t.kind, Kind::Space | Kind::Comment | Kind::Newline))
+    };
+    let mut names = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        if token.kind != Kind::Open || text(token) != "(" {
+            continue;
+        }
+        let Some(mut at) = significant(i) else { continue };
+        match tokens[at].kind {
+            Kind::Ident => {}
+            Kind::Close | Kind::Str => return None,
+            _ => continue, // an operator, comma or open bracket: a parenthesised term
+        }
+        let mut parts = vec![text(&tokens[at])];
+        // Walk back over `.`-joined identifiers.
+        while let Some(dot) = significant(at).filter(|&d| text(&tokens[d]) == ".") {
+            match significant(dot) {
+                Some(prev) if tokens[prev].kind == Kind::Ident => {
+                    parts.push(text(&tokens[prev]));
+                    at = prev;
+                }
+                _ => return None,
+            }
+        }
+        if significant(at).is_some_and(|p| tokens[p].kind == Kind::Other && text(&tokens[p]).chars().all(|c| c.is_ascii_digit())) {
+            return None; // a number glued to a name: not a name the scan reads
+        }
+        parts.reverse();
+        let name = parts.join(".");
+        if parts.len() == 1 && KEYWORDS.contains(&name.as_str()) {
+            continue;
+        }
+        names.push(name);
+    }
+    Some(names)
+}
+
 fn previous_significant(tokens: &[Token], index: usize) -> Option<&Token> {
     tokens[..index]
         .iter()

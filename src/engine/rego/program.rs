@@ -78,6 +78,8 @@ pub struct Program {
 #[derive(Debug, Default)]
 struct Locations {
     rewrites: HashMap<String, Rewrite>,
+    /// The modules as the author wrote them (file, source), for [`Program::check_calls`].
+    sources: Vec<(String, String)>,
 }
 
 impl Locations {
@@ -154,7 +156,10 @@ impl Program {
         prepass::install(&mut engine).map_err(|err| ProgramError::Eval(err.to_string()))?;
         // Time limits, conflicts and verdict's own guards fail the evaluation either way.
         engine.set_strict_builtin_errors(builtin_errors == BuiltinErrors::Fail);
-        let mut locations = Locations::default();
+        let mut locations = Locations {
+            sources: modules.to_vec(),
+            ..Locations::default()
+        };
         for (file, source) in modules {
             if let Some(rewrite) = add_module(&mut engine, file, source, v0_first)? {
                 locations.rewrites.insert(file.clone(), rewrite);
@@ -217,6 +222,9 @@ impl Program {
     pub fn check_calls(&self, entry_points: &[&str]) -> Result<(), ProgramError> {
         use regorus::languages::rego::compiler::{Compiler, CompilerError};
         const UNKNOWN: &str = "Unknown function: '";
+        if self.every_call_resolves() {
+            return Ok(());
+        }
         for entry in entry_points {
             let mut engine = self.engine.clone();
             let Ok(policy) = engine.compile_with_entrypoint(&(*entry).into()) else {
@@ -260,6 +268,32 @@ impl Program {
             });
         }
         Ok(())
+    }
+
+    /// Whether every call written in the modules is certainly known to regorus's
+    /// RVM compiler, so that [`Program::check_calls`] cannot fail and its second
+    /// compile can be skipped: a builtin (or `print`, or verdict's extensions), or
+    /// a bare name that a module of the caller's package declares a rule at.
+    /// Anything the token scan cannot read for sure (a dotted name that is not a
+    /// builtin, `f[x](..)`, a call on a parenthesised term) answers `false`, and
+    /// the full check runs.
+    fn every_call_resolves(&self) -> bool {
+        let packages = self.packages();
+        let package_of = |file: &str| packages.iter().find(|(f, _)| f == file).map(|(_, p)| p.as_str());
+        self.locations.sources.iter().all(|(file, source)| {
+            let Some(names) = prepass::call_names(source) else { return false };
+            let Some(package) = package_of(file) else { return false };
+            names.iter().all(|name| {
+                name == "print"
+                    || name == prepass::ITERABLE
+                    || name == prepass::RANGE_GUARD
+                    || regorus::unstable::BUILTINS.contains_key(name.as_str())
+                    || (!name.contains('.')
+                        && packages
+                            .iter()
+                            .any(|(f, p)| p == package && self.declares_rule(f, name)))
+            })
+        })
     }
 
     /// The same compiled modules with `data` as the whole data document (the

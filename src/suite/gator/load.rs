@@ -19,6 +19,8 @@ pub struct SuiteFile {
     pub path: PathBuf,
     pub text: String,
     pub suite: Suite,
+    /// The line of every field of `text`, read once (each result row asks for one).
+    lines: Option<crate::schema::FieldLines>,
 }
 
 impl SuiteFile {
@@ -29,7 +31,10 @@ impl SuiteFile {
 
     /// 1-based line of the field at JSON Pointer `pointer` (`/tests/0/template`).
     pub fn line_of(&self, pointer: &str) -> Option<usize> {
-        crate::schema::field_line(&self.text, None, pointer)
+        match &self.lines {
+            Some(lines) => lines.line(pointer),
+            None => crate::schema::field_line(&self.text, None, pointer),
+        }
     }
 
     /// An error at the suite's line for `pointer`.
@@ -84,6 +89,7 @@ pub fn read_suite(path: &Path, limits: &Limits) -> Result<SuiteFile, LoadError> 
     })?;
     Ok(SuiteFile {
         path: path.to_path_buf(),
+        lines: crate::schema::FieldLines::new(&text, None),
         text,
         suite,
     })
