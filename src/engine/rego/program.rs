@@ -273,25 +273,60 @@ impl Program {
     /// Whether every call written in the modules is certainly known to regorus's
     /// RVM compiler, so that [`Program::check_calls`] cannot fail and its second
     /// compile can be skipped: a builtin (or `print`, or verdict's extensions), or
-    /// a bare name that a module of the caller's package declares a rule at.
+    /// a bare name that a module of the caller's package declares a rule at, or a
+    /// name that resolves through one of the module's `import data.…` lines (or
+    /// is written as a full `data.…` path) to a package whose module declares a
+    /// function of that name (a rule head with arguments at line start).
     /// Anything the token scan cannot read for sure (a dotted name that is not a
     /// builtin, `f[x](..)`, a call on a parenthesised term) answers `false`, and
     /// the full check runs.
     fn every_call_resolves(&self) -> bool {
         let packages = self.packages();
         let package_of = |file: &str| packages.iter().find(|(f, _)| f == file).map(|(_, p)| p.as_str());
+        let in_package = |package: &str, name: &str| {
+            packages.iter().any(|(f, p)| p == package && self.declares_rule(f, name))
+        };
         self.locations.sources.iter().all(|(file, source)| {
             let Some(names) = prepass::call_names(source) else { return false };
             let Some(package) = package_of(file) else { return false };
+            let imports = data_imports(source);
             names.iter().all(|name| {
-                name == "print"
+                if name == "print"
                     || name == prepass::ITERABLE
                     || name == prepass::RANGE_GUARD
                     || regorus::unstable::BUILTINS.contains_key(name.as_str())
-                    || (!name.contains('.')
-                        && packages
+                    || (!name.contains('.') && in_package(package, name))
+                {
+                    return true;
+                }
+                let parts: Vec<&str> = name.split('.').collect();
+                let mut path: Vec<&str> = if parts[0] == "data" {
+                    parts.clone()
+                } else {
+                    // An import alias, unless a rule of the caller's package shadows it.
+                    let Some((_, target)) = imports.iter().find(|(alias, _)| *alias == parts[0])
+                    else {
+                        return false;
+                    };
+                    if in_package(package, parts[0]) {
+                        return false;
+                    }
+                    target.iter().copied().chain(parts[1..].iter().copied()).collect()
+                };
+                let Some(function) = path.pop() else { return false };
+                if path.len() < 2 {
+                    return false;
+                }
+                let callee = path.join(".");
+                packages.iter().any(|(f, p)| {
+                    *p == callee
+                        && self.declares_rule(f, function)
+                        && self
+                            .locations
+                            .sources
                             .iter()
-                            .any(|(f, p)| p == package && self.declares_rule(f, name)))
+                            .any(|(g, text)| g == f && declares_function(text, function))
+                })
             })
         })
     }
@@ -672,6 +707,58 @@ fn to_json(value: regorus::Value) -> Result<Option<Value>, ProgramError> {
 }
 
 /// `data.a.b` for plain identifiers, `data.a["b-c"]` otherwise.
+/// The module's `import data.a.b` / `import data.a.b as c` lines written at line
+/// start, as (alias, path components starting with `data`); only plain names.
+fn data_imports(source: &str) -> Vec<(&str, Vec<&str>)> {
+    let plain = |part: &str| {
+        part.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    source
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("import ")?;
+            let rest = rest.split('#').next()?;
+            let mut words = rest.split_whitespace();
+            let path: Vec<&str> = words.next()?.split('.').collect();
+            let alias = match (words.next(), words.next(), words.next()) {
+                (None, _, _) => *path.last()?,
+                (Some("as"), Some(alias), None) => alias,
+                _ => return None,
+            };
+            (path.len() >= 2 && path[0] == "data" && path.iter().all(|p| plain(p)) && plain(alias))
+                .then_some((alias, path))
+        })
+        .collect()
+}
+
+/// Whether `source` has a function head `name(…) {` (or `if`, `:=`, `=` after
+/// the closing parenthesis) at the start of a line.
+fn declares_function(source: &str, name: &str) -> bool {
+    source.lines().any(|line| {
+        let Some(rest) = line.strip_prefix(name).and_then(|r| r.strip_prefix('(')) else {
+            return false;
+        };
+        let mut depth = 1usize;
+        let Some(close) = rest.char_indices().position(|(_, c)| {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            depth == 0
+        }) else {
+            return false;
+        };
+        let after = rest.chars().skip(close + 1).collect::<String>();
+        let after = after.trim_start();
+        after.starts_with('{')
+            || after.starts_with(":=")
+            || after.starts_with('=')
+            || after.strip_prefix("if").is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t', '{']))
+    })
+}
+
 fn package_path(components: &[String]) -> String {
     let mut path = String::from("data");
     for component in components {
@@ -770,6 +857,35 @@ mod tests {
             Some(("policies/a.rego".to_string(), 3, 5))
         );
         assert_eq!(error_text(text), "unexpected token");
+    }
+
+    #[test]
+    fn imports_and_function_heads_are_read_from_line_starts() {
+        let source = "package p\nimport data.lib.a.f\nimport data.lib.b as c # note\nimport input.x\n  import data.q.g\n";
+        assert_eq!(
+            data_imports(source),
+            vec![("f", vec!["data", "lib", "a", "f"]), ("c", vec!["data", "lib", "b"])]
+        );
+        assert!(declares_function("package l\nf(x) {\n  g(x)\n}\n", "f"));
+        assert!(declares_function("f(x) := y if { y := g(x) }", "f"));
+        assert!(declares_function("f(x) if x > 1", "f"));
+        assert!(!declares_function("f := 1\n  f(x) {\n", "f"));
+        assert!(!declares_function("f(x) { g(x) }", "g"));
+        assert!(!declares_function("ff(x) { true }", "f"));
+    }
+
+    #[test]
+    fn check_calls_resolves_imported_functions_and_still_reports_unknown_ones() {
+        let lib = ("lib.rego".to_string(), "package lib.a\nf(x) {\n  x > 1\n}\n".to_string());
+        let ok = "package p\nimport data.lib.a.f\nimport data.lib.a\nv { f(2); a.f(3); data.lib.a.f(4) }\n";
+        let program = Program::new(&[lib.clone(), ("p.rego".into(), ok.into())], None, &Limits::default()).unwrap();
+        assert!(program.every_call_resolves());
+        assert!(program.check_calls(&["data.p.v"]).is_ok());
+        let bad = "package p\nimport data.lib.a\nv { a.g(2) }\n";
+        let program = Program::new(&[lib, ("p.rego".into(), bad.into())], None, &Limits::default()).unwrap();
+        assert!(!program.every_call_resolves());
+        let err = program.check_calls(&["data.p.v"]).unwrap_err();
+        assert!(err.to_string().contains("unknown function"), "{err}");
     }
 
     #[test]
