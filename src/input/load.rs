@@ -84,6 +84,17 @@ pub fn read_text(path: &Path, limits: &Limits) -> Result<String, LoadError> {
 /// assert_eq!(inputs.iter().map(|i| i.resource.as_str()).collect::<Vec<_>>(), ["ConfigMap/a", "ConfigMap/b"]);
 /// ```
 pub fn load_str(path: &Path, text: &str, limits: &Limits) -> Result<Vec<Input>, LoadError> {
+    Ok(load_values(path, text, limits)?
+        .into_iter()
+        .enumerate()
+        .map(|(index, (line, value))| Input::from_value(path.to_path_buf(), index, line, value))
+        .collect())
+}
+
+/// What [`load_str`] reads, as (line, value) pairs under the same limits and
+/// checks, without building an [`Input`] (its id, label and digest) for each:
+/// for readers that only want the objects and their lines.
+pub fn load_values(path: &Path, text: &str, limits: &Limits) -> Result<Vec<(Option<usize>, Value)>, LoadError> {
     if text.len() as u64 > limits.max_file_bytes {
         return Err(too_large(path, text.len() as u64, limits));
     }
@@ -108,16 +119,16 @@ pub fn load_str(path: &Path, text: &str, limits: &Limits) -> Result<Vec<Input>, 
         parse_yaml(path, text, limits, max_depth)?
     };
 
-    let mut inputs = Vec::new();
+    let mut values = Vec::new();
     for (line, value) in documents {
         for item in flatten_list(value) {
-            if inputs.len() >= limits.max_documents {
+            if values.len() >= limits.max_documents {
                 return Err(too_many_documents(path, line, limits));
             }
-            inputs.push(Input::from_value(path.to_path_buf(), inputs.len(), line, item));
+            values.push((line, item));
         }
     }
-    Ok(inputs)
+    Ok(values)
 }
 
 fn too_large(path: &Path, size: u64, limits: &Limits) -> LoadError {

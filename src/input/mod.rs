@@ -8,4 +8,4 @@ pub mod schema;
 
 pub use crate::error::LoadError;
 pub use document::{detect_kind, Input, InputKind};
-pub use load::{load_file, load_str, read_text};
+pub use load::{load_file, load_str, load_values, read_text};

@@ -26,11 +26,11 @@ pub fn parse_documents(
     text: &str,
     limits: &Limits,
 ) -> Result<Vec<Document>, LoadError> {
-    Ok(crate::input::load_str(path, text, limits)?
+    Ok(crate::input::load_values(path, text, limits)?
         .into_iter()
-        .map(|input| Document {
-            line: input.line.unwrap_or(1),
-            value: input.value,
+        .map(|(line, value)| Document {
+            line: line.unwrap_or(1),
+            value,
         })
         .collect())
 }
