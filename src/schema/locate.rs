@@ -24,23 +24,7 @@ use saphyr_parser::{Event, Parser};
 pub fn field_line(text: &str, doc_line: Option<usize>, pointer: &str) -> Option<usize> {
     let target: Vec<String> = decode_pointer(pointer);
     let mut parser = Parser::new_from_str(text);
-    let start = doc_line.unwrap_or(0);
-
-    // Skip to the root node of the wanted document.
-    let (root_event, root_line) = loop {
-        let (event, span) = parser.next_event()?.ok()?;
-        match event {
-            Event::StreamEnd => return None,
-            Event::StreamStart | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => {}
-            node => {
-                let line = span.start.line();
-                if line >= start {
-                    break (node, line);
-                }
-                skip_node(&mut parser, &node)?;
-            }
-        }
-    };
+    let (root_event, root_line) = document_root(&mut parser, doc_line)?;
     if target.is_empty() {
         return Some(root_line);
     }
@@ -86,22 +70,9 @@ impl FieldLines {
     /// that document's end, where [`field_line`] must be asked per pointer.
     pub fn new(text: &str, doc_line: Option<usize>) -> Option<FieldLines> {
         let mut parser = Parser::new_from_str(text);
-        let start = doc_line.unwrap_or(0);
-        loop {
-            let (event, span) = parser.next_event()?.ok()?;
-            match event {
-                Event::StreamEnd => return None,
-                Event::StreamStart | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => {}
-                node => {
-                    let line = span.start.line();
-                    if line >= start {
-                        let root = read_node(&mut parser, node, line)?;
-                        return Some(FieldLines { root });
-                    }
-                    skip_node(&mut parser, &node)?;
-                }
-            }
-        }
+        let (node, line) = document_root(&mut parser, doc_line)?;
+        let root = read_node(&mut parser, node, line)?;
+        Some(FieldLines { root })
     }
 
     /// The line [`field_line`] gives for `pointer` in this document.
@@ -119,6 +90,27 @@ impl FieldLines {
             }
         }
         Some(node.line)
+    }
+}
+
+/// Reads up to the root node of the document whose content starts at or after
+/// `doc_line` (the first when `None`), skipping earlier documents; the node's
+/// start event and line, or `None` when the text ends or breaks first.
+fn document_root<'a>(parser: &mut Parser<'a, saphyr_parser::StrInput<'a>>, doc_line: Option<usize>) -> Option<(Event<'a>, usize)> {
+    let start = doc_line.unwrap_or(0);
+    loop {
+        let (event, span) = parser.next_event()?.ok()?;
+        match event {
+            Event::StreamEnd => return None,
+            Event::StreamStart | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => {}
+            node => {
+                let line = span.start.line();
+                if line >= start {
+                    return Some((node, line));
+                }
+                skip_node(parser, &node)?;
+            }
+        }
     }
 }
 
