@@ -8,9 +8,12 @@
 //! when the README's generated table no longer shows what was measured;
 //! `VERDICT_WRITE_DOCS=1` rewrites that table.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use support::Counts;
 use verdict::runner::TestResult;
 use verdict::suite::gator::{run_suite, SuiteOptions};
 use verdict::suite::rego_test::{run_suite as run_rego_tests, SuiteOptions as RegoTestOptions};
@@ -56,19 +59,6 @@ fn read_known_gaps(path: &Path) -> BTreeMap<GapKey, String> {
         assert!(gaps.insert(key.to_string(), reason.trim().to_string()).is_none(), "{}:{}: duplicate gap", path.display(), n + 1);
     }
     gaps
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct Counts {
-    passed: usize,
-    failed: usize,
-    skipped: usize,
-}
-
-impl Counts {
-    fn total(&self) -> usize {
-        self.passed + self.failed + self.skipped
-    }
 }
 
 struct Failure {

@@ -8,9 +8,12 @@
 //! `docs/kyverno-conformance.md` no longer shows what it measured;
 //! `VERDICT_WRITE_DOCS=1` rewrites that file.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use support::Counts;
 use verdict::runner::TestResult;
 use verdict::suite::kyverno_test::{discover, run_suite};
 
@@ -83,19 +86,6 @@ fn read_known_gaps(path: &Path) -> BTreeMap<GapKey, String> {
         );
     }
     gaps
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct Counts {
-    passed: usize,
-    failed: usize,
-    skipped: usize,
-}
-
-impl Counts {
-    fn total(&self) -> usize {
-        self.passed + self.failed + self.skipped
-    }
 }
 
 /// A failing result with where it comes from.

@@ -84,3 +84,17 @@ pub fn verdict_json(args: &[&str], dir: &Path) -> (std::process::Output, Value) 
     });
     (out, doc)
 }
+
+/// Passed, failed and skipped results of a conformance measurement.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl Counts {
+    pub fn total(&self) -> usize {
+        self.passed + self.failed + self.skipped
+    }
+}
