@@ -213,24 +213,8 @@ fn section(m: &Measurement, gaps: &BTreeMap<GapKey, String>, source: &str) -> St
     out
 }
 
-/// A custom harness, so that absent data shows as an ignored test (with the
-/// reason) instead of a silent `ok`, and fails under `CI=true`.
 fn main() {
-    let args = libtest_mimic::Arguments::from_args();
-    let root = data_root();
-    let present = root.is_dir();
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    if !present {
-        eprintln!("SKIPPED: Gatekeeper conformance data not found at {}", root.display());
-    }
-    let trial = if present || !in_ci {
-        libtest_mimic::Trial::test("gatekeeper_library_conformance", gatekeeper_library_conformance).with_ignored_flag(!present)
-    } else {
-        libtest_mimic::Trial::test("gatekeeper_library_conformance", move || {
-            Err(format!("CI=true but the Gatekeeper conformance data is not at {}", root.display()).into())
-        })
-    };
-    libtest_mimic::run(&args, vec![trial]).exit();
+    support::conformance_main("gatekeeper_library_conformance", "Gatekeeper", &data_root(), gatekeeper_library_conformance);
 }
 
 fn gatekeeper_library_conformance() -> Result<(), libtest_mimic::Failed> {

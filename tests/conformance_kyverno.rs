@@ -306,25 +306,8 @@ fn upstream_source(root: &Path) -> String {
     }
 }
 
-/// A custom harness, so that absent data shows in cargo's summary as an
-/// ignored test (with the reason printed above it) instead of a silent `ok`,
-/// and fails under `CI=true`, where `.ci/run` lays the data beside the checkout.
 fn main() {
-    let args = libtest_mimic::Arguments::from_args();
-    let root = data_root();
-    let present = root.is_dir();
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    if !present {
-        eprintln!("SKIPPED: Kyverno conformance data not found at {}", root.display());
-    }
-    let trial = if present || !in_ci {
-        libtest_mimic::Trial::test("kyverno_policies_conformance", kyverno_policies_conformance).with_ignored_flag(!present)
-    } else {
-        libtest_mimic::Trial::test("kyverno_policies_conformance", move || {
-            Err(format!("CI=true but the Kyverno conformance data is not at {}", root.display()).into())
-        })
-    };
-    libtest_mimic::run(&args, vec![trial]).exit();
+    support::conformance_main("kyverno_policies_conformance", "Kyverno", &data_root(), kyverno_policies_conformance);
 }
 
 fn kyverno_policies_conformance() -> Result<(), libtest_mimic::Failed> {
