@@ -13,6 +13,7 @@ use jsonschema::Validator;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{LazyLock, OnceLock};
+use std::path::Path;
 
 const DEFINITIONS: &str = include_str!("kubernetes-schemas/definitions.json");
 const INDEX: &str = include_str!("kubernetes-schemas/index.json");
@@ -89,27 +90,52 @@ pub fn validate_manifest(input: &Input) -> Result<(), LoadError> {
         return Ok(());
     }
     let version = kubernetes_version();
-    let fail = |message: String| LoadError {
-        path: input.path.clone(),
-        line: input.line,
-        message: format!("document {} ({}): {message}", input.index, input.resource),
-    };
-    match check_manifest(&input.value) {
+    let doc = format!("document {} ({})", input.index, input.resource);
+    check_located(
+        &input.path,
+        input.line,
+        "",
+        &input.value,
+        |api_version, kind| {
+            format!(
+                "{doc}: no Kubernetes {version} schema is embedded for apiVersion {api_version:?} kind {kind:?} \
+                 (add the kind to scripts/k8s_schemas.py if Kubernetes serves it)"
+            )
+        },
+        |api_version, kind| format!("{doc}: does not match the Kubernetes {version} schema of {api_version} {kind}"),
+    )
+}
+
+/// Check `object`, found at JSON Pointer `pointer` (`""` for the document
+/// itself) of the document starting at `line` of `path`, against the embedded
+/// schemas: a load error naming the file and each field's line, its message
+/// worded by `no_schema` or `invalid` from the object's apiVersion and kind.
+/// Custom resources, which have no schema here, pass.
+pub(crate) fn check_located(
+    path: &Path,
+    line: Option<usize>,
+    pointer: &str,
+    object: &Value,
+    no_schema: impl FnOnce(&str, &str) -> String,
+    invalid: impl FnOnce(&str, &str) -> String,
+) -> Result<(), LoadError> {
+    match check_manifest(object) {
         SchemaCheck::Valid | SchemaCheck::CustomResource { .. } => Ok(()),
-        SchemaCheck::NoSchema { api_version, kind } => Err(fail(format!(
-            "no Kubernetes {version} schema is embedded for apiVersion {api_version:?} kind {kind:?} \
-             (add the kind to scripts/k8s_schemas.py if Kubernetes serves it)"
-        ))),
+        SchemaCheck::NoSchema { api_version, kind } => {
+            Err(LoadError { path: path.to_path_buf(), line, message: no_schema(&api_version, &kind) })
+        }
         SchemaCheck::Invalid { api_version, kind, mut violations } => {
-            // Only now is the text read again, to put each field on its line.
-            if let Ok(text) = std::fs::read_to_string(&input.path) {
-                crate::schema::locate(&mut violations, &text, input.line);
+            for v in &mut violations {
+                v.path = match v.path.as_str() {
+                    "/" if !pointer.is_empty() => pointer.to_string(),
+                    p => format!("{pointer}{p}"),
+                };
             }
-            let what = format!(
-                "document {} ({}): does not match the Kubernetes {version} schema of {api_version} {kind}",
-                input.index, input.resource
-            );
-            Err(crate::schema::load_error(&input.path, input.line, &what, &violations))
+            // Only now is the text read again, to put each field on its line.
+            if let Ok(text) = std::fs::read_to_string(path) {
+                crate::schema::locate(&mut violations, &text, line);
+            }
+            Err(crate::schema::load_error(path, line, &invalid(&api_version, &kind), &violations))
         }
     }
 }

@@ -4,7 +4,7 @@
 //! field must not make a case pass by judging an object the API server would
 //! never have admitted. Templates and Constraints have their own checks.
 
-use crate::input::schema::{check_manifest, kubernetes_version, SchemaCheck};
+use crate::input::schema::{check_located, kubernetes_version};
 use serde_json::Value;
 use std::path::Path;
 
@@ -23,35 +23,16 @@ pub(crate) fn schema_problem(
         "" => format!("{api_version} {kind}"),
         _ => format!("{api_version} {kind} at {pointer}"),
     };
-    match check_manifest(object) {
-        SchemaCheck::Valid | SchemaCheck::CustomResource { .. } => None,
-        SchemaCheck::NoSchema { api_version, kind } => Some(format!(
-            "{}:{line}: no Kubernetes {version} schema is embedded for {}, which is not a custom resource",
-            path.display(),
-            what(&api_version, &kind)
-        )),
-        SchemaCheck::Invalid {
-            api_version,
-            kind,
-            mut violations,
-        } => {
-            for v in &mut violations {
-                v.path = match v.path.as_str() {
-                    "/" if !pointer.is_empty() => pointer.to_string(),
-                    p => format!("{pointer}{p}"),
-                };
-            }
-            // Only now is the text read again, to put each field on its line.
-            if let Ok(text) = std::fs::read_to_string(path) {
-                crate::schema::locate(&mut violations, &text, Some(line));
-            }
-            let what = format!(
-                "{} does not match the Kubernetes {version} schema",
-                what(&api_version, &kind)
-            );
-            Some(crate::schema::load_error(path, Some(line), &what, &violations).to_string())
-        }
-    }
+    check_located(
+        path,
+        Some(line),
+        pointer,
+        object,
+        |api_version, kind| format!("no Kubernetes {version} schema is embedded for {}, which is not a custom resource", what(api_version, kind)),
+        |api_version, kind| format!("{} does not match the Kubernetes {version} schema", what(api_version, kind)),
+    )
+    .err()
+    .map(|e| e.to_string())
 }
 
 #[cfg(test)]
