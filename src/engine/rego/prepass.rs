@@ -46,15 +46,18 @@
 //!      in `every` bodies.
 //!
 //!    The moved terms get the same `with` modifiers as the negation. The pass
-//!    only inserts, before the `not`, one statement that fails when one of
-//!    those terms is undefined: `not f(x, input.m) with W` becomes
-//!    `[x, input.m] with W; not f(x, input.m) with W`. An array term rather
-//!    than `_ = t`, because regorus refuses `_ = x` when `x` is bound later by
-//!    unification (`not f(x); x = input.y`), which OPA accepts. A builtin
+//!    only inserts, before the `not`, a statement per term that fails when
+//!    the term is undefined: `not f(x, input.m) with W` becomes
+//!    `type_name(x) with W; type_name(input.m) with W; not f(x, input.m) with W`.
+//!    `type_name` because it is defined for every value (a bare term would
+//!    fail on `false`) and is cheap to parse (an array literal makes regorus'
+//!    parser try a comprehension first); not `_ = t`, because regorus
+//!    refuses `_ = x` when `x` is bound later by unification
+//!    (`not f(x); x = input.y`), which OPA accepts. A builtin
 //!    error in a guarded term is raised by the guard instead of inside the
 //!    negation: an error either way in strict mode, and undefined (the body
 //!    fails) in OPA's default mode, as in OPA. `r if not E` (no braces)
-//!    becomes `r if { [..]; not E }`. Left alone: negations holding a `_`
+//!    becomes `r if { type_name(..); not E }`. Left alone: negations holding a `_`
 //!    outside comprehensions (OPA refuses them as unsafe), and any expression
 //!    the pass does not fully read (a statement continued on the next line
 //!    outside brackets, a call followed by a ref). A variable bound nowhere
@@ -482,30 +485,24 @@ fn negation_guard_insertions(source: &str) -> Vec<CopyingInsert> {
         if guarded.is_empty() {
             continue;
         }
-        // `[t1, t2] with W; `, each copied term remembered for error columns.
-        let mut guard = String::from(if braces { "[" } else { "{ [" });
+        // `type_name(t1) with W; type_name(t2) with W; `, each copied term
+        // remembered for error columns. A call rather than one array of the
+        // terms: regorus' parser first tries every `[` as a comprehension and
+        // pays for the failed attempt (a parser clone and an error).
+        let mut guard = String::from(if braces { "" } else { "{ " });
         let mut copies = Vec::new();
-        for (n, (span, operator)) in guarded.iter().enumerate() {
-            if n > 0 {
-                guard.push_str(", ");
-            }
-            // `[a | b]` would be a comprehension: operator terms go in parentheses.
-            if *operator {
-                guard.push('(');
-            }
+        for (span, _operator) in &guarded {
+            guard.push_str("type_name(");
             copies.push((guard.len(), *span));
             guard.push_str(&one_line(source, &tokens, *span));
-            if *operator {
-                guard.push(')');
+            guard.push(')');
+            if let Some(span) = statement.with {
+                guard.push(' ');
+                copies.push((guard.len(), span));
+                guard.push_str(&one_line(source, &tokens, span));
             }
+            guard.push_str("; ");
         }
-        guard.push(']');
-        if let Some(span) = statement.with {
-            guard.push(' ');
-            copies.push((guard.len(), span));
-            guard.push_str(&one_line(source, &tokens, span));
-        }
-        guard.push_str("; ");
         inserts.push((token.start, guard, copies));
         if !braces {
             inserts.push((statement.end, " }".to_string(), Vec::new()));
@@ -1436,21 +1433,21 @@ mod tests {
     fn guards_call_arguments_of_negations() {
         assert_eq!(
             guarded("r if { not f(1, input.missing) }"),
-            "r if { [input.missing]; not f(1, input.missing) }"
+            "r if { type_name(input.missing); not f(1, input.missing) }"
         );
         assert_eq!(
             guarded("r if { not startswith(x.image, \"a\") }"),
-            "r if { [x.image]; not startswith(x.image, \"a\") }"
+            "r if { type_name(x.image); not startswith(x.image, \"a\") }"
         );
         // Nested calls are moved whole; composites are searched.
         assert_eq!(
             guarded("r if { not f(g(input.a), [1, {\"k\": input.b}], {input.c}) }"),
-            "r if { [g(input.a), input.b, input.c]; not f(g(input.a), [1, {\"k\": input.b}], {input.c}) }"
+            "r if { type_name(g(input.a)); type_name(input.b); type_name(input.c); not f(g(input.a), [1, {\"k\": input.b}], {input.c}) }"
         );
         // A bare variable or rule name is an operand too.
         assert_eq!(
             guarded("deny[m] {\n  not f(params)\n  m := 1\n}"),
-            "deny[m] {\n  [params]; not f(params)\n  m := 1\n}"
+            "deny[m] {\n  type_name(params); not f(params)\n  m := 1\n}"
         );
     }
 
@@ -1459,57 +1456,57 @@ mod tests {
         for (source, want) in [
             (
                 "r if { not input.a > 1 }",
-                "r if { [input.a]; not input.a > 1 }",
+                "r if { type_name(input.a); not input.a > 1 }",
             ),
             (
                 "r if { not input.a != -1.5e3 }",
-                "r if { [input.a]; not input.a != -1.5e3 }",
+                "r if { type_name(input.a); not input.a != -1.5e3 }",
             ),
             (
                 "r if { not x in input.xs }",
-                "r if { [x, input.xs]; not x in input.xs }",
+                "r if { type_name(x); type_name(input.xs); not x in input.xs }",
             ),
             (
                 "r if { not input.a + 1 == 2 }",
-                "r if { [(input.a + 1)]; not input.a + 1 == 2 }",
+                "r if { type_name(input.a + 1); not input.a + 1 == 2 }",
             ),
             // `[a | b]` would be a comprehension.
             (
                 "r if { not input.s | {1} == {1} }",
-                "r if { [(input.s | {1})]; not input.s | {1} == {1} }",
+                "r if { type_name(input.s | {1}); not input.s | {1} == {1} }",
             ),
             (
                 "r if { not (input.a > 1) }",
-                "r if { [input.a]; not (input.a > 1) }",
+                "r if { type_name(input.a); not (input.a > 1) }",
             ),
             (
                 "r if { not count(input.a) == 0 }",
-                "r if { [count(input.a)]; not count(input.a) == 0 }",
+                "r if { type_name(count(input.a)); not count(input.a) == 0 }",
             ),
             (
                 "r if { not [input.a] == [1] }",
-                "r if { [input.a]; not [input.a] == [1] }",
+                "r if { type_name(input.a); not [input.a] == [1] }",
             ),
             (
                 "r if { not input.a[input.k] == 1 }",
-                "r if { [input.k]; not input.a[input.k] == 1 }",
+                "r if { type_name(input.k); not input.a[input.k] == 1 }",
             ),
             (
                 "r if { not input.a[lower(k)] }",
-                "r if { [lower(k)]; not input.a[lower(k)] }",
+                "r if { type_name(lower(k)); not input.a[lower(k)] }",
             ),
             // A variable is always defined, a rule name maybe not: both guarded.
             (
                 "r if { not input.a[k].b }",
-                "r if { [k]; not input.a[k].b }",
+                "r if { type_name(k); not input.a[k].b }",
             ),
             (
                 "r if { not {\"a\": 1}[input.k] }",
-                "r if { [input.k]; not {\"a\": 1}[input.k] }",
+                "r if { type_name(input.k); not {\"a\": 1}[input.k] }",
             ),
             (
                 "r if { not 1 == [input.a, 2][0] }",
-                "r if { [input.a]; not 1 == [input.a, 2][0] }",
+                "r if { type_name(input.a); not 1 == [input.a, 2][0] }",
             ),
         ] {
             assert_eq!(guarded(source), want, "{source}");
@@ -1531,11 +1528,11 @@ mod tests {
     fn guards_carry_with_modifiers_and_brace_bare_bodies() {
         assert_eq!(
             guarded("r if { not f(input.a) with input as {\"a\": 1} }"),
-            "r if { [input.a] with input as {\"a\": 1}; not f(input.a) with input as {\"a\": 1} }"
+            "r if { type_name(input.a) with input as {\"a\": 1}; not f(input.a) with input as {\"a\": 1} }"
         );
         assert_eq!(
             guarded("r if not f(input.a)\ns := 1"),
-            "r if { [input.a]; not f(input.a) }\ns := 1"
+            "r if { type_name(input.a); not f(input.a) }\ns := 1"
         );
     }
 
@@ -1543,15 +1540,15 @@ mod tests {
     fn guards_negations_in_comprehensions_every_and_multiline_calls() {
         assert_eq!(
             guarded("r := [1 | not f(input.a)]"),
-            "r := [1 | [input.a]; not f(input.a)]"
+            "r := [1 | type_name(input.a); not f(input.a)]"
         );
         assert_eq!(
             guarded("r if { every x in xs { x; not f(x.a) } }"),
-            "r if { every x in xs { x; [x.a]; not f(x.a) } }"
+            "r if { every x in xs { x; type_name(x.a); not f(x.a) } }"
         );
         assert_eq!(
             guarded("r if {\n  not f(\n    input.a, # why\n    2)\n}"),
-            "r if {\n  [input.a]; not f(\n    input.a, # why\n    2)\n}"
+            "r if {\n  type_name(input.a); not f(\n    input.a, # why\n    2)\n}"
         );
     }
 
@@ -1572,7 +1569,7 @@ mod tests {
     #[test]
     fn guard_columns_map_back() {
         let r = rewrite("r if { not f(input.a); input.b }");
-        assert!(r.source.starts_with("r if { [input.a]; not f(input.a); "));
+        assert!(r.source.starts_with("r if { type_name(input.a); not f(input.a); "));
         let shifted = r.source.find("input.b").unwrap() + 1;
         assert_eq!(
             r.original_column(1, shifted),
@@ -1582,7 +1579,7 @@ mod tests {
         assert_eq!(r.original_column(1, not), "r if { ".len() + 1);
         // An error in a guard points at the term the author wrote.
         let r = rewrite("r if { some x in input.xs; not f(count(x), y) with input as {} }");
-        let guard = r.source.find("[count").unwrap() + 1;
+        let guard = r.source.find("type_name(count").unwrap() + "type_name".len() + 1;
         let author = "r if { some x in input.xs; not f(".len() + 1;
         assert_eq!(r.original_column(1, guard + 1), author);
         assert_eq!(r.original_column(1, guard + 7), author + 6);
@@ -1593,7 +1590,7 @@ mod tests {
         );
         // A term on another line than its `not` points at the `not`.
         let r = rewrite("r if {\n  not f(\n    input.a)\n}");
-        let guard = r.source.find("[input").unwrap() + 1;
+        let guard = r.source.find("type_name(input").unwrap() + "type_name".len() + 1;
         assert_eq!(r.original_column(2, guard + 1), 3);
     }
 }
