@@ -19,16 +19,16 @@ fn verdict_test(path: &str) -> (Output, Value) {
     support::verdict_json(&["test", path], &repo())
 }
 
-/// The load error whose path is `FIXTURES/file`.
-fn error_at<'a>(doc: &'a Value, file: &str) -> &'a Value {
+/// The load error whose path is `FIXTURES/file` and whose message says `says`.
+fn error_at<'a>(doc: &'a Value, file: &str, says: &str) -> &'a Value {
     let path = format!("{FIXTURES}/{file}");
     let found: Vec<&Value> = doc["load_errors"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["path"] == path.as_str())
+        .filter(|e| e["path"] == path.as_str() && e["message"].as_str().unwrap_or("").contains(says))
         .collect();
-    assert_eq!(found.len(), 1, "one load error for {path}: {doc:#}");
+    assert_eq!(found.len(), 1, "one load error for {path} saying {says:?}: {doc:#}");
     found[0]
 }
 
@@ -46,7 +46,7 @@ fn each_broken_suite_is_an_error_naming_file_and_line_and_the_others_still_run()
     let (out, doc) = verdict_test(FIXTURES);
     assert_eq!(out.status.code(), Some(2), "a load error exits 2: {doc:#}");
     let errors = doc["load_errors"].as_array().unwrap();
-    assert_eq!(errors.len(), 5, "{doc:#}");
+    assert_eq!(errors.len(), 7, "{doc:#}");
     for (file, line, says) in [
         // The parser stops at the end of the Rego block, where the `}` is missing.
         ("gator-bad-rego/template.yaml", 18, "Rego does not compile"),
@@ -61,6 +61,17 @@ fn each_broken_suite_is_an_error_naming_file_and_line_and_the_others_still_run()
             7,
             "template no-such-template.yaml does not exist",
         ),
+        // Case files are read without a lookup first; a missing one is the same error.
+        (
+            "gator-missing-case-file/suite.yaml",
+            11,
+            "object no-such-object.yaml does not exist",
+        ),
+        (
+            "gator-missing-case-file/suite.yaml",
+            17,
+            "inventory file no-such-inventory.yaml does not exist",
+        ),
         (
             "gator-unknown-kind/constraint.yaml",
             1,
@@ -68,7 +79,7 @@ fn each_broken_suite_is_an_error_naming_file_and_line_and_the_others_still_run()
         ),
         ("rego-unparsable/unparsable_test.rego", 10, "expecting `}`"),
     ] {
-        let error = error_at(&doc, file);
+        let error = error_at(&doc, file, says);
         assert_eq!(error["line"], line, "{error:#}");
         assert!(
             error["message"].as_str().unwrap().contains(says),
@@ -114,7 +125,7 @@ fn each_broken_suite_is_an_error_naming_file_and_line_and_the_others_still_run()
     );
     assert_eq!(
         doc["summary"],
-        serde_json::json!({"passed": 3, "failed": 0, "errors": 6, "skipped": 0})
+        serde_json::json!({"passed": 3, "failed": 0, "errors": 9, "skipped": 0})
     );
 }
 
@@ -142,5 +153,5 @@ fn a_suite_that_cannot_load_is_exit_2_even_with_nothing_else_to_run() {
     let (out, doc) = verdict_test(&format!("{FIXTURES}/gator-missing-file"));
     assert_eq!(out.status.code(), Some(2), "{doc:#}");
     assert_eq!(doc["results"], serde_json::json!([]));
-    assert_eq!(error_at(&doc, "gator-missing-file/suite.yaml")["line"], 7);
+    assert_eq!(error_at(&doc, "gator-missing-file/suite.yaml", "no-such-template")["line"], 7);
 }

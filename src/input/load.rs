@@ -49,14 +49,15 @@ pub fn load_file(path: &Path, limits: &Limits) -> Result<Vec<Input>, LoadError> 
 /// Read a file's text under the size limit, decoding UTF-8 (or UTF-16 with a
 /// byte order mark), for readers that need the text itself (to locate lines).
 pub fn read_text(path: &Path, limits: &Limits) -> Result<String, LoadError> {
-    let metadata = std::fs::metadata(path).map_err(|e| LoadError::new(path, format!("cannot read: {e}")))?;
+    // Open first and ask the open file for its size: one path lookup, not two.
+    let file = File::open(path).map_err(|e| LoadError::new(path, format!("cannot read: {e}")))?;
+    let metadata = file.metadata().map_err(|e| LoadError::new(path, format!("cannot read: {e}")))?;
     if metadata.is_dir() {
         return Err(LoadError::new(path, "is a directory, not a file"));
     }
     if metadata.len() > limits.max_file_bytes {
         return Err(too_large(path, metadata.len(), limits));
     }
-    let file = File::open(path).map_err(|e| LoadError::new(path, format!("cannot open: {e}")))?;
     // The file may grow after the metadata check, or be a device that reports no size.
     let mut bytes = Vec::with_capacity(metadata.len() as usize);
     file.take(limits.max_file_bytes.saturating_add(1))

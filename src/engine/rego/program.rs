@@ -283,8 +283,19 @@ impl Program {
     fn every_call_resolves(&self) -> bool {
         let packages = self.packages();
         let package_of = |file: &str| packages.iter().find(|(f, _)| f == file).map(|(_, p)| p.as_str());
+        // Asking regorus parses a selector each time; a module calls the same names often.
+        let declared = std::cell::RefCell::new(std::collections::HashMap::<(String, String), bool>::new());
+        let declares_rule = |file: &str, name: &str| -> bool {
+            let key = (file.to_string(), name.to_string());
+            if let Some(known) = declared.borrow().get(&key) {
+                return *known;
+            }
+            let answer = self.declares_rule(file, name);
+            declared.borrow_mut().insert(key, answer);
+            answer
+        };
         let in_package = |package: &str, name: &str| {
-            packages.iter().any(|(f, p)| p == package && self.declares_rule(f, name))
+            packages.iter().any(|(f, p)| p == package && declares_rule(f, name))
         };
         self.locations.sources.iter().all(|(file, source)| {
             let Some(names) = prepass::call_names(source) else { return false };
@@ -320,7 +331,7 @@ impl Program {
                 let callee = path.join(".");
                 packages.iter().any(|(f, p)| {
                     *p == callee
-                        && self.declares_rule(f, function)
+                        && declares_rule(f, function)
                         && self
                             .locations
                             .sources

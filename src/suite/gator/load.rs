@@ -97,17 +97,40 @@ pub fn read_suite(path: &Path, limits: &Limits) -> Result<SuiteFile, LoadError> 
 
 /// A file named by the suite, resolved, with an error at the referencing line when it is missing.
 pub fn resolve(suite: &SuiteFile, pointer: &str, what: &str, relative: &str) -> Result<PathBuf, LoadError> {
+    let path = suite_relative(suite, pointer, what, relative)?;
+    if !path.is_file() {
+        return Err(not_there(suite, pointer, what, relative, &path));
+    }
+    Ok(path)
+}
+
+/// The objects of the file a suite field names, read as [`read_objects`]
+/// does; a file that is not there is the same error as [`resolve`]'s. The
+/// file is not looked up before reading: cases are the most read files.
+pub fn read_suite_objects(
+    suite: &SuiteFile,
+    pointer: &str,
+    what: &str,
+    relative: &str,
+    limits: &Limits,
+) -> Result<(PathBuf, Vec<(usize, Value)>), LoadError> {
+    let path = suite_relative(suite, pointer, what, relative)?;
+    match read_objects(&path, limits) {
+        Ok(objects) => Ok((path, objects)),
+        Err(_) if !path.is_file() => Err(not_there(suite, pointer, what, relative, &path)),
+        Err(e) => Err(e),
+    }
+}
+
+fn suite_relative(suite: &SuiteFile, pointer: &str, what: &str, relative: &str) -> Result<PathBuf, LoadError> {
     if relative.is_empty() {
         return Err(suite.error_at(pointer, format!("{what} is missing")));
     }
-    let path = suite.dir().join(relative);
-    if !path.is_file() {
-        return Err(suite.error_at(
-            pointer,
-            format!("{what} {relative} does not exist (resolved to {})", path.display()),
-        ));
-    }
-    Ok(path)
+    Ok(suite.dir().join(relative))
+}
+
+fn not_there(suite: &SuiteFile, pointer: &str, what: &str, relative: &str, path: &Path) -> LoadError {
+    suite.error_at(pointer, format!("{what} {relative} does not exist (resolved to {})", path.display()))
 }
 
 /// The documents of a referenced file and its text.

@@ -1,7 +1,7 @@
 //! Running a gator suite: each assertion of each case becomes one
 //! [`TestResult`] row, so a failure names exactly the claim that did not hold.
 
-use super::load::{load_expander, load_pair, read_objects, read_suite, resolve, PairError, SuiteFile, TemplateCache};
+use super::load::{load_expander, load_pair, read_suite, read_suite_objects, PairError, SuiteFile, TemplateCache};
 use super::model::{Case, Expected};
 use super::schema::schema_problem;
 use crate::engine::gatekeeper::{Constraint, Expander, ReviewOutcome, Template};
@@ -240,8 +240,7 @@ fn review_case(
     options: &SuiteOptions,
 ) -> Result<Reviewed, LoadError> {
     let limits = &options.limits;
-    let object_path = resolve(suite, &format!("{pointer}/object"), "object", &case.object)?;
-    let objects = read_objects(&object_path, limits)?;
+    let (object_path, objects) = read_suite_objects(suite, &format!("{pointer}/object"), "object", &case.object, limits)?;
     let [(line, object)] = objects.as_slice() else {
         return Err(LoadError::at_line(
             &object_path,
@@ -267,8 +266,8 @@ fn review_case(
     }
     let mut inventory = Vec::new();
     for (i, file) in case.inventory.iter().enumerate() {
-        let path = resolve(suite, &format!("{pointer}/inventory/{i}"), "inventory file", file)?;
-        for (line, value) in read_objects(&path, limits)? {
+        let (path, objects) = read_suite_objects(suite, &format!("{pointer}/inventory/{i}"), "inventory file", file, limits)?;
+        for (line, value) in objects {
             if check_schema {
                 schema_problems.extend(schema_problem(&path, line, "", &value));
             }
@@ -400,7 +399,7 @@ fn check_assertion(row: &mut TestResult, assertion: &super::model::Assertion, ou
     };
     let matching = match &assertion.message {
         None => violations.len(),
-        Some(pattern) => match regex::Regex::new(pattern) {
+        Some(pattern) => match message_regex(pattern) {
             Ok(re) => violations.iter().filter(|m| re.is_match(m)).count(),
             Err(e) => {
                 row.actual = "error".into();
@@ -412,4 +411,25 @@ fn check_assertion(row: &mut TestResult, assertion: &super::model::Assertion, ou
     row.actual = matching.to_string();
     row.ok = expected.holds(matching);
     row.messages = violations;
+}
+
+/// An assertion's message pattern, compiled once per thread: suites repeat
+/// the same few patterns over many cases.
+fn message_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    thread_local! {
+        static COMPILED: std::cell::RefCell<std::collections::HashMap<String, regex::Regex>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    if let Some(re) = COMPILED.with(|c| c.borrow().get(pattern).cloned()) {
+        return Ok(re);
+    }
+    let re = regex::Regex::new(pattern)?;
+    COMPILED.with(|c| {
+        let mut compiled = c.borrow_mut();
+        if compiled.len() >= 1024 {
+            compiled.clear();
+        }
+        compiled.insert(pattern.to_string(), re.clone());
+    });
+    Ok(re)
 }
