@@ -70,7 +70,12 @@ impl Activation {
                 }
             }
         }
-        self.bind("variables", Value::Map(Map { map: Arc::new(done) }));
+        self.bind(
+            "variables",
+            Value::Map(Map {
+                map: Arc::new(done),
+            }),
+        );
     }
 
     /// The error of variable `name`, when its expression failed.
@@ -81,7 +86,9 @@ impl Activation {
 
 impl VariableResolver for Activation {
     fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
-        self.values.get(variable).map(|v| CowVal::Borrowed(v.as_ref()))
+        self.values
+            .get(variable)
+            .map(|v| CowVal::Borrowed(v.as_ref()))
     }
 }
 
@@ -109,11 +116,24 @@ mod tests {
             Numbers::Cluster,
         );
         a.bind_variables(&variables);
-        assert!(env.compile("variables.names == ['a', 'b']").unwrap().eval_bool(&a).unwrap());
-        assert!(env.compile("size(variables.containers) == 2").unwrap().eval_bool(&a).unwrap());
-        let error = env.compile("variables.broken == 1").unwrap().eval_bool(&a).unwrap_err();
+        assert!(env
+            .compile("variables.names == ['a', 'b']")
+            .unwrap()
+            .eval_bool(&a)
+            .unwrap());
+        assert!(env
+            .compile("size(variables.containers) == 2")
+            .unwrap()
+            .eval_bool(&a)
+            .unwrap());
+        let error = env
+            .compile("variables.broken == 1")
+            .unwrap()
+            .eval_bool(&a)
+            .unwrap_err();
         assert!(
-            error.to_string().contains("variable `broken` failed") && error.to_string().contains("1 / 0"),
+            error.to_string().contains("variable `broken` failed")
+                && error.to_string().contains("1 / 0"),
             "{error}"
         );
     }

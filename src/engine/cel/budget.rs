@@ -40,9 +40,16 @@ pub(crate) fn with_budget<T>(limit: u64, f: impl FnOnce() -> T) -> T {
 }
 
 /// The overload behind [`CHARGE`]: passes its argument through after charging its size.
-pub(crate) fn charge<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    let range = args.pop().ok_or_else(|| ExecutionError::invalid_argument_count(1, 0))?;
-    let size = range.as_sizer().map(|s| (*s.size().inner()).max(0) as u64).unwrap_or(0);
+pub(crate) fn charge<'b, 'v>(
+    mut args: Vec<CowVal<'b, 'v>>,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let range = args
+        .pop()
+        .ok_or_else(|| ExecutionError::invalid_argument_count(1, 0))?;
+    let size = range
+        .as_sizer()
+        .map(|s| (*s.size().inner()).max(0) as u64)
+        .unwrap_or(0);
     let exhausted = BUDGET.with(|b| match b.get() {
         Some((used, limit)) => {
             let used = used.saturating_add(size);
@@ -89,8 +96,14 @@ pub(crate) fn instrument(expr: &mut IdedExpr) {
         }
         Expr::Select(select) => instrument(&mut select.operand),
         Expr::List(list) => list.elements.iter_mut().for_each(instrument),
-        Expr::Map(map) => map.entries.iter_mut().for_each(|e| instrument_entry(&mut e.expr)),
-        Expr::Struct(s) => s.entries.iter_mut().for_each(|e| instrument_entry(&mut e.expr)),
+        Expr::Map(map) => map
+            .entries
+            .iter_mut()
+            .for_each(|e| instrument_entry(&mut e.expr)),
+        Expr::Struct(s) => s
+            .entries
+            .iter_mut()
+            .for_each(|e| instrument_entry(&mut e.expr)),
         _ => {}
     }
 }

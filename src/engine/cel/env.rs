@@ -36,7 +36,9 @@ pub struct CelEnv {
 
 impl std::fmt::Debug for CelEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CelEnv").field("budget", &self.budget).finish_non_exhaustive()
+        f.debug_struct("CelEnv")
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
     }
 }
 
@@ -55,10 +57,14 @@ impl CelEnv {
     /// Compiles `source` once: parse, expand macros, check every called
     /// function is declared, and instrument comprehensions for the budget.
     pub fn compile(&self, source: &str) -> Result<Expression, CelError> {
-        let mut ast = self.env.parser().parse(source).map_err(|e| CelError::Compile {
-            expression: source.to_string(),
-            message: e.to_string().trim().to_string(),
-        })?;
+        let mut ast = self
+            .env
+            .parser()
+            .parse(source)
+            .map_err(|e| CelError::Compile {
+                expression: source.to_string(),
+                message: e.to_string().trim().to_string(),
+            })?;
         if let Some(function) = self.first_unknown_function(&ast) {
             return Err(CelError::UnknownFunction {
                 expression: source.to_string(),
@@ -79,7 +85,13 @@ impl CelEnv {
                 let known = |name: &str| self.is_declared(name);
                 !(qualified.as_deref().is_some_and(known) || known(plain))
             })
-            .map(|(qualified, plain, namespaced)| if namespaced { qualified.unwrap_or(plain) } else { plain })
+            .map(|(qualified, plain, namespaced)| {
+                if namespaced {
+                    qualified.unwrap_or(plain)
+                } else {
+                    plain
+                }
+            })
     }
 
     /// Whether calling `name` (globally or as a method) reaches a declaration.
@@ -125,7 +137,10 @@ fn collect_calls(ast: &IdedExpr, out: &mut Vec<(Option<String>, String, bool)>) 
                 .and_then(qualified_name)
                 .map(|q| format!("{q}.{}", call.func_name));
             // `object.spec.f()` names `f`; `ns.f()` may be the namespaced function `ns.f`.
-            let namespaced = matches!(call.target.as_deref().map(|t| &t.expr), Some(Expr::Ident(_)));
+            let namespaced = matches!(
+                call.target.as_deref().map(|t| &t.expr),
+                Some(Expr::Ident(_))
+            );
             out.push((qualified, call.func_name.clone(), namespaced));
             if let Some(t) = call.target.as_deref() {
                 collect_calls(t, out);
@@ -133,7 +148,13 @@ fn collect_calls(ast: &IdedExpr, out: &mut Vec<(Option<String>, String, bool)>) 
             call.args.iter().for_each(|a| collect_calls(a, out));
         }
         Expr::Comprehension(c) => {
-            for e in [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+            for e in [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ] {
                 collect_calls(e, out);
             }
         }
@@ -186,8 +207,13 @@ impl CelEnvBuilder {
             env.add_extension(extension)
                 .expect("the built-in CEL libraries declare no conflicting overloads");
         }
-        env.add_overload(budget::CHARGE, budget::CHARGE, vec![DYN_TYPE], budget::charge)
-            .expect("the budget charge is declared once");
+        env.add_overload(
+            budget::CHARGE,
+            budget::CHARGE,
+            vec![DYN_TYPE],
+            budget::charge,
+        )
+        .expect("the budget charge is declared once");
         CelEnvBuilder {
             env,
             budget: DEFAULT_BUDGET,
@@ -196,7 +222,10 @@ impl CelEnvBuilder {
 
     /// Adds a library of a policy kind: overloads, macros or types declared on
     /// the crate's [`Env`]. Fails when it redeclares an existing overload.
-    pub fn extension(mut self, extension: impl FnOnce(&mut Env) -> Result<(), DeclarationError>) -> Result<Self, DeclarationError> {
+    pub fn extension(
+        mut self,
+        extension: impl FnOnce(&mut Env) -> Result<(), DeclarationError>,
+    ) -> Result<Self, DeclarationError> {
         self.env.add_extension(extension)?;
         Ok(self)
     }
@@ -232,7 +261,10 @@ fn bind_macro(
         return Ok(None);
     }
     let Expr::Ident(name) = &args[0].expr else {
-        return Err(helper.new_error(args[0].id, "cel.bind() variable name must be a simple identifier"));
+        return Err(helper.new_error(
+            args[0].id,
+            "cel.bind() variable name must be a simple identifier",
+        ));
     };
     let name = name.clone();
     let body = args.pop().expect("three arguments");
@@ -259,7 +291,9 @@ mod tests {
     #[test]
     fn an_unknown_function_is_a_compile_error_naming_it() {
         let env = CelEnv::kubernetes();
-        let error = env.compile("object.spec.frobnicate(1) && size([]) == 0").unwrap_err();
+        let error = env
+            .compile("object.spec.frobnicate(1) && size([]) == 0")
+            .unwrap_err();
         assert_eq!(
             error,
             CelError::UnknownFunction {
@@ -282,7 +316,9 @@ mod tests {
 
     #[test]
     fn standard_macros_optionals_and_bind() {
-        holds("[1, 2, 3].all(x, x > 0) && [1, 2].exists(x, x == 2) && [1, 2].exists_one(x, x == 2)");
+        holds(
+            "[1, 2, 3].all(x, x > 0) && [1, 2].exists(x, x == 2) && [1, 2].exists_one(x, x == 2)",
+        );
         holds("[1, 2].map(x, x * 2) == [2, 4] && [1, 2, 3].filter(x, x > 1) == [2, 3] && has({'a': 1}.a)");
         holds("{'a': 1}.?b.orValue(5) == 5 && {'a': 1}.?a.hasValue() && optional.none().orValue(1) == 1");
         holds("cel.bind(x, 2, x * x) == 4 && cel.bind(a, [1, 2], cel.bind(b, a.size(), b + a[0])) == 3");
@@ -302,12 +338,18 @@ mod tests {
         let env = CelEnv::builder()
             .extension(|env| {
                 env.add_overload("kind.answer", "kind.answer()", vec![], |_| {
-                    Ok(cel::common::value::CowVal::owned(cel::common::types::CelInt::from(42)))
+                    Ok(cel::common::value::CowVal::owned(
+                        cel::common::types::CelInt::from(42),
+                    ))
                 })
             })
             .unwrap()
             .build();
-        assert!(env.compile("kind.answer() == 42").unwrap().eval_bool(&Activation::new()).unwrap());
+        assert!(env
+            .compile("kind.answer() == 42")
+            .unwrap()
+            .eval_bool(&Activation::new())
+            .unwrap());
         assert!(CelEnv::kubernetes().compile("kind.answer() == 42").is_err());
     }
 }

@@ -9,7 +9,10 @@ pub enum CelError {
     Compile { expression: String, message: String },
     /// The expression calls a function the environment does not declare.
     #[error("CEL expression `{expression}` calls undeclared function `{function}`")]
-    UnknownFunction { expression: String, function: String },
+    UnknownFunction {
+        expression: String,
+        function: String,
+    },
     /// Evaluation failed: no matching overload, missing key, division by zero, ...
     #[error("CEL expression `{expression}` failed: {message}")]
     Evaluation { expression: String, message: String },

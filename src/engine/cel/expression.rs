@@ -76,10 +76,12 @@ impl Expression {
     fn execution_error(&self, error: ExecutionError, activation: &Activation) -> CelError {
         let expression = self.source.to_string();
         match &error {
-            ExecutionError::FunctionError { message, .. } if message == budget::EXHAUSTED => CelError::Budget {
-                expression,
-                limit: self.env.budget,
-            },
+            ExecutionError::FunctionError { message, .. } if message == budget::EXHAUSTED => {
+                CelError::Budget {
+                    expression,
+                    limit: self.env.budget,
+                }
+            }
             ExecutionError::NoSuchKey(key) => match activation.failed_variable(key) {
                 Some(cause) => CelError::Evaluation {
                     expression,
@@ -154,14 +156,23 @@ mod tests {
     fn kyverno_cli_numbers_have_no_double_plus_int_overload() {
         let a = activation(json!({"spec": {"replicas": 3}}), Numbers::KyvernoCli);
         let error = eval("object.spec.replicas + 1", &a).unwrap_err();
-        assert!(error.to_string().contains("no matching overload"), "{error}");
-        assert_eq!(eval("object.spec.replicas + 1.0", &a), Ok(Value::Float(4.0)));
+        assert!(
+            error.to_string().contains("no matching overload"),
+            "{error}"
+        );
+        assert_eq!(
+            eval("object.spec.replicas + 1.0", &a),
+            Ok(Value::Float(4.0))
+        );
     }
 
     #[test]
     fn bad_expressions_are_clean_errors() {
         let a = activation(json!({"spec": {}}), Numbers::Cluster);
-        assert!(eval("1 / 0", &a).unwrap_err().to_string().contains("Division by zero"));
+        assert!(eval("1 / 0", &a)
+            .unwrap_err()
+            .to_string()
+            .contains("Division by zero"));
         assert!(eval("object.spec.missing == 1", &a)
             .unwrap_err()
             .to_string()
@@ -185,7 +196,11 @@ mod tests {
         let items: Vec<i64> = (0..100_000).collect();
         let a = activation(json!({ "items": items }), Numbers::Cluster);
         let started = Instant::now();
-        let error = eval("object.items.all(x, object.items.all(y, x != y || x == y))", &a).unwrap_err();
+        let error = eval(
+            "object.items.all(x, object.items.all(y, x != y || x == y))",
+            &a,
+        )
+        .unwrap_err();
         assert!(
             matches!(
                 error,
@@ -196,7 +211,11 @@ mod tests {
             ),
             "{error}"
         );
-        assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "took {:?}",
+            started.elapsed()
+        );
         let error = eval("[1,2,3,4,5,6,7,8,9,10].map(a, [1,2,3,4,5,6,7,8,9,10].map(b, [1,2,3,4,5,6,7,8,9,10].map(c, [1,2,3,4,5,6,7,8,9,10].map(d, [1,2,3,4,5,6,7,8,9,10].map(e, [1,2,3,4,5,6,7,8,9,10].map(f, f)))))).size() > 0", &a).unwrap_err();
         assert!(matches!(error, CelError::Budget { .. }), "{error}");
     }
@@ -206,11 +225,15 @@ mod tests {
         let env = CelEnv::builder().budget(10).build();
         let a = Activation::new();
         assert_eq!(
-            env.compile("[1, 2, 3].map(x, [1, 2].map(y, y)).size()").unwrap().evaluate(&a),
+            env.compile("[1, 2, 3].map(x, [1, 2].map(y, y)).size()")
+                .unwrap()
+                .evaluate(&a),
             Ok(Value::Int(3))
         );
         assert!(matches!(
-            env.compile("[1, 2, 3].map(x, [1, 2, 3].map(y, y)).size()").unwrap().evaluate(&a),
+            env.compile("[1, 2, 3].map(x, [1, 2, 3].map(y, y)).size()")
+                .unwrap()
+                .evaluate(&a),
             Err(CelError::Budget { limit: 10, .. })
         ));
     }

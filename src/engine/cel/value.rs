@@ -38,7 +38,9 @@ pub fn to_cel(json: &Json, numbers: Numbers) -> Value {
         Json::Bool(b) => Value::Bool(*b),
         Json::Number(n) => number(n, numbers),
         Json::String(s) => Value::String(Arc::new(s.clone())),
-        Json::Array(items) => Value::List(Arc::new(items.iter().map(|i| to_cel(i, numbers)).collect())),
+        Json::Array(items) => {
+            Value::List(Arc::new(items.iter().map(|i| to_cel(i, numbers)).collect()))
+        }
         Json::Object(fields) => {
             let map: HashMap<Key, Value> = fields
                 .iter()
@@ -80,7 +82,9 @@ pub fn to_json(value: &Value) -> Result<Json, NotJson> {
             .map(Json::Number)
             .ok_or_else(|| NotJson(format!("double {f}")))?,
         Value::String(s) => Json::String(s.to_string()),
-        Value::Bytes(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b.as_slice())),
+        Value::Bytes(b) => {
+            Json::String(base64::engine::general_purpose::STANDARD.encode(b.as_slice()))
+        }
         Value::List(items) => Json::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
         Value::Map(map) => {
             let mut entries: Vec<(String, Json)> = map
@@ -123,7 +127,10 @@ mod tests {
         assert_eq!(to_cel(&json!(3), Numbers::Cluster), Value::Int(3));
         assert_eq!(to_cel(&json!(-3), Numbers::Cluster), Value::Int(-3));
         assert_eq!(to_cel(&json!(0.5), Numbers::Cluster), Value::Float(0.5));
-        assert_eq!(to_cel(&json!(u64::MAX), Numbers::Cluster), Value::Float(u64::MAX as f64));
+        assert_eq!(
+            to_cel(&json!(u64::MAX), Numbers::Cluster),
+            Value::Float(u64::MAX as f64)
+        );
     }
 
     #[test]

@@ -49,16 +49,20 @@ fn parse_ip(s: &str) -> Result<IpAddr, String> {
 }
 
 fn parse_cidr(s: &str) -> Result<Cidr, String> {
-    let (addr, prefix) = s
-        .split_once('/')
-        .ok_or_else(|| format!("network address parse error during conversion from string: {s:?}"))?;
+    let (addr, prefix) = s.split_once('/').ok_or_else(|| {
+        format!("network address parse error during conversion from string: {s:?}")
+    })?;
     let ip = parse_ip(addr)?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
     let prefix: u8 = prefix
         .parse()
         .ok()
-        .filter(|p| *p <= max && !prefix.starts_with('+') && (prefix == "0" || !prefix.starts_with('0')))
-        .ok_or_else(|| format!("network address parse error during conversion from string: {s:?}"))?;
+        .filter(|p| {
+            *p <= max && !prefix.starts_with('+') && (prefix == "0" || !prefix.starts_with('0'))
+        })
+        .ok_or_else(|| {
+            format!("network address parse error during conversion from string: {s:?}")
+        })?;
     Ok(Cidr { ip, prefix })
 }
 
@@ -81,7 +85,11 @@ impl Cidr {
     fn masked(self) -> Cidr {
         let (value, width) = bits(self.ip);
         let host_bits = width - self.prefix as u32;
-        let mask = if host_bits >= 128 { 0 } else { !0u128 << host_bits };
+        let mask = if host_bits >= 128 {
+            0
+        } else {
+            !0u128 << host_bits
+        };
         Cidr {
             ip: from_bits(value & mask, width),
             prefix: self.prefix,
@@ -89,14 +97,31 @@ impl Cidr {
     }
 
     fn contains(self, ip: IpAddr) -> bool {
-        ip.is_ipv4() == self.ip.is_ipv4() && Cidr { ip, prefix: self.prefix }.masked() == self.masked()
+        ip.is_ipv4() == self.ip.is_ipv4()
+            && Cidr {
+                ip,
+                prefix: self.prefix,
+            }
+            .masked()
+                == self.masked()
     }
 }
 
 fn is_global_unicast(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_loopback() || v4.is_multicast() || v4.is_link_local() || v4.is_broadcast()),
-        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_loopback() || v6.is_multicast() || v6.is_unicast_link_local()),
+        IpAddr::V4(v4) => {
+            !(v4.is_unspecified()
+                || v4.is_loopback()
+                || v4.is_multicast()
+                || v4.is_link_local()
+                || v4.is_broadcast())
+        }
+        IpAddr::V6(v6) => {
+            !(v6.is_unspecified()
+                || v6.is_loopback()
+                || v6.is_multicast()
+                || v6.is_unicast_link_local())
+        }
     }
 }
 
@@ -145,7 +170,12 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     let cidr = &|| Type::new_opaque_type(CIDR_TYPE);
     env.add_type(ip())?;
     env.add_type(cidr())?;
-    global(env, "ip", vec![STRING_TYPE], op!("ip", |a| Ok(ip_value(ip_arg(a, 0)?))))?;
+    global(
+        env,
+        "ip",
+        vec![STRING_TYPE],
+        op!("ip", |a| Ok(ip_value(ip_arg(a, 0)?))),
+    )?;
     global(
         env,
         "isIP",
@@ -161,56 +191,82 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
             Ok(Value::Bool(parse_ip(s)?.to_string() == s))
         }),
     )?;
-    global(env, "string", vec![ip()], op!("string", |a| Ok(string(ip_arg(a, 0)?.to_string()))))?;
+    global(
+        env,
+        "string",
+        vec![ip()],
+        op!("string", |a| Ok(string(ip_arg(a, 0)?.to_string()))),
+    )?;
     member(
         env,
         "family",
         ip(),
         vec![],
-        op!("family", |a| Ok(Value::Int(if ip_arg(a, 0)?.is_ipv4() { 4 } else { 6 }))),
+        op!("family", |a| Ok(Value::Int(if ip_arg(a, 0)?.is_ipv4() {
+            4
+        } else {
+            6
+        }))),
     )?;
     member(
         env,
         "isUnspecified",
         ip(),
         vec![],
-        op!("isUnspecified", |a| Ok(Value::Bool(ip_arg(a, 0)?.is_unspecified()))),
+        op!("isUnspecified", |a| Ok(Value::Bool(
+            ip_arg(a, 0)?.is_unspecified()
+        ))),
     )?;
     member(
         env,
         "isLoopback",
         ip(),
         vec![],
-        op!("isLoopback", |a| Ok(Value::Bool(ip_arg(a, 0)?.is_loopback()))),
+        op!("isLoopback", |a| Ok(Value::Bool(
+            ip_arg(a, 0)?.is_loopback()
+        ))),
     )?;
     member(
         env,
         "isLinkLocalMulticast",
         ip(),
         vec![],
-        op!("isLinkLocalMulticast", |a| Ok(Value::Bool(is_link_local_multicast(ip_arg(a, 0)?)))),
+        op!("isLinkLocalMulticast", |a| Ok(Value::Bool(
+            is_link_local_multicast(ip_arg(a, 0)?)
+        ))),
     )?;
     member(
         env,
         "isLinkLocalUnicast",
         ip(),
         vec![],
-        op!("isLinkLocalUnicast", |a| Ok(Value::Bool(is_link_local_unicast(ip_arg(a, 0)?)))),
+        op!("isLinkLocalUnicast", |a| Ok(Value::Bool(
+            is_link_local_unicast(ip_arg(a, 0)?)
+        ))),
     )?;
     member(
         env,
         "isGlobalUnicast",
         ip(),
         vec![],
-        op!("isGlobalUnicast", |a| Ok(Value::Bool(is_global_unicast(ip_arg(a, 0)?)))),
+        op!("isGlobalUnicast", |a| Ok(Value::Bool(is_global_unicast(
+            ip_arg(a, 0)?
+        )))),
     )?;
 
-    global(env, "cidr", vec![STRING_TYPE], op!("cidr", |a| Ok(cidr_value(cidr_arg(a, 0)?))))?;
+    global(
+        env,
+        "cidr",
+        vec![STRING_TYPE],
+        op!("cidr", |a| Ok(cidr_value(cidr_arg(a, 0)?))),
+    )?;
     global(
         env,
         "isCIDR",
         vec![STRING_TYPE],
-        op!("isCIDR", |a| Ok(Value::Bool(parse_cidr(text(a, 0)?).is_ok()))),
+        op!("isCIDR", |a| Ok(Value::Bool(
+            parse_cidr(text(a, 0)?).is_ok()
+        ))),
     )?;
     global(
         env,
@@ -227,7 +283,9 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
             "containsIP",
             cidr(),
             vec![arg()],
-            op!("containsIP", |a| Ok(Value::Bool(cidr_arg(a, 0)?.contains(ip_arg(a, 1)?)))),
+            op!("containsIP", |a| Ok(Value::Bool(
+                cidr_arg(a, 0)?.contains(ip_arg(a, 1)?)
+            ))),
         )?;
     }
     for arg in [cidr as &dyn Fn() -> Type, &|| STRING_TYPE] {
@@ -238,17 +296,27 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
             vec![arg()],
             op!("containsCIDR", |a| {
                 let (outer, inner) = (cidr_arg(a, 0)?, cidr_arg(a, 1)?);
-                Ok(Value::Bool(inner.prefix >= outer.prefix && outer.contains(inner.ip)))
+                Ok(Value::Bool(
+                    inner.prefix >= outer.prefix && outer.contains(inner.ip),
+                ))
             }),
         )?;
     }
-    member(env, "ip", cidr(), vec![], op!("ip", |a| Ok(ip_value(cidr_arg(a, 0)?.ip))))?;
+    member(
+        env,
+        "ip",
+        cidr(),
+        vec![],
+        op!("ip", |a| Ok(ip_value(cidr_arg(a, 0)?.ip))),
+    )?;
     member(
         env,
         "prefixLength",
         cidr(),
         vec![],
-        op!("prefixLength", |a| Ok(Value::Int(cidr_arg(a, 0)?.prefix as i64))),
+        op!("prefixLength", |a| Ok(Value::Int(
+            cidr_arg(a, 0)?.prefix as i64
+        ))),
     )?;
     member(
         env,

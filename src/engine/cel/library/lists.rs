@@ -7,16 +7,47 @@ use cel::{DeclarationError, Env, Value};
 use std::cmp::Ordering;
 
 pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
-    member(env, "isSorted", LIST_TYPE, vec![], op!("isSorted", is_sorted))?;
+    member(
+        env,
+        "isSorted",
+        LIST_TYPE,
+        vec![],
+        op!("isSorted", is_sorted),
+    )?;
     member(env, "sum", LIST_TYPE, vec![], op!("sum", sum))?;
-    member(env, "min", LIST_TYPE, vec![], op!("min", |a| extreme(a, Ordering::Less, "min")))?;
-    member(env, "max", LIST_TYPE, vec![], op!("max", |a| extreme(a, Ordering::Greater, "max")))?;
-    member(env, "indexOf", LIST_TYPE, vec![DYN_TYPE], op!("indexOf", index_of))?;
-    member(env, "lastIndexOf", LIST_TYPE, vec![DYN_TYPE], op!("lastIndexOf", last_index_of))
+    member(
+        env,
+        "min",
+        LIST_TYPE,
+        vec![],
+        op!("min", |a| extreme(a, Ordering::Less, "min")),
+    )?;
+    member(
+        env,
+        "max",
+        LIST_TYPE,
+        vec![],
+        op!("max", |a| extreme(a, Ordering::Greater, "max")),
+    )?;
+    member(
+        env,
+        "indexOf",
+        LIST_TYPE,
+        vec![DYN_TYPE],
+        op!("indexOf", index_of),
+    )?;
+    member(
+        env,
+        "lastIndexOf",
+        LIST_TYPE,
+        vec![DYN_TYPE],
+        op!("lastIndexOf", last_index_of),
+    )
 }
 
 fn compare(a: &Value, b: &Value) -> Result<Ordering, String> {
-    a.partial_cmp(b).ok_or_else(|| format!("cannot compare {a:?} with {b:?}"))
+    a.partial_cmp(b)
+        .ok_or_else(|| format!("cannot compare {a:?} with {b:?}"))
 }
 
 fn is_sorted(args: &[Value]) -> Result<Value, String> {
@@ -31,14 +62,22 @@ fn is_sorted(args: &[Value]) -> Result<Value, String> {
 
 fn sum(args: &[Value]) -> Result<Value, String> {
     let items = list(args, 0)?;
-    let Some(first) = items.first() else { return Ok(Value::Int(0)) };
+    let Some(first) = items.first() else {
+        return Ok(Value::Int(0));
+    };
     let mut total = first.clone();
     for item in &items[1..] {
         total = match (&total, item) {
-            (Value::Int(a), Value::Int(b)) => Value::Int(a.checked_add(*b).ok_or("integer overflow")?),
-            (Value::UInt(a), Value::UInt(b)) => Value::UInt(a.checked_add(*b).ok_or("unsigned integer overflow")?),
+            (Value::Int(a), Value::Int(b)) => {
+                Value::Int(a.checked_add(*b).ok_or("integer overflow")?)
+            }
+            (Value::UInt(a), Value::UInt(b)) => {
+                Value::UInt(a.checked_add(*b).ok_or("unsigned integer overflow")?)
+            }
             (Value::Float(a), Value::Float(b)) => Value::Float(a + b),
-            (Value::Duration(a), Value::Duration(b)) => Value::Duration(a.checked_add(b).ok_or("duration overflow")?),
+            (Value::Duration(a), Value::Duration(b)) => {
+                Value::Duration(a.checked_add(b).ok_or("duration overflow")?)
+            }
             (a, b) => return Err(format!("cannot add {a:?} and {b:?}")),
         };
     }
@@ -50,7 +89,9 @@ fn sum(args: &[Value]) -> Result<Value, String> {
 
 fn extreme(args: &[Value], wanted: Ordering, name: &str) -> Result<Value, String> {
     let items = list(args, 0)?;
-    let mut best = items.first().ok_or_else(|| format!("{name} called on empty list"))?;
+    let mut best = items
+        .first()
+        .ok_or_else(|| format!("{name} called on empty list"))?;
     for item in &items[1..] {
         if compare(item, best)? == wanted {
             best = item;
@@ -61,12 +102,22 @@ fn extreme(args: &[Value], wanted: Ordering, name: &str) -> Result<Value, String
 
 fn index_of(args: &[Value]) -> Result<Value, String> {
     let items = list(args, 0)?;
-    Ok(Value::Int(items.iter().position(|i| i == &args[1]).map_or(-1, |p| p as i64)))
+    Ok(Value::Int(
+        items
+            .iter()
+            .position(|i| i == &args[1])
+            .map_or(-1, |p| p as i64),
+    ))
 }
 
 fn last_index_of(args: &[Value]) -> Result<Value, String> {
     let items = list(args, 0)?;
-    Ok(Value::Int(items.iter().rposition(|i| i == &args[1]).map_or(-1, |p| p as i64)))
+    Ok(Value::Int(
+        items
+            .iter()
+            .rposition(|i| i == &args[1])
+            .map_or(-1, |p| p as i64),
+    ))
 }
 
 #[cfg(test)]

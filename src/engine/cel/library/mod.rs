@@ -27,8 +27,15 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
 pub(crate) type Impl = fn(&[Value]) -> Result<Value, String>;
 
 /// Runs `f` on the arguments as [`Value`]s and returns its result to the crate.
-pub(crate) fn call<'b, 'v>(name: &str, args: Vec<CowVal<'b, 'v>>, f: Impl) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    let values = args.iter().map(|a| Value::try_from(a.as_ref())).collect::<Result<Vec<_>, _>>()?;
+pub(crate) fn call<'b, 'v>(
+    name: &str,
+    args: Vec<CowVal<'b, 'v>>,
+    f: Impl,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let values = args
+        .iter()
+        .map(|a| Value::try_from(a.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
     let result = f(&values).map_err(|message| ExecutionError::function_error(name, message))?;
     let val: Box<dyn Val> = result.try_into()?;
     Ok(CowVal::Owned(val))
@@ -37,7 +44,11 @@ pub(crate) fn call<'b, 'v>(name: &str, args: Vec<CowVal<'b, 'v>>, f: Impl) -> Re
 /// A unique overload id from the name and the argument types.
 fn overload_id(name: &str, member: bool, types: &[&Type]) -> String {
     let types: Vec<&str> = types.iter().map(|t| t.name()).collect();
-    format!("{name}{}({})", if member { "@member" } else { "" }, types.join(","))
+    format!(
+        "{name}{}({})",
+        if member { "@member" } else { "" },
+        types.join(",")
+    )
 }
 
 pub(crate) fn member(
@@ -53,7 +64,12 @@ pub(crate) fn member(
     env.add_member_overload(name, &id, target, args, op)
 }
 
-pub(crate) fn global(env: &mut Env, name: &str, args: Vec<Type>, op: cel::common::functions::Function) -> Result<(), DeclarationError> {
+pub(crate) fn global(
+    env: &mut Env,
+    name: &str,
+    args: Vec<Type>,
+    op: cel::common::functions::Function,
+) -> Result<(), DeclarationError> {
     let id = overload_id(name, false, &args.iter().collect::<Vec<_>>());
     env.add_overload(name, &id, args, op)
 }

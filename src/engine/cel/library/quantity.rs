@@ -28,7 +28,10 @@ impl Opaque for Quantity {
 impl Quantity {
     fn new(mut digits: i128, mut exponent: i32) -> Quantity {
         if digits == 0 {
-            return Quantity { digits: 0, exponent: 0 };
+            return Quantity {
+                digits: 0,
+                exponent: 0,
+            };
         }
         while digits % 10 == 0 {
             digits /= 10;
@@ -40,7 +43,9 @@ impl Quantity {
     /// Parses Kubernetes' quantity syntax: a signed decimal number and an
     /// optional suffix (`Ki`..`Ei`, `n`, `u`, `m`, `k`, `M`..`E`, or `e<int>`).
     fn parse(s: &str) -> Result<Quantity, String> {
-        let invalid = || format!("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTPE]*[-+]?[0-9]*)$': {s:?}");
+        let invalid = || {
+            format!("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTPE]*[-+]?[0-9]*)$': {s:?}")
+        };
         let number_end = s
             .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
             .unwrap_or(s.len());
@@ -50,7 +55,12 @@ impl Quantity {
             None => (false, number.strip_prefix('+').unwrap_or(number)),
         };
         let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-        if whole.is_empty() && fraction.is_empty() || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+        if whole.is_empty() && fraction.is_empty()
+            || !whole
+                .bytes()
+                .chain(fraction.bytes())
+                .all(|b| b.is_ascii_digit())
+        {
             return Err(invalid());
         }
         let all_digits = format!("{whole}{fraction}");
@@ -91,7 +101,10 @@ impl Quantity {
                 exponent += power;
             }
         }
-        Ok(Quantity::new(if negative { -digits } else { digits }, exponent))
+        Ok(Quantity::new(
+            if negative { -digits } else { digits },
+            exponent,
+        ))
     }
 
     fn from_int(i: i64) -> Quantity {
@@ -116,20 +129,28 @@ impl Quantity {
     fn compare(self, other: Quantity) -> Ordering {
         match self.aligned(other) {
             Some((a, b, _)) => a.cmp(&b),
-            None => self.as_f64().partial_cmp(&other.as_f64()).unwrap_or(Ordering::Equal),
+            None => self
+                .as_f64()
+                .partial_cmp(&other.as_f64())
+                .unwrap_or(Ordering::Equal),
         }
     }
 
     fn add(self, other: Quantity) -> Result<Quantity, String> {
         let (a, b, exponent) = self.aligned(other).ok_or("quantity overflow")?;
-        Ok(Quantity::new(a.checked_add(b).ok_or("quantity overflow")?, exponent))
+        Ok(Quantity::new(
+            a.checked_add(b).ok_or("quantity overflow")?,
+            exponent,
+        ))
     }
 
     fn as_integer(self) -> Option<i64> {
         if self.exponent < 0 {
             return None;
         }
-        let value = self.digits.checked_mul(10i128.checked_pow(self.exponent as u32)?)?;
+        let value = self
+            .digits
+            .checked_mul(10i128.checked_pow(self.exponent as u32)?)?;
         i64::try_from(value).ok()
     }
 }
@@ -166,21 +187,27 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         env,
         "isQuantity",
         vec![STRING_TYPE],
-        op!("isQuantity", |a| Ok(Value::Bool(Quantity::parse(text(a, 0)?).is_ok()))),
+        op!("isQuantity", |a| Ok(Value::Bool(
+            Quantity::parse(text(a, 0)?).is_ok()
+        ))),
     )?;
     member(
         env,
         "sign",
         q(),
         vec![],
-        op!("sign", |a| Ok(Value::Int(arg(a, 0)?.digits.signum() as i64))),
+        op!("sign", |a| Ok(
+            Value::Int(arg(a, 0)?.digits.signum() as i64)
+        )),
     )?;
     member(
         env,
         "isInteger",
         q(),
         vec![],
-        op!("isInteger", |a| Ok(Value::Bool(arg(a, 0)?.as_integer().is_some()))),
+        op!("isInteger", |a| Ok(Value::Bool(
+            arg(a, 0)?.as_integer().is_some()
+        ))),
     )?;
     member(
         env,
@@ -199,10 +226,18 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         "asApproximateFloat",
         q(),
         vec![],
-        op!("asApproximateFloat", |a| Ok(Value::Float(arg(a, 0)?.as_f64()))),
+        op!("asApproximateFloat", |a| Ok(Value::Float(
+            arg(a, 0)?.as_f64()
+        ))),
     )?;
     for rhs in [q as fn() -> Type, || INT_TYPE] {
-        member(env, "add", q(), vec![rhs()], op!("add", |a| Ok(wrap(arg(a, 0)?.add(other(a)?)?))))?;
+        member(
+            env,
+            "add",
+            q(),
+            vec![rhs()],
+            op!("add", |a| Ok(wrap(arg(a, 0)?.add(other(a)?)?))),
+        )?;
         member(
             env,
             "sub",
@@ -222,7 +257,9 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         "compareTo",
         q(),
         vec![q()],
-        op!("compareTo", |a| Ok(Value::Int(arg(a, 0)?.compare(arg(a, 1)?) as i64))),
+        op!("compareTo", |a| Ok(Value::Int(
+            arg(a, 0)?.compare(arg(a, 1)?) as i64
+        ))),
     )?;
     member(
         env,
@@ -238,7 +275,9 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         "isLessThan",
         q(),
         vec![q()],
-        op!("isLessThan", |a| Ok(Value::Bool(arg(a, 0)?.compare(arg(a, 1)?) == Ordering::Less))),
+        op!("isLessThan", |a| Ok(Value::Bool(
+            arg(a, 0)?.compare(arg(a, 1)?) == Ordering::Less
+        ))),
     )?;
     Ok(())
 }
@@ -250,10 +289,22 @@ mod tests {
 
     #[test]
     fn parses_kubernetes_suffixes() {
-        assert_eq!(Quantity::parse("1Gi").unwrap(), Quantity::parse("1073741824").unwrap());
-        assert_eq!(Quantity::parse("500m").unwrap(), Quantity::parse("0.5").unwrap());
-        assert_eq!(Quantity::parse("1.5k").unwrap(), Quantity::parse("1500").unwrap());
-        assert_eq!(Quantity::parse("1e3").unwrap(), Quantity::parse("1k").unwrap());
+        assert_eq!(
+            Quantity::parse("1Gi").unwrap(),
+            Quantity::parse("1073741824").unwrap()
+        );
+        assert_eq!(
+            Quantity::parse("500m").unwrap(),
+            Quantity::parse("0.5").unwrap()
+        );
+        assert_eq!(
+            Quantity::parse("1.5k").unwrap(),
+            Quantity::parse("1500").unwrap()
+        );
+        assert_eq!(
+            Quantity::parse("1e3").unwrap(),
+            Quantity::parse("1k").unwrap()
+        );
         for bad in ["", "abc", "1.2.3", "1Qi", "--1", "1 Gi"] {
             assert!(Quantity::parse(bad).is_err(), "{bad:?} parsed");
         }
@@ -268,7 +319,10 @@ mod tests {
         holds("quantity('1').isInteger() && !quantity('500m').isInteger() && quantity('-5').sign() == -1");
         holds("quantity('1').add(quantity('500m')) == quantity('1500m') && quantity('1').add(2) == quantity('3')");
         holds("quantity('1').sub(quantity('500m')) == quantity('0.5') && quantity('5').sub(5).sign() == 0");
-        fails("quantity('500m').asInteger() == 0", "cannot convert value to integer");
+        fails(
+            "quantity('500m').asInteger() == 0",
+            "cannot convert value to integer",
+        );
         fails("quantity('one') == quantity('1')", "quantities must match");
     }
 }

@@ -7,9 +7,27 @@ use cel::{DeclarationError, Env, Value};
 use std::sync::Arc;
 
 pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
-    member(env, "find", STRING_TYPE, vec![STRING_TYPE], op!("find", find))?;
-    member(env, "findAll", STRING_TYPE, vec![STRING_TYPE], op!("findAll", find_all))?;
-    member(env, "findAll", STRING_TYPE, vec![STRING_TYPE, INT_TYPE], op!("findAll", find_all))
+    member(
+        env,
+        "find",
+        STRING_TYPE,
+        vec![STRING_TYPE],
+        op!("find", find),
+    )?;
+    member(
+        env,
+        "findAll",
+        STRING_TYPE,
+        vec![STRING_TYPE],
+        op!("findAll", find_all),
+    )?;
+    member(
+        env,
+        "findAll",
+        STRING_TYPE,
+        vec![STRING_TYPE, INT_TYPE],
+        op!("findAll", find_all),
+    )
 }
 
 fn pattern(args: &[Value]) -> Result<regex::Regex, String> {
@@ -17,7 +35,10 @@ fn pattern(args: &[Value]) -> Result<regex::Regex, String> {
 }
 
 fn find(args: &[Value]) -> Result<Value, String> {
-    let found = pattern(args)?.find(text(args, 0)?).map_or("", |m| m.as_str()).to_string();
+    let found = pattern(args)?
+        .find(text(args, 0)?)
+        .map_or("", |m| m.as_str())
+        .to_string();
     Ok(Value::String(Arc::new(found)))
 }
 

@@ -6,7 +6,12 @@ use cel::common::types::LIST_TYPE;
 use cel::{DeclarationError, Env, Value};
 
 pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
-    global(env, "sets.contains", vec![LIST_TYPE, LIST_TYPE], op!("sets.contains", contains))?;
+    global(
+        env,
+        "sets.contains",
+        vec![LIST_TYPE, LIST_TYPE],
+        op!("sets.contains", contains),
+    )?;
     global(
         env,
         "sets.equivalent",

@@ -28,7 +28,8 @@ impl Opaque for Url {
 
 impl Url {
     fn parse(s: &str) -> Result<Url, String> {
-        let invalid = |why: &str| format!("URL parse error during conversion from string: {s:?}: {why}");
+        let invalid =
+            |why: &str| format!("URL parse error during conversion from string: {s:?}: {why}");
         if s.is_empty() || s.contains(|c: char| c.is_ascii_control() || c == ' ') {
             return Err(invalid("invalid characters"));
         }
@@ -41,7 +42,9 @@ impl Url {
         };
         if !scheme.is_empty()
             && !(scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)))
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)))
         {
             return Err(invalid("invalid scheme"));
         }
@@ -56,7 +59,9 @@ impl Url {
                 let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
                 (host.to_string(), path.to_string())
             }
-            None if !scheme.is_empty() && !rest.starts_with('/') => return Err(invalid("invalid URI for request")),
+            None if !scheme.is_empty() && !rest.starts_with('/') => {
+                return Err(invalid("invalid URI for request"))
+            }
             None => (String::new(), rest.to_string()),
         };
         Ok(Url {
@@ -70,13 +75,18 @@ impl Url {
     fn hostname(&self) -> &str {
         match self.host.strip_prefix('[') {
             Some(v6) => v6.split(']').next().unwrap_or(""),
-            None => self.host.rsplit_once(':').map_or(self.host.as_str(), |(h, _)| h),
+            None => self
+                .host
+                .rsplit_once(':')
+                .map_or(self.host.as_str(), |(h, _)| h),
         }
     }
 
     fn port(&self) -> &str {
         let after_v6 = self.host.rfind(']').map_or(0, |i| i + 1);
-        self.host[after_v6..].rsplit_once(':').map_or("", |(_, p)| p)
+        self.host[after_v6..]
+            .rsplit_once(':')
+            .map_or("", |(_, p)| p)
     }
 
     fn query_map(&self) -> Value {
@@ -92,7 +102,10 @@ impl Url {
                 .or_default()
                 .push(Value::String(Arc::new(decode(v))));
         }
-        let map = map.into_iter().map(|(k, v)| (k, Value::List(Arc::new(v)))).collect();
+        let map = map
+            .into_iter()
+            .map(|(k, v)| (k, Value::List(Arc::new(v))))
+            .collect();
         Value::Map(Map { map: Arc::new(map) })
     }
 }
@@ -115,13 +128,17 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         env,
         "url",
         vec![STRING_TYPE],
-        op!("url", |a| Ok(Value::Opaque(Arc::new(Url::parse(text(a, 0)?)?)))),
+        op!("url", |a| Ok(Value::Opaque(Arc::new(Url::parse(text(
+            a, 0
+        )?)?)))),
     )?;
     global(
         env,
         "isURL",
         vec![STRING_TYPE],
-        op!("isURL", |a| Ok(Value::Bool(Url::parse(text(a, 0)?).is_ok()))),
+        op!("isURL", |a| Ok(Value::Bool(
+            Url::parse(text(a, 0)?).is_ok()
+        ))),
     )?;
     member(
         env,
@@ -130,7 +147,13 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         vec![],
         op!("getScheme", |a| Ok(string(&arg(a)?.scheme))),
     )?;
-    member(env, "getHost", url_type(), vec![], op!("getHost", |a| Ok(string(&arg(a)?.host))))?;
+    member(
+        env,
+        "getHost",
+        url_type(),
+        vec![],
+        op!("getHost", |a| Ok(string(&arg(a)?.host))),
+    )?;
     member(
         env,
         "getHostname",
@@ -138,7 +161,13 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         vec![],
         op!("getHostname", |a| Ok(string(arg(a)?.hostname()))),
     )?;
-    member(env, "getPort", url_type(), vec![], op!("getPort", |a| Ok(string(arg(a)?.port()))))?;
+    member(
+        env,
+        "getPort",
+        url_type(),
+        vec![],
+        op!("getPort", |a| Ok(string(arg(a)?.port()))),
+    )?;
     member(
         env,
         "getEscapedPath",
@@ -146,7 +175,13 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         vec![],
         op!("getEscapedPath", |a| Ok(string(&arg(a)?.path))),
     )?;
-    member(env, "getQuery", url_type(), vec![], op!("getQuery", |a| Ok(arg(a)?.query_map())))
+    member(
+        env,
+        "getQuery",
+        url_type(),
+        vec![],
+        op!("getQuery", |a| Ok(arg(a)?.query_map())),
+    )
 }
 
 #[cfg(test)]
