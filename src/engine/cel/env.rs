@@ -57,14 +57,17 @@ impl CelEnv {
     /// Compiles `source` once: parse, expand macros, check every called
     /// function is declared, and instrument comprehensions for the budget.
     pub fn compile(&self, source: &str) -> Result<Expression, CelError> {
-        let mut ast = self
-            .env
-            .parser()
-            .parse(source)
-            .map_err(|e| CelError::Compile {
-                expression: source.to_string(),
-                message: e.to_string().trim().to_string(),
-            })?;
+        let compile_error = |message: String| CelError::Compile {
+            expression: source.to_string(),
+            message,
+        };
+        let parser = self.env.parser();
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(source)));
+        let mut ast = match parsed {
+            Ok(Ok(ast)) => ast,
+            Ok(Err(e)) => return Err(compile_error(e.to_string().trim().to_string())),
+            Err(_) => return Err(compile_error("the CEL parser panicked".to_string())),
+        };
         if let Some(function) = self.first_unknown_function(&ast) {
             return Err(CelError::UnknownFunction {
                 expression: source.to_string(),
