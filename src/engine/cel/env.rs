@@ -62,7 +62,8 @@ impl CelEnv {
             message,
         };
         let parser = self.env.parser();
-        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(source)));
+        let parsed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(source)));
         let mut ast = match parsed {
             Ok(Ok(ast)) => ast,
             Ok(Err(e)) => return Err(compile_error(e.to_string().trim().to_string())),
@@ -188,6 +189,9 @@ fn qualified_name(expr: &IdedExpr) -> Option<String> {
     }
 }
 
+/// A library registered on the crate's environment.
+type Extension = fn(&mut Env) -> Result<(), DeclarationError>;
+
 /// Builds a [`CelEnv`]: the Kubernetes environment plus a policy kind's extras.
 pub struct CelEnvBuilder {
     env: Env,
@@ -197,7 +201,7 @@ pub struct CelEnvBuilder {
 impl CelEnvBuilder {
     fn kubernetes() -> Self {
         let mut env = Env::stdlib();
-        let extensions: [fn(&mut Env) -> Result<(), DeclarationError>; 6] = [
+        let extensions: [Extension; 6] = [
             cel::extensions::strings,
             cel::extensions::lists,
             cel::extensions::math,

@@ -99,10 +99,11 @@ pub(crate) fn list(args: &[Value], n: usize) -> Result<&[Value], String> {
 }
 
 /// The `n`-th argument as an opaque value of type `T`.
-pub(crate) fn opaque<T: 'static>(args: &[Value], n: usize, what: &str) -> Result<T, String>
-where
-    T: Clone,
-{
+pub(crate) fn opaque<T: Clone + 'static>(
+    args: &[Value],
+    n: usize,
+    what: &str,
+) -> Result<T, String> {
     match args.get(n) {
         Some(Value::Opaque(o)) => o
             .downcast_ref::<T>()

@@ -40,12 +40,11 @@ impl Url {
             Some((scheme, rest)) if !scheme.contains('/') => (scheme, rest),
             _ => ("", s),
         };
-        if !scheme.is_empty()
-            && !(scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)))
-        {
+        let valid_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        if !scheme.is_empty() && !valid_scheme {
             return Err(invalid("invalid scheme"));
         }
         if scheme.is_empty() && !rest.starts_with('/') {
