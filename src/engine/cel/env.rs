@@ -17,6 +17,9 @@ use std::sync::{Arc, Mutex};
 /// cost limit is 1 000 000 units, an iteration costing at least one.
 pub const DEFAULT_BUDGET: u64 = 1_000_000;
 
+/// Arguments of the declaration probe: more than any CEL function takes.
+const PROBE_ARITY: usize = 9;
+
 /// A compiled-in set of functions, macros and options, shared by every
 /// expression compiled in it. Cheap to clone.
 ///
@@ -100,7 +103,8 @@ impl CelEnv {
 
     /// Whether calling `name` (globally or as a method) reaches a declaration.
     /// Asks the crate itself: a call to an undeclared name fails with
-    /// `UndeclaredReference`, a declared one with an overload or argument error.
+    /// `UndeclaredReference`, a declared one with an overload error. The probe
+    /// passes [`PROBE_ARITY`] nulls, which no overload takes, so no function runs.
     fn is_declared(&self, name: &str) -> bool {
         if name.starts_with(['@', '_', '!', '-']) {
             return true; // operators and internal helpers: the parser makes them
@@ -110,22 +114,22 @@ impl CelEnv {
             return k;
         }
         let context = cel::Context::with_env(Arc::clone(&self.env));
+        let null = || IdedExpr {
+            id: 2,
+            expr: Expr::Literal(LiteralValue::Null),
+        };
         let undeclared = |target: Option<IdedExpr>| {
             let call = IdedExpr {
                 id: 1,
                 expr: Expr::Call(cel::common::ast::CallExpr {
                     func_name: name.to_string(),
                     target: target.map(Box::new),
-                    args: vec![],
+                    args: vec![null(); PROBE_ARITY],
                 }),
             };
             matches!(cel::Value::resolve(&call, &context), Err(ExecutionError::UndeclaredReference(n)) if n.as_str() == name)
         };
-        let null = IdedExpr {
-            id: 2,
-            expr: Expr::Literal(LiteralValue::Null),
-        };
-        let declared = !(undeclared(None) && undeclared(Some(null)));
+        let declared = !(undeclared(None) && undeclared(Some(null())));
         known.insert(name.to_string(), declared);
         declared
     }

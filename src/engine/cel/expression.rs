@@ -238,3 +238,17 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod thread_safety {
+    use crate::engine::cel::{Activation, CelEnv, Expression};
+
+    /// Engines are shared across threads: compiled expressions must be too.
+    #[test]
+    fn compiled_values_are_send_and_sync() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Expression>();
+        shared::<CelEnv>();
+        shared::<Activation>();
+    }
+}
