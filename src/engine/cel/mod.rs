@@ -50,6 +50,26 @@
 //! 1 000 000) the evaluation ends with [`CelError::Budget`]. Evaluation also
 //! runs under `catch_unwind`, so a panic in the crate is an error, not a crash.
 
+//! # Using it from a policy kind
+//!
+//! ```
+//! use verdict::engine::cel::{Activation, CelEnv, Numbers};
+//! // At load: one environment per policy kind, every expression compiled once.
+//! let env = CelEnv::kubernetes(); // or CelEnv::builder().extension(kyverno_libs)?.build()
+//! let variables = vec![("names".to_string(), env.compile("object.spec.containers.map(c, c.name)").unwrap())];
+//! let validation = env.compile("variables.names.all(n, n != 'bad')").unwrap();
+//! // Per input: bind the documents, evaluate the variables once, then every validation.
+//! let mut input = Activation::new();
+//! input.bind_json("object", &serde_json::json!({"spec": {"containers": [{"name": "app"}]}}), Numbers::Cluster);
+//! input.bind_variables(&variables);
+//! assert!(validation.eval_bool(&input).unwrap());
+//! ```
+//!
+//! Variables need no declaration: CEL is evaluated dynamically here, so any
+//! name bound in the [`Activation`] (`object`, `oldObject`, `request`,
+//! `params`, `namespaceObject`, `authorizer`, ...) is visible. Errors
+//! ([`CelError`]) name the expression; callers add the file, policy and index.
+
 mod activation;
 mod budget;
 mod env;
