@@ -167,6 +167,12 @@ mod tests {
     }
 
     #[test]
+    fn kyverno_cli_doubles_still_equal_ints_and_compare() {
+        let a = activation(json!({"spec": {"replicas": 3}}), Numbers::KyvernoCli);
+        assert_eq!(eval("object.spec.replicas == 3 && object.spec.replicas < 4 && 3 == object.spec.replicas", &a), Ok(Value::Bool(true)));
+    }
+
+    #[test]
     fn bad_expressions_are_clean_errors() {
         let a = activation(json!({"spec": {}}), Numbers::Cluster);
         assert!(eval("1 / 0", &a)
