@@ -364,3 +364,24 @@ mod tests {
         assert!(CelEnv::kubernetes().compile("kind.answer() == 42").is_err());
     }
 }
+
+#[cfg(test)]
+mod deep_nesting {
+    use super::*;
+
+    /// A stack overflow would abort the process, which `catch_unwind` cannot stop.
+    #[test]
+    fn a_deeply_nested_expression_is_an_error_not_a_crash() {
+        let env = CelEnv::kubernetes();
+        for (open, close) in [("(", ")"), ("[", "]"), ("-", ""), ("!", "")] {
+            let shallow = format!("{}true{}", open.repeat(10), close.repeat(10));
+            assert!(env.compile(&shallow).is_ok(), "{shallow}");
+            let deep = format!("{}1{}", open.repeat(10_001), close.repeat(10_001));
+            match env.compile(&deep) {
+                Err(error) => assert!(matches!(error, CelError::Compile { .. }), "{error}"),
+                // The parser folds unary chains (`--1` is `1`): evaluating must return, not overflow.
+                Ok(expr) => drop(expr.evaluate(&crate::engine::cel::Activation::new())),
+            }
+        }
+    }
+}

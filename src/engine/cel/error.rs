@@ -22,6 +22,9 @@ pub enum CelError {
     /// A validation or condition evaluated to something other than a bool.
     #[error("CEL expression `{expression}` must evaluate to bool, got {got}")]
     NotBool { expression: String, got: String },
+    /// A message expression evaluated to something other than a string.
+    #[error("CEL expression `{expression}` must evaluate to string, got {got}")]
+    NotString { expression: String, got: String },
     /// The CEL crate panicked; caught so one expression cannot take the run down.
     #[error("CEL expression `{expression}` crashed the evaluator: {message}")]
     Panic { expression: String, message: String },

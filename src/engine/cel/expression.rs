@@ -73,6 +73,17 @@ impl Expression {
         }
     }
 
+    /// Evaluates a `messageExpression`, which must be a `string`.
+    pub fn eval_string(&self, activation: &Activation) -> Result<String, CelError> {
+        match self.evaluate(activation)? {
+            Value::String(s) => Ok(s.to_string()),
+            other => Err(CelError::NotString {
+                expression: self.source.to_string(),
+                got: type_name(&other),
+            }),
+        }
+    }
+
     fn execution_error(&self, error: ExecutionError, activation: &Activation) -> CelError {
         let expression = self.source.to_string();
         match &error {
@@ -163,6 +174,26 @@ mod tests {
         assert_eq!(
             eval("object.spec.replicas + 1.0", &a),
             Ok(Value::Float(4.0))
+        );
+    }
+
+    #[test]
+    fn a_message_expression_must_be_a_string() {
+        let a = activation(json!({"metadata": {"name": "x"}}), Numbers::Cluster);
+        let env = CelEnv::kubernetes();
+        assert_eq!(
+            env.compile("'name ' + object.metadata.name")
+                .unwrap()
+                .eval_string(&a),
+            Ok("name x".to_string())
+        );
+        let error = env.compile("1").unwrap().eval_string(&a).unwrap_err();
+        assert_eq!(
+            error,
+            CelError::NotString {
+                expression: "1".into(),
+                got: "int".into()
+            }
         );
     }
 
