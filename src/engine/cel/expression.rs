@@ -107,14 +107,25 @@ impl Expression {
                 expression,
                 message: format!("undeclared reference to `{name}`"),
             },
-            ExecutionError::UnsupportedBinaryOperator(op, left, right) => CelError::Evaluation {
-                expression,
-                message: format!(
-                    "found no matching overload for '{op}' applied to '({}, {})'",
-                    type_name(left),
-                    type_name(right)
-                ),
-            },
+            ExecutionError::UnsupportedBinaryOperator(op, left, right) => {
+                // cel-rust names the operator by its method; CEL (and cel-go's messages) by its overload.
+                let op = match *op {
+                    "add" => "_+_",
+                    "sub" => "_-_",
+                    "mul" => "_*_",
+                    "div" => "_/_",
+                    "rem" => "_%_",
+                    other => other,
+                };
+                CelError::Evaluation {
+                    expression,
+                    message: format!(
+                        "found no matching overload for '{op}' applied to '({}, {})'",
+                        type_name(left),
+                        type_name(right)
+                    ),
+                }
+            }
             _ => CelError::Evaluation {
                 expression,
                 message: error.to_string(),
