@@ -9,7 +9,8 @@
 //!   strings/lists/math/encoders extensions (`lowerAscii`, `split`, `join`,
 //!   `format`, `strings.quote`, `reverse`, `sortBy`, ...), typed overloads on
 //!   an `Env`, opaque values and macros. It has no type checker, no
-//!   Kubernetes libraries, no `cel.bind` and no cost limit or cancellation.
+//!   Kubernetes libraries, no `cel.bind`, no two-variable comprehensions and
+//!   no cost limit or cancellation.
 //! - `kube-cel` 0.8 (Apache-2.0, kube-rs) has the Kubernetes libraries
 //!   (quantity, URL, IP/CIDR, lists, sets, regex, format, semver, JSON patch)
 //!   and a ValidatingAdmissionPolicy evaluator, but it is built on `cel` 0.13:
@@ -22,8 +23,9 @@
 //! policies use written in [`library`] from the behaviour of
 //! k8s.io/apiserver/pkg/cel/library (lists `isSorted`/`sum`/`min`/`max`/
 //! `indexOf`/`lastIndexOf`, `sets.*`, regex `find`/`findAll`, `quantity`, `url`,
-//! `ip`, `cidr`), plus `cel.bind` as a macro. A policy kind adds its own
-//! functions (Kyverno's `resource.*`, `image.*`, ...) through
+//! `ip`, `cidr`), plus `cel.bind` and the two-variable comprehensions as
+//! macros. A policy kind adds its own functions (Kyverno's `resource.*`,
+//! `image.*`, ...) through
 //! [`CelEnv::builder`] and [`CelEnvBuilder::extension`]. A call to a function
 //! the environment does not declare is a compile error naming it.
 //!

@@ -1,7 +1,9 @@
 //! The Kubernetes CEL libraries cel-rust lacks, written from the behaviour of
 //! k8s.io/apiserver/pkg/cel/library: lists, sets, regex, quantity, URL, IP and
-//! CIDR. Each file registers its overloads on the crate's `Env`.
+//! CIDR, and cel-go's two-variable comprehensions, which Kubernetes enables.
+//! Each file registers its overloads (and macros) on the crate's `Env`.
 
+mod comprehensions;
 mod ip;
 mod lists;
 mod quantity;
@@ -20,7 +22,8 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     regex::register(env)?;
     quantity::register(env)?;
     url::register(env)?;
-    ip::register(env)
+    ip::register(env)?;
+    comprehensions::register(env)
 }
 
 /// A library function over plain values; the error text is wrapped as a function error.
