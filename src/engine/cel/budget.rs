@@ -1,4 +1,5 @@
-//! The runtime budget: a bound on comprehension iterations per evaluation.
+//! The runtime budget: a bound on comprehension iterations (and concatenated
+//! sizes) per evaluation.
 //!
 //! cel-rust has no cost limit or cancellation. Every comprehension (the
 //! `all`/`exists`/`exists_one`/`map`/`filter` macros and their two-variable
@@ -9,8 +10,13 @@
 //! after at most `limit` inner iterations; a loop that stops early
 //! (`exists`) is still charged its whole range, as Kubernetes' cost estimate is.
 //! No AST shape the crate optimises (`@result && x`, `@result + [x]`) changes.
+//!
+//! Concatenation needs no loop to grow (`cel.bind(a, s + s, cel.bind(b, a + a, ...))`
+//! doubles per level), so every `+` outside a macro's accumulator is charged
+//! the size of its result too (a string's length, a list's or map's size;
+//! a number has no size and costs nothing).
 
-use cel::common::ast::{CallExpr, Expr};
+use cel::common::ast::{operators::ADD, CallExpr, Expr};
 use cel::common::value::CowVal;
 use cel::{ExecutionError, IdedExpr};
 use std::cell::Cell;
@@ -93,6 +99,21 @@ pub(crate) fn instrument(expr: &mut IdedExpr) {
                 instrument(target);
             }
             call.args.iter_mut().for_each(instrument);
+            // `a + a` doubles a string or list: nested, it grows exponentially
+            // without any loop, so a concatenation is charged its result's size.
+            // A macro's accumulator step (`@result + [x]`) is charged by its range.
+            let accumulates = matches!(call.args.first().map(|a| &a.expr), Some(Expr::Ident(n)) if n.starts_with('@'));
+            if call.func_name == ADD && !accumulates {
+                let sum = std::mem::take(expr);
+                *expr = IdedExpr {
+                    id: sum.id,
+                    expr: Expr::Call(CallExpr {
+                        func_name: CHARGE.to_string(),
+                        target: None,
+                        args: vec![sum],
+                    }),
+                };
+            }
         }
         Expr::Select(select) => instrument(&mut select.operand),
         Expr::List(list) => list.elements.iter_mut().for_each(instrument),

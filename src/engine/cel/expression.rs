@@ -300,3 +300,33 @@ mod thread_safety {
         shared::<Activation>();
     }
 }
+
+#[cfg(test)]
+mod concatenation_budget {
+    use super::*;
+    use crate::engine::cel::CelEnv;
+
+    #[test]
+    fn doubling_a_string_without_a_loop_runs_out_of_budget() {
+        let env = CelEnv::kubernetes();
+        let mut source = "size(x30)".to_string();
+        for level in (1..=30).rev() {
+            source = format!(
+                "cel.bind(x{level}, x{} + x{}, {source})",
+                level - 1,
+                level - 1
+            );
+        }
+        source = format!("cel.bind(x0, 'ab', {source})");
+        let error = env
+            .compile(&source)
+            .unwrap()
+            .evaluate(&Activation::new())
+            .unwrap_err();
+        assert!(matches!(error, CelError::Budget { .. }), "{error}");
+        let ok = env
+            .compile("'a' + 'b' + string(1 + 2) == 'ab3' && [1] + [2] == [1, 2]")
+            .unwrap();
+        assert_eq!(ok.eval_bool(&Activation::new()), Ok(true));
+    }
+}

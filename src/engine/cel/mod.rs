@@ -46,8 +46,9 @@
 //! # Runtime budget
 //!
 //! cel-rust cannot be interrupted, so each compiled expression is rewritten:
-//! every comprehension's range goes through an internal overload that charges
-//! the range's size to a per-evaluation counter (see `budget.rs`); past
+//! every comprehension's range, and every concatenation's result, goes through
+//! an internal overload that charges its size to a per-evaluation counter
+//! (see `budget.rs`); past
 //! [`DEFAULT_BUDGET`] iterations (Kubernetes' per-expression cost limit is
 //! 1 000 000) the evaluation ends with [`CelError::Budget`]. Evaluation also
 //! runs under `catch_unwind`, so a panic in the crate is an error, not a crash.
