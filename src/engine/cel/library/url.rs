@@ -27,48 +27,76 @@ impl Opaque for Url {
 }
 
 impl Url {
+    /// Parses as Go's `url.ParseRequestURI` accepts (an absolute URI, an
+    /// opaque `scheme:rest`, or an absolute path) and keeps what `url.Parse`
+    /// keeps: the fragment is dropped, the scheme lowercased.
     fn parse(s: &str) -> Result<Url, String> {
         let invalid =
             |why: &str| format!("URL parse error during conversion from string: {s:?}: {why}");
-        if s.is_empty() || s.contains(|c: char| c.is_ascii_control() || c == ' ') {
-            return Err(invalid("invalid characters"));
+        if s.is_empty() {
+            return Err(invalid("empty url"));
         }
-        if s.contains('#') {
-            return Err(invalid("fragments are not allowed"));
+        if s.contains(|c: char| c.is_ascii_control()) {
+            return Err(invalid("invalid control character in URL"));
         }
-        let (scheme, rest) = match s.split_once(':') {
+        let s_without_fragment = s.split_once('#').map_or(s, |(before, _)| before);
+        let (scheme, rest) = match s_without_fragment.split_once(':') {
             Some((scheme, rest)) if !scheme.contains('/') => (scheme, rest),
-            _ => ("", s),
+            _ => ("", s_without_fragment),
         };
         let valid_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
             && scheme
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
         if !scheme.is_empty() && !valid_scheme {
-            return Err(invalid("invalid scheme"));
-        }
-        if scheme.is_empty() && !rest.starts_with('/') {
-            return Err(invalid("invalid URI for request"));
+            return Err(invalid("first path segment in URL cannot contain colon"));
         }
         let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (host, path) = match rest.strip_prefix("//") {
+        if !rest.starts_with('/') {
+            if scheme.is_empty() {
+                return Err(invalid("invalid URI for request"));
+            }
+            // `scheme:opaque`: no host, no path.
+            return Ok(Url {
+                scheme: scheme.to_ascii_lowercase(),
+                host: String::new(),
+                path: String::new(),
+                query: query.to_string(),
+            });
+        }
+        let (host, path) = match rest.strip_prefix("//").filter(|_| !scheme.is_empty()) {
             Some(authority) => {
                 let end = authority.find('/').unwrap_or(authority.len());
                 let (authority, path) = authority.split_at(end);
                 let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+                check_host(host).map_err(|why| invalid(&why))?;
                 (host.to_string(), path.to_string())
-            }
-            None if !scheme.is_empty() && !rest.starts_with('/') => {
-                return Err(invalid("invalid URI for request"))
             }
             None => (String::new(), rest.to_string()),
         };
         Ok(Url {
-            scheme: scheme.to_string(),
+            scheme: scheme.to_ascii_lowercase(),
             host,
             path,
             query: query.to_string(),
         })
+    }
+
+    /// The path with the characters a path may not hold unescaped escaped,
+    /// as Go's `EscapedPath` (existing `%XX` escapes are kept).
+    fn escaped_path(&self) -> String {
+        const PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+            .add(b' ')
+            .add(b'"')
+            .add(b'<')
+            .add(b'>')
+            .add(b'`')
+            .add(b'{')
+            .add(b'}')
+            .add(b'^')
+            .add(b'|')
+            .add(b'\\');
+        percent_encoding::utf8_percent_encode(&self.path, PATH).to_string()
     }
 
     fn hostname(&self) -> &str {
@@ -90,7 +118,12 @@ impl Url {
 
     fn query_map(&self) -> Value {
         let mut map: HashMap<Key, Vec<Value>> = HashMap::new();
-        for pair in self.query.split(['&', ';']).filter(|p| !p.is_empty()) {
+        // As Go's `url.Query`: `&`-separated; a pair holding `;` is dropped.
+        for pair in self
+            .query
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.contains(';'))
+        {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let decode = |t: &str| {
                 percent_encoding::percent_decode_str(&t.replace('+', " "))
@@ -106,6 +139,28 @@ impl Url {
             .map(|(k, v)| (k, Value::List(Arc::new(v))))
             .collect();
         Value::Map(Map { map: Arc::new(map) })
+    }
+}
+
+/// A host as Go's URL parser accepts it: `name`, `name:port` or `[v6]:port`,
+/// the port all digits.
+fn check_host(host: &str) -> Result<(), String> {
+    let port = match host.strip_prefix('[') {
+        Some(v6) => {
+            let (_, after) = v6.split_once(']').ok_or("missing ']' in host")?;
+            match after {
+                "" => None,
+                _ => Some(after.strip_prefix(':').ok_or("invalid port after host")?),
+            }
+        }
+        None => host.split_once(':').map(|(_, port)| port),
+    };
+    match port {
+        Some(port) if !port.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(format!("invalid port {port:?} after host"))
+        }
+        _ if host.contains(' ') => Err("invalid character \" \" in host name".to_string()),
+        _ => Ok(()),
     }
 }
 
@@ -172,7 +227,7 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         "getEscapedPath",
         url_type(),
         vec![],
-        op!("getEscapedPath", |a| Ok(string(&arg(a)?.path))),
+        op!("getEscapedPath", |a| Ok(string(&arg(a)?.escaped_path()))),
     )?;
     member(
         env,
@@ -189,11 +244,22 @@ mod tests {
 
     #[test]
     fn url_library() {
-        holds("isURL('https://example.com:80/a/b?x=1') && isURL('/absolute/path') && !isURL('relative/path') && !isURL('https://a/#frag')");
-        holds("url('https://user@example.com:8080/p?q=1').getScheme() == 'https' && url('https://example.com:8080/p').getHost() == 'example.com:8080'");
-        holds("url('https://example.com:8080/p').getHostname() == 'example.com' && url('https://example.com:8080/p').getPort() == '8080'");
-        holds("url('https://[::1]:80/').getHostname() == '::1' && url('https://[::1]/').getPort() == '' && url('https://example.com').getEscapedPath() == ''");
-        holds("url('https://example.com/a%20b').getEscapedPath() == '/a%20b' && url('/p?k=a&k=b&j=').getQuery() == {'k': ['a', 'b'], 'j': ['']}");
-        fails("url('not a url') == url('/')", "URL parse error");
+        // The examples of Kubernetes' URL library documentation.
+        holds("isURL('https://user:pass@example.com:80/path?query=val#fragment') && isURL('/absolute-path')");
+        holds("!isURL('https://a:b:c/') && !isURL('../relative-path') && !isURL('') && isURL('mailto:a@example.com')");
+        holds(
+            "url('/path').getScheme() == '' && url('HTTPS://example.com/').getScheme() == 'https'",
+        );
+        holds("url('https://example.com:80/').getHost() == 'example.com:80' && url('https://[::1]:80/').getHost() == '[::1]:80'");
+        holds("url('https://[::1]/').getHost() == '[::1]' && url('/path').getHost() == ''");
+        holds("url('https://127.0.0.1:80/').getHostname() == '127.0.0.1' && url('https://[::1]:80/').getHostname() == '::1'");
+        holds("url('https://example.com:80/').getPort() == '80' && url('https://example.com/').getPort() == ''");
+        holds("url('https://example.com/path with spaces/').getEscapedPath() == '/path%20with%20spaces/'");
+        holds("url('https://example.com').getEscapedPath() == '' && url('https://example.com/a%20b').getEscapedPath() == '/a%20b'");
+        holds("url('https://example.com/path?k1=a&k2=b&k2=c').getQuery() == {'k1': ['a'], 'k2': ['b', 'c']}");
+        holds("url('https://example.com/path?key with spaces=value with spaces').getQuery() == {'key with spaces': ['value with spaces']}");
+        holds("url('https://example.com/path?').getQuery() == {} && url('https://example.com/p#f?x=1').getQuery() == {}");
+        fails("url('../relative-path') == url('/')", "URL parse error");
+        fails("url('https://a:b:c/') == url('/')", "invalid port");
     }
 }
