@@ -64,16 +64,20 @@ impl Quantity {
             return Err(invalid());
         }
         let all_digits = format!("{whole}{fraction}");
-        let all_digits = all_digits.trim_start_matches('0');
-        if all_digits.len() > 30 {
-            return Err(format!("quantity {s:?} has too many digits"));
+        let significant = all_digits.trim_start_matches('0');
+        // Trailing zeros go to the exponent, so `50000000G` needs 2 digits, not 8.
+        let trimmed = significant.trim_end_matches('0');
+        let mut exponent = (significant.len() - trimmed.len()) as i32 - fraction.len() as i32;
+        if trimmed.len() > 38 {
+            return Err(format!(
+                "quantity {s:?} has more than 38 significant digits"
+            ));
         }
-        let mut digits: i128 = if all_digits.is_empty() {
+        let mut digits: i128 = if trimmed.is_empty() {
             0
         } else {
-            all_digits.parse().map_err(|_| invalid())?
+            trimmed.parse().map_err(|_| invalid())?
         };
-        let mut exponent = -(fraction.len() as i32);
         let binary = |power: u32| 1024_i128.pow(power);
         match suffix {
             "" => {}
@@ -190,6 +194,15 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         op!("isQuantity", |a| Ok(Value::Bool(
             Quantity::parse(text(a, 0)?).is_ok()
         ))),
+    )?;
+    // Kubernetes declares `sign` as a global overload, and documents it as a method: both work.
+    global(
+        env,
+        "sign",
+        vec![q()],
+        op!("sign", |a| Ok(
+            Value::Int(arg(a, 0)?.digits.signum() as i64)
+        )),
     )?;
     member(
         env,
@@ -312,17 +325,29 @@ mod tests {
 
     #[test]
     fn quantity_library() {
-        holds("isQuantity('1Gi') && !isQuantity('one') && quantity('1Gi') == quantity('1024Mi')");
-        holds("quantity('1Gi').isGreaterThan(quantity('512Mi')) && quantity('100m').isLessThan(quantity('1'))");
-        holds("quantity('2').compareTo(quantity('2000m')) == 0 && quantity('1').compareTo(quantity('2')) == -1");
-        holds("quantity('1k').asInteger() == 1000 && quantity('1.5').asApproximateFloat() == 1.5");
-        holds("quantity('1').isInteger() && !quantity('500m').isInteger() && quantity('-5').sign() == -1");
-        holds("quantity('1').add(quantity('500m')) == quantity('1500m') && quantity('1').add(2) == quantity('3')");
-        holds("quantity('1').sub(quantity('500m')) == quantity('0.5') && quantity('5').sub(5).sign() == 0");
+        // The examples of Kubernetes' quantity library documentation.
+        holds("isQuantity('1.3G') && isQuantity('1.3Gi') && !isQuantity('1,3G') && isQuantity('10000k')");
+        holds("!isQuantity('200K') && !isQuantity('Three') && !isQuantity('Mi')");
+        holds("quantity('50000000G').isInteger() && quantity('50k').isInteger() && !quantity('9999999999999999999999999999999999999G').isInteger()");
+        holds("quantity('50k').asInteger() == 50000 && quantity('50k').sub(20000).asApproximateFloat() == 30000.0");
+        holds("quantity('50k').add(20) == quantity('50020') && quantity('50k').sub(20000) == quantity('30k')");
+        holds("quantity('50k').add(20).sub(quantity('100k')).sub(-50000) == quantity('20')");
+        holds("quantity('200M').compareTo(quantity('0.2G')) == 0 && quantity('50M').compareTo(quantity('50Mi')) == -1");
+        holds("quantity('50Mi').compareTo(quantity('50M')) == 1 && quantity('150Mi').isGreaterThan(quantity('100Mi'))");
+        holds("!quantity('50Mi').isGreaterThan(quantity('100Mi')) && quantity('50M').isLessThan(quantity('100M'))");
+        holds("quantity('-5').sign() == -1 && sign(quantity('0')) == 0 && quantity('1Gi') == quantity('1024Mi')");
+        holds("quantity('1').isInteger() && !quantity('500m').isInteger() && quantity('1.5').asApproximateFloat() == 1.5");
+        fails(
+            "quantity('9999999999999999999999999999999999999G').asInteger() == 0",
+            "cannot convert value to integer",
+        );
         fails(
             "quantity('500m').asInteger() == 0",
             "cannot convert value to integer",
         );
-        fails("quantity('one') == quantity('1')", "quantities must match");
+        fails(
+            "quantity('Three') == quantity('1')",
+            "quantities must match",
+        );
     }
 }
