@@ -333,12 +333,21 @@ mod tests {
 
     #[test]
     fn ip_library() {
-        holds("isIP('10.0.0.1') && isIP('::1') && !isIP('10.0.0.256') && !isIP('fe80::1%eth0') && !isIP('::ffff:10.0.0.1')");
-        holds("ip('10.0.0.1').family() == 4 && ip('::1').family() == 6 && ip('127.0.0.1').isLoopback() && ip('0.0.0.0').isUnspecified()");
-        holds("ip('169.254.1.1').isLinkLocalUnicast() && ip('224.0.0.1').isLinkLocalMulticast() && ip('ff02::1').isLinkLocalMulticast()");
-        holds("ip('8.8.8.8').isGlobalUnicast() && !ip('255.255.255.255').isGlobalUnicast() && ip('10.0.0.1') == ip('10.0.0.1')");
-        holds("ip.isCanonical('2001:db8::1') && !ip.isCanonical('2001:DB8::1') && string(ip('::1')) == '::1'");
+        // The examples of Kubernetes' IP library documentation, then edge cases.
+        holds("isIP('127.0.0.1') && isIP('::1') && !isIP('127.0.0.256') && !isIP(':::1') && !isIP('01.2.3.4')");
+        holds("ip.isCanonical('127.0.0.1') && ip.isCanonical('2001:db8::abcd') && !ip.isCanonical('2001:DB8::ABCD') && !ip.isCanonical('2001:db8::0:0:0:abcd')");
+        holds("ip('127.0.0.1').family() == 4 && ip('::1').family() == 6");
+        holds("ip('0.0.0.0').isUnspecified() && !ip('127.0.0.1').isUnspecified() && ip('::').isUnspecified() && !ip('::1').isUnspecified()");
+        holds("ip('127.0.0.1').isLoopback() && !ip('192.168.0.1').isLoopback() && ip('::1').isLoopback() && !ip('2001:db8::abcd').isLoopback()");
+        holds("ip('224.0.0.1').isLinkLocalMulticast() && !ip('224.0.1.1').isLinkLocalMulticast() && ip('ff02::1').isLinkLocalMulticast() && !ip('fd00::1').isLinkLocalMulticast()");
+        holds("ip('169.254.169.254').isLinkLocalUnicast() && !ip('192.168.0.1').isLinkLocalUnicast() && ip('fe80::1').isLinkLocalUnicast() && !ip('fd80::1').isLinkLocalUnicast()");
+        holds("ip('192.168.0.1').isGlobalUnicast() && !ip('255.255.255.255').isGlobalUnicast() && ip('2001:db8::abcd').isGlobalUnicast() && !ip('ff00::1').isGlobalUnicast()");
+        holds("!isIP('fe80::1%eth0') && !isIP('::ffff:10.0.0.1') && ip('10.0.0.1') == ip('10.0.0.1') && string(ip('::1')) == '::1'");
         fails("ip('nope').family() == 4", "parse error");
+        fails(
+            "ip('::ffff:1.2.3.4').family() == 6",
+            "IPv4-mapped IPv6 address",
+        );
     }
 
     #[test]
