@@ -1,6 +1,6 @@
 //! The Kubernetes CEL libraries cel-rust lacks, written from the behaviour of
 //! k8s.io/apiserver/pkg/cel/library: lists, sets, regex, quantity, URL, IP and
-//! CIDR, and cel-go's two-variable comprehensions, which Kubernetes enables.
+//! CIDR, semver, and cel-go's two-variable comprehensions, which Kubernetes enables.
 //! Each file registers its overloads (and macros) on the crate's `Env`.
 
 mod comprehensions;
@@ -8,6 +8,7 @@ mod ip;
 mod lists;
 mod quantity;
 mod regex;
+mod semver;
 mod sets;
 mod url;
 
@@ -23,6 +24,7 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     quantity::register(env)?;
     url::register(env)?;
     ip::register(env)?;
+    semver::register(env)?;
     comprehensions::register(env)
 }
 
