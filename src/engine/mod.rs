@@ -1,6 +1,7 @@
 //! Policy engines. The main type here is the [`Engine`] trait: the one thing the
 //! runner, snapshots and reports know about a rule's language.
 
+pub mod cel;
 pub mod gatekeeper;
 pub mod kyverno;
 pub mod rego;

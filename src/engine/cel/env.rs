@@ -1,0 +1,387 @@
+//! The CEL environment policies are compiled in: the standard library and
+//! macros, optionals, cel-rust's extensions, the Kubernetes libraries and
+//! `cel.bind`. The main type here is [`CelEnv`].
+
+use super::budget;
+use super::error::CelError;
+use super::expression::Expression;
+use super::library;
+use cel::common::ast::{ComprehensionExpr, Expr, ListExpr, LiteralValue};
+use cel::common::types::DYN_TYPE;
+use cel::parser::{Macro, MacroExprHelper};
+use cel::{DeclarationError, Env, ExecutionError, IdedExpr, ParseError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Comprehension iterations one evaluation may make: Kubernetes' per-expression
+/// cost limit is 1 000 000 units, an iteration costing at least one.
+pub const DEFAULT_BUDGET: u64 = 1_000_000;
+
+/// Arguments of the declaration probe: more than any CEL function takes.
+const PROBE_ARITY: usize = 9;
+
+/// A compiled-in set of functions, macros and options, shared by every
+/// expression compiled in it. Cheap to clone.
+///
+/// ```
+/// use verdict::engine::cel::{Activation, CelEnv};
+/// let env = CelEnv::kubernetes();
+/// let expr = env.compile("quantity('1Gi').isGreaterThan(quantity('512Mi'))").unwrap();
+/// assert!(expr.eval_bool(&Activation::new()).unwrap());
+/// ```
+#[derive(Clone)]
+pub struct CelEnv {
+    pub(crate) env: Arc<Env>,
+    pub(crate) budget: u64,
+    /// Function names already probed: declared or not.
+    known: Arc<Mutex<HashMap<String, bool>>>,
+}
+
+impl std::fmt::Debug for CelEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CelEnv")
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CelEnv {
+    /// The environment Kubernetes admission CEL runs in (see the module doc).
+    pub fn kubernetes() -> CelEnv {
+        CelEnvBuilder::kubernetes().build()
+    }
+
+    /// A builder starting from [`CelEnv::kubernetes`], to add a policy kind's
+    /// own functions (Kyverno's `resource.*`, `image.*`, ...).
+    pub fn builder() -> CelEnvBuilder {
+        CelEnvBuilder::kubernetes()
+    }
+
+    /// Compiles `source` once: parse, expand macros, check every called
+    /// function is declared, and instrument comprehensions for the budget.
+    pub fn compile(&self, source: &str) -> Result<Expression, CelError> {
+        let compile_error = |message: String| CelError::Compile {
+            expression: source.to_string(),
+            message,
+        };
+        let parser = self.env.parser();
+        let parsed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(source)));
+        let mut ast = match parsed {
+            Ok(Ok(ast)) => ast,
+            Ok(Err(e)) => return Err(compile_error(e.to_string().trim().to_string())),
+            Err(_) => return Err(compile_error("the CEL parser panicked".to_string())),
+        };
+        if let Some(function) = self.first_unknown_function(&ast) {
+            return Err(CelError::UnknownFunction {
+                expression: source.to_string(),
+                function,
+            });
+        }
+        budget::instrument(&mut ast);
+        Ok(Expression::new(source.to_string(), ast, self.clone()))
+    }
+
+    /// The first function `ast` calls that this environment does not declare.
+    fn first_unknown_function(&self, ast: &IdedExpr) -> Option<String> {
+        let mut calls = Vec::new();
+        collect_calls(ast, &mut calls);
+        calls
+            .into_iter()
+            .find(|(qualified, plain, _)| {
+                let known = |name: &str| self.is_declared(name);
+                !(qualified.as_deref().is_some_and(known) || known(plain))
+            })
+            .map(|(qualified, plain, namespaced)| {
+                if namespaced {
+                    qualified.unwrap_or(plain)
+                } else {
+                    plain
+                }
+            })
+    }
+
+    /// Whether calling `name` (globally or as a method) reaches a declaration.
+    /// Asks the crate itself: a call to an undeclared name fails with
+    /// `UndeclaredReference`, a declared one with an overload error. The probe
+    /// passes [`PROBE_ARITY`] nulls, which no overload takes, so no function runs.
+    fn is_declared(&self, name: &str) -> bool {
+        if name.starts_with(['@', '_', '!', '-']) {
+            return true; // operators and internal helpers: the parser makes them
+        }
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&k) = known.get(name) {
+            return k;
+        }
+        let context = cel::Context::with_env(Arc::clone(&self.env));
+        let null = || IdedExpr {
+            id: 2,
+            expr: Expr::Literal(LiteralValue::Null),
+        };
+        let undeclared = |target: Option<IdedExpr>| {
+            let call = IdedExpr {
+                id: 1,
+                expr: Expr::Call(cel::common::ast::CallExpr {
+                    func_name: name.to_string(),
+                    target: target.map(Box::new),
+                    args: vec![null(); PROBE_ARITY],
+                }),
+            };
+            matches!(cel::Value::resolve(&call, &context), Err(ExecutionError::UndeclaredReference(n)) if n.as_str() == name)
+        };
+        let declared = !(undeclared(None) && undeclared(Some(null())));
+        known.insert(name.to_string(), declared);
+        declared
+    }
+}
+
+/// Every call in `ast` as (qualified name if its target spells one, plain name).
+fn collect_calls(ast: &IdedExpr, out: &mut Vec<(Option<String>, String, bool)>) {
+    match &ast.expr {
+        Expr::Call(call) => {
+            let qualified = call
+                .target
+                .as_deref()
+                .and_then(qualified_name)
+                .map(|q| format!("{q}.{}", call.func_name));
+            // `object.spec.f()` names `f`; `ns.f()` may be the namespaced function `ns.f`.
+            let namespaced = matches!(
+                call.target.as_deref().map(|t| &t.expr),
+                Some(Expr::Ident(_))
+            );
+            out.push((qualified, call.func_name.clone(), namespaced));
+            if let Some(t) = call.target.as_deref() {
+                collect_calls(t, out);
+            }
+            call.args.iter().for_each(|a| collect_calls(a, out));
+        }
+        Expr::Comprehension(c) => {
+            for e in [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ] {
+                collect_calls(e, out);
+            }
+        }
+        Expr::Select(s) => collect_calls(&s.operand, out),
+        Expr::List(l) => l.elements.iter().for_each(|e| collect_calls(e, out)),
+        Expr::Map(m) => m.entries.iter().for_each(|e| entry_calls(&e.expr, out)),
+        Expr::Struct(s) => s.entries.iter().for_each(|e| entry_calls(&e.expr, out)),
+        _ => {}
+    }
+}
+
+fn entry_calls(entry: &cel::common::ast::EntryExpr, out: &mut Vec<(Option<String>, String, bool)>) {
+    match entry {
+        cel::common::ast::EntryExpr::MapEntry(e) => {
+            collect_calls(&e.key, out);
+            collect_calls(&e.value, out);
+        }
+        cel::common::ast::EntryExpr::StructField(f) => collect_calls(&f.value, out),
+    }
+}
+
+/// `a.b.c` for an identifier or a chain of plain selects.
+fn qualified_name(expr: &IdedExpr) -> Option<String> {
+    match &expr.expr {
+        Expr::Ident(name) => Some(name.clone()),
+        Expr::Select(s) if !s.test => Some(format!("{}.{}", qualified_name(&s.operand)?, s.field)),
+        _ => None,
+    }
+}
+
+/// A library registered on the crate's environment.
+type Extension = fn(&mut Env) -> Result<(), DeclarationError>;
+
+/// Builds a [`CelEnv`]: the Kubernetes environment plus a policy kind's extras.
+pub struct CelEnvBuilder {
+    env: Env,
+    budget: u64,
+}
+
+impl CelEnvBuilder {
+    fn kubernetes() -> Self {
+        let mut env = Env::stdlib();
+        let extensions: [Extension; 6] = [
+            cel::extensions::strings,
+            cel::extensions::lists,
+            cel::extensions::math,
+            cel::extensions::encoders,
+            library::register,
+            register_bind,
+        ];
+        for extension in extensions {
+            // The built-in set is fixed: a conflict in it is a bug, caught by every test.
+            env.add_extension(extension)
+                .expect("the built-in CEL libraries declare no conflicting overloads");
+        }
+        env.add_overload(
+            budget::CHARGE,
+            budget::CHARGE,
+            vec![DYN_TYPE],
+            budget::charge,
+        )
+        .expect("the budget charge is declared once");
+        CelEnvBuilder {
+            env,
+            budget: DEFAULT_BUDGET,
+        }
+    }
+
+    /// Adds a library of a policy kind: overloads, macros or types declared on
+    /// the crate's [`Env`]. Fails when it redeclares an existing overload.
+    pub fn extension(
+        mut self,
+        extension: impl FnOnce(&mut Env) -> Result<(), DeclarationError>,
+    ) -> Result<Self, DeclarationError> {
+        self.env.add_extension(extension)?;
+        Ok(self)
+    }
+
+    /// Sets how many comprehension iterations one evaluation may make.
+    pub fn budget(mut self, iterations: u64) -> Self {
+        self.budget = iterations;
+        self
+    }
+
+    pub fn build(self) -> CelEnv {
+        CelEnv {
+            env: Arc::new(self.env),
+            budget: self.budget,
+            known: Arc::default(),
+        }
+    }
+}
+
+/// `cel.bind(name, init, body)`: `body` with `name` bound to `init`,
+/// expanded as cel-go does, into a comprehension over an empty list whose
+/// accumulator is the bound name.
+fn register_bind(env: &mut Env) -> Result<(), DeclarationError> {
+    env.add_macro(Macro::receiver("bind", 3, bind_macro))
+}
+
+fn bind_macro(
+    helper: &mut MacroExprHelper<'_>,
+    target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+) -> Result<Option<IdedExpr>, ParseError> {
+    if !matches!(target.as_ref().map(|t| &t.expr), Some(Expr::Ident(n)) if n == "cel") {
+        return Ok(None);
+    }
+    let Expr::Ident(name) = &args[0].expr else {
+        return Err(helper.new_error(
+            args[0].id,
+            "cel.bind() variable name must be a simple identifier",
+        ));
+    };
+    let name = name.clone();
+    let body = args.pop().expect("three arguments");
+    let init = args.pop().expect("three arguments");
+    let bind = ComprehensionExpr {
+        iter_range: helper.next_expr(Expr::List(ListExpr::new(Vec::new()))),
+        iter_var: "#unused".to_string(),
+        iter_var2: None,
+        accu_var: name.clone(),
+        accu_init: init,
+        loop_cond: helper.next_expr(Expr::Literal(LiteralValue::Boolean(false.into()))),
+        loop_step: helper.next_expr(Expr::Ident(name)),
+        result: body,
+    };
+    Ok(Some(helper.next_expr(Expr::Comprehension(Box::new(bind)))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::library::testing::holds;
+    use super::*;
+    use crate::engine::cel::Activation;
+
+    #[test]
+    fn an_unknown_function_is_a_compile_error_naming_it() {
+        let env = CelEnv::kubernetes();
+        let error = env
+            .compile("object.spec.frobnicate(1) && size([]) == 0")
+            .unwrap_err();
+        assert_eq!(
+            error,
+            CelError::UnknownFunction {
+                expression: "object.spec.frobnicate(1) && size([]) == 0".into(),
+                function: "frobnicate".into()
+            }
+        );
+        let error = env.compile("nosuch.fn('x')").unwrap_err();
+        assert!(error.to_string().contains("`nosuch.fn`"), "{error}");
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_expression() {
+        let error = CelEnv::kubernetes().compile("object.spec.(").unwrap_err();
+        assert!(
+            matches!(&error, CelError::Compile { expression, .. } if expression == "object.spec.("),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn standard_macros_optionals_and_bind() {
+        holds(
+            "[1, 2, 3].all(x, x > 0) && [1, 2].exists(x, x == 2) && [1, 2].exists_one(x, x == 2)",
+        );
+        holds("[1, 2].map(x, x * 2) == [2, 4] && [1, 2, 3].filter(x, x > 1) == [2, 3] && has({'a': 1}.a)");
+        holds("{'a': 1}.?b.orValue(5) == 5 && {'a': 1}.?a.hasValue() && optional.none().orValue(1) == 1");
+        holds("cel.bind(x, 2, x * x) == 4 && cel.bind(a, [1, 2], cel.bind(b, a.size(), b + a[0])) == 3");
+    }
+
+    #[test]
+    fn string_extensions() {
+        holds("'AbC'.lowerAscii() == 'abc' && 'abc'.upperAscii() == 'ABC' && 'a-b'.replace('-', '+') == 'a+b'");
+        holds("'a,b'.split(',') == ['a', 'b'] && ['a', 'b'].join('-') == 'a-b' && ' x '.trim() == 'x'");
+        holds("'abc'.indexOf('c') == 2 && 'abca'.lastIndexOf('a') == 3 && 'abc'.substring(1) == 'bc' && 'abc'.charAt(1) == 'b'");
+        holds("'%s=%d'.format(['a', 1]) == 'a=1' && strings.quote('a\"b') == '\"a\\\\\"b\"' && 'abc'.reverse() == 'cba'");
+        holds("'image:tag'.matches('^[a-z]+:[a-z]+$') && 'abc'.startsWith('a') && 'abc'.endsWith('c') && 'abc'.contains('b')");
+    }
+
+    #[test]
+    fn a_policy_kind_adds_functions_with_the_builder() {
+        let env = CelEnv::builder()
+            .extension(|env| {
+                env.add_overload("kind.answer", "kind.answer()", vec![], |_| {
+                    Ok(cel::common::value::CowVal::owned(
+                        cel::common::types::CelInt::from(42),
+                    ))
+                })
+            })
+            .unwrap()
+            .build();
+        assert!(env
+            .compile("kind.answer() == 42")
+            .unwrap()
+            .eval_bool(&Activation::new())
+            .unwrap());
+        assert!(CelEnv::kubernetes().compile("kind.answer() == 42").is_err());
+    }
+}
+
+#[cfg(test)]
+mod deep_nesting {
+    use super::*;
+
+    /// A stack overflow would abort the process, which `catch_unwind` cannot stop.
+    #[test]
+    fn a_deeply_nested_expression_is_an_error_not_a_crash() {
+        let env = CelEnv::kubernetes();
+        for (open, close) in [("(", ")"), ("[", "]"), ("-", ""), ("!", "")] {
+            let shallow = format!("{}true{}", open.repeat(10), close.repeat(10));
+            assert!(env.compile(&shallow).is_ok(), "{shallow}");
+            let deep = format!("{}1{}", open.repeat(10_001), close.repeat(10_001));
+            match env.compile(&deep) {
+                Err(error) => assert!(matches!(error, CelError::Compile { .. }), "{error}"),
+                // The parser folds unary chains (`--1` is `1`): evaluating must return, not overflow.
+                Ok(expr) => drop(expr.evaluate(&crate::engine::cel::Activation::new())),
+            }
+        }
+    }
+}
