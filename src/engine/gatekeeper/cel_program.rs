@@ -348,15 +348,13 @@ mod tests {
                 "failed expression: size(variables.labels) < 1"
             ]
         );
-        assert!(
-            p.violations(
+        assert!(p
+            .violations(
                 &pod_review(json!({})),
                 &constraint(json!({"required": []})),
                 None
             )
-            .len()
-                == 0
-        );
+            .is_empty());
     }
 
     #[test]
