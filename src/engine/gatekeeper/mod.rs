@@ -35,5 +35,4 @@ pub use review::{
     ReviewOutcome, Violation,
 };
 pub use strict::{check_admission_review, check_constraint, check_template};
-pub use cel_program::{FailurePolicy, CEL_ENGINE};
 pub use template::{Template, TemplateEngine, ADMISSION_TARGET};

@@ -183,6 +183,31 @@ impl Template {
     }
 
     /// This template reviewing with `engine`, or `None` when it has no code for it.
+    ///
+    /// ```
+    /// use verdict::engine::gatekeeper::{Constraint, ReviewOutcome, Template, TemplateEngine};
+    /// use serde_json::json;
+    /// use std::path::Path;
+    /// let template = Template::from_value(&json!({
+    ///   "apiVersion": "templates.gatekeeper.sh/v1", "kind": "ConstraintTemplate",
+    ///   "metadata": {"name": "k8sboth"},
+    ///   "spec": {"crd": {"spec": {"names": {"kind": "K8sBoth"}}},
+    ///            "targets": [{"target": "admission.k8s.gatekeeper.sh", "code": [
+    ///              {"engine": "K8sNativeValidation", "source": {"validations": [
+    ///                {"expression": "has(object.metadata.labels)", "message": "cel: no labels"}]}},
+    ///              {"engine": "Rego", "source": {"rego":
+    ///                "package k8sboth\nviolation[{\"msg\": \"rego: no labels\"}] { not input.review.object.metadata.labels }"}}]}]}}),
+    ///   Path::new("t.yaml")).unwrap();
+    /// assert_eq!(template.engines(), [TemplateEngine::Rego, TemplateEngine::Cel]);
+    /// assert_eq!(template.engine, TemplateEngine::Rego);
+    /// let constraint = Constraint::from_value(&json!({
+    ///   "apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sBoth", "metadata": {"name": "c"}}),
+    ///   Path::new("c.yaml")).unwrap();
+    /// let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "a"}});
+    /// let cel = template.with_engine(TemplateEngine::Cel).unwrap();
+    /// let ReviewOutcome::Violations(v) = cel.review(&constraint, &pod, &[]).unwrap() else { panic!() };
+    /// assert_eq!(v[0].message, "cel: no labels");
+    /// ```
     pub fn with_engine(&self, engine: TemplateEngine) -> Option<Template> {
         self.engines().contains(&engine).then(|| Template {
             engine,
