@@ -30,6 +30,33 @@ const ANY_OBJECT: &str =
 const PARAMS: &str =
     "!has(params.spec) ? null : !has(params.spec.parameters) ? null : params.spec.parameters";
 
+/// The fields of a source Gatekeeper reads (schema.go `Source`). Gatekeeper
+/// ignores others; verdict refuses them, so a VAP spelling such as
+/// `matchConditions` cannot silently drop a condition.
+const SOURCE_FIELDS: &[&str] = &[
+    "validations",
+    "failurePolicy",
+    "matchCondition",
+    "variables",
+    "generateVAP",
+];
+const VALIDATION_FIELDS: &[&str] = &["expression", "message", "messageExpression"];
+const NAMED_FIELDS: &[&str] = &["name", "expression"];
+
+/// An error naming the first field of `object` (at `at`) not in `known`.
+fn check_fields(object: &Value, at: &str, known: &[&str]) -> Result<(), String> {
+    match object.as_object().and_then(|o| o.keys().find(|k| !known.contains(&k.as_str()))) {
+        None => Ok(()),
+        Some(unknown) if unknown == "matchConditions" => Err(format!(
+            "{at}.matchConditions is not a field of a K8sNativeValidation source: Gatekeeper spells it matchCondition (singular) and would ignore it"
+        )),
+        Some(unknown) => Err(format!(
+            "{at}.{unknown} is not a field Gatekeeper reads (known: {}); it would be ignored",
+            known.join(", ")
+        )),
+    }
+}
+
 /// What a runtime error does: `Fail` (the default) reports it as a violation,
 /// `Ignore` admits the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +92,7 @@ impl CelProgram {
         if !source.is_object() {
             return Err(format!("{field}.source must be an object"));
         }
+        check_fields(source, &format!("{field}.source"), SOURCE_FIELDS)?;
         let compile = |at: String,
                        text: &str,
                        params_allowed: bool|
@@ -105,6 +133,7 @@ impl CelProgram {
         ];
         for (i, item) in list("variables")?.iter().enumerate() {
             let at = format!("{field}.source.variables[{i}]");
+            check_fields(item, &at, NAMED_FIELDS)?;
             let name = text(item, &at, "name")?
                 .filter(|n| !n.is_empty())
                 .ok_or(format!("{at}.name is missing"))?;
@@ -126,7 +155,13 @@ impl CelProgram {
         let mut match_conditions = Vec::new();
         for (i, item) in list("matchCondition")?.iter().enumerate() {
             let at = format!("{field}.source.matchCondition[{i}]");
+            check_fields(item, &at, NAMED_FIELDS)?;
             let name = text(item, &at, "name")?.unwrap_or_default();
+            if name.starts_with(RESERVED_PREFIX) {
+                return Err(format!(
+                    "{at}.name {name:?} is reserved by Gatekeeper (the prefix {RESERVED_PREFIX})"
+                ));
+            }
             let expression =
                 text(item, &at, "expression")?.ok_or(format!("{at}.expression is missing"))?;
             match_conditions.push((
@@ -137,6 +172,7 @@ impl CelProgram {
         let mut validations = Vec::new();
         for (i, item) in list("validations")?.iter().enumerate() {
             let at = format!("{field}.source.validations[{i}]");
+            check_fields(item, &at, VALIDATION_FIELDS)?;
             let expression =
                 text(item, &at, "expression")?.ok_or(format!("{at}.expression is missing"))?;
             let message_expression = match text(item, &at, "messageExpression")? {
@@ -455,6 +491,27 @@ mod tests {
         assert!(p
             .violations(&delete, &constraint(json!({})), None)
             .is_empty());
+    }
+
+    #[test]
+    fn fields_gatekeeper_would_ignore_are_refused() {
+        let error = program(json!({"matchConditions": [{"name": "x", "expression": "false"}], "validations": [{"expression": "true"}]})).unwrap_err();
+        assert!(
+            error.contains("source.matchConditions") && error.contains("matchCondition (singular)"),
+            "{error}"
+        );
+        let error =
+            program(json!({"validations": [{"expression": "true", "reason": "Forbidden"}]}))
+                .unwrap_err();
+        assert!(
+            error.contains("validations[0].reason is not a field"),
+            "{error}"
+        );
+        let error = program(json!({"matchCondition": [{"name": "gatekeeper_internal_x", "expression": "true"}], "validations": [{"expression": "true"}]})).unwrap_err();
+        assert!(
+            error.contains("matchCondition[0].name") && error.contains("reserved"),
+            "{error}"
+        );
     }
 
     #[test]
