@@ -1,6 +1,7 @@
 //! Gatekeeper conformance: every `gator verify` suite of the pinned
 //! gatekeeper-library snapshot in `../shared/conformance/gatekeeper-library/`,
-//! run unchanged with verdict's Gatekeeper engine, and every Rego unit test of its
+//! run unchanged with verdict's Gatekeeper engine (a template with
+//! `K8sNativeValidation` code is run under Rego and under CEL, counted apart), and every Rego unit test of its
 //! `src/**/*_test.rego` files, run as `opa test` runs them.
 //!
 //! The test fails when an assertion fails that `tests/conformance/gatekeeper.known-gaps`
@@ -25,6 +26,10 @@ const END: &str = "<!-- gatekeeper-conformance:end -->";
 /// What the pinned snapshot holds (its SOURCE.md): a smaller count means suites went unread.
 const SUITES: usize = 33;
 const ASSERTIONS: usize = 210;
+/// Templates of the snapshot with a `K8sNativeValidation` (CEL) engine, and the
+/// assertions of their suites, each run once more on the CEL path.
+const CEL_SUITES: usize = 11;
+const CEL_ASSERTIONS: usize = 88;
 const UNIT_TEST_FILES: usize = 35;
 /// `test_*` rules as `opa test` counts them: 538 names, 27 of them defined twice,
 /// and OPA runs each definition (the second as `name#01`).
@@ -71,7 +76,11 @@ struct Failure {
 #[derive(Default)]
 struct Measurement {
     suites: usize,
+    /// Rows of the Rego path (every template with Rego code).
     assertions: Counts,
+    /// Rows of the CEL path (`<test>[cel]`).
+    cel_assertions: Counts,
+    cel_suites: BTreeSet<String>,
     unit_test_files: usize,
     unit_tests: Counts,
     failures: Vec<Failure>,
@@ -113,11 +122,17 @@ fn measure(root: &Path) -> Measurement {
             let n = seen.entry((r.test.clone(), case.clone())).or_default();
             let key = format!("{suite} {} {case} #{n}", r.test);
             *n += 1;
+            let counts = if r.test.ends_with("[cel]") {
+                m.cel_suites.insert(suite.clone());
+                &mut m.cel_assertions
+            } else {
+                &mut m.assertions
+            };
             match classify(r) {
-                "passed" => m.assertions.passed += 1,
-                "skipped" => m.assertions.skipped += 1,
+                "passed" => counts.passed += 1,
+                "skipped" => counts.skipped += 1,
                 _ => {
-                    m.assertions.failed += 1;
+                    counts.failed += 1;
                     m.failures.push(Failure { key, expected: r.expected.clone(), actual: r.actual.clone(), message: r.messages.join("; ") });
                 }
             }
@@ -200,7 +215,18 @@ fn section(m: &Measurement, gaps: &BTreeMap<GapKey, String>, source: &str) -> St
     .unwrap();
     writeln!(out, "| | passed | failed | skipped | total |").unwrap();
     writeln!(out, "|---|---:|---:|---:|---:|").unwrap();
-    writeln!(out, "| suite assertions | {} | {} | {} | {} |", c.passed, c.failed, c.skipped, c.total()).unwrap();
+    writeln!(out, "| suite assertions, Rego path | {} | {} | {} | {} |", c.passed, c.failed, c.skipped, c.total()).unwrap();
+    let cel = &m.cel_assertions;
+    writeln!(
+        out,
+        "| suite assertions, CEL path (`K8sNativeValidation`, {} templates) | {} | {} | {} | {} |",
+        m.cel_suites.len(),
+        cel.passed,
+        cel.failed,
+        cel.skipped,
+        cel.total()
+    )
+    .unwrap();
     writeln!(out, "| Rego unit tests (`opa test`) | {} | {} | {} | {} |", u.passed, u.failed, u.skipped, u.total()).unwrap();
     if !m.failures.is_empty() {
         writeln!(out, "\nFailing (each named in `{GAPS_FILE}`):\n").unwrap();
@@ -271,6 +297,12 @@ fn gatekeeper_library_conformance() -> Result<(), libtest_mimic::Failed> {
     let suite_load_errors = m.failures.iter().filter(|f| f.expected == "load").count() - unit_load_errors;
     if m.assertions.total() != ASSERTIONS + suite_load_errors {
         writeln!(problems, "measured {} assertion results, the pinned snapshot has {ASSERTIONS} assertions", m.assertions.total()).unwrap();
+    }
+    if m.cel_suites.len() != CEL_SUITES {
+        writeln!(problems, "{} suites ran on the CEL path, the pinned snapshot has {CEL_SUITES} templates with K8sNativeValidation", m.cel_suites.len()).unwrap();
+    }
+    if m.cel_assertions.total() != CEL_ASSERTIONS {
+        writeln!(problems, "measured {} CEL-path assertion results, the pinned snapshot's CEL templates have {CEL_ASSERTIONS}", m.cel_assertions.total()).unwrap();
     }
     if problems.is_empty() {
         Ok(())

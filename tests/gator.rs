@@ -143,12 +143,60 @@ fn filter_selects_tests_and_cases_by_name() {
 }
 
 #[test]
-fn a_cel_only_template_is_skipped_with_the_reason() {
-    let (out, doc) = verdict_test("cel-only", &["--allow-empty"]);
+fn a_cel_only_template_is_reviewed_with_cel_and_its_rows_say_so() {
+    let (out, doc) = verdict_test("cel-only", &[]);
     assert_eq!(out.status.code(), Some(0), "{doc:#}");
-    let row = &rows(&doc, "cel-labels", Some("unlabelled"))[0];
-    assert!(row["skipped"].as_str().unwrap().contains("K8sNativeValidation"), "{row:#}");
-    assert_eq!(doc["summary"]["skipped"], 1);
+    assert_eq!(pairs(&rows(&doc, "cel-labels[cel]", Some("unlabelled"))), [("1 matching /^labels are required$/".into(), "1".into(), true)]);
+    assert_eq!(pairs(&rows(&doc, "cel-labels[cel]", Some("labelled"))), [("no".into(), "0".into(), true)]);
+    assert_eq!(doc["summary"]["passed"], 2, "{doc:#}");
+}
+
+#[test]
+fn cel_templates_follow_failure_policy_match_conditions_and_delete_reviews() {
+    let (out, doc) = verdict_test("cel", &[]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let results = doc["results"].as_array().unwrap();
+    assert!(results.iter().all(|r| r["ok"] == true), "{doc:#}");
+    assert_eq!(results.len(), 9, "{doc:#}");
+    // failurePolicy Fail: the runtime error is the violation, naming the expression.
+    let error = rows(&doc, "fail-closed[cel]", Some("no-spec"))[0]["messages"][0].as_str().unwrap();
+    assert!(error.contains("object.spec.replicas > 1") && error.contains("no such key: spec"), "{error}");
+    // failurePolicy Ignore: the same error admits; a real failure still counts.
+    assert_eq!(pairs(&rows(&doc, "fail-open[cel]", Some("no-spec"))), [("no".into(), "0".into(), true)]);
+    assert_eq!(pairs(&rows(&doc, "fail-open[cel]", Some("one-replica"))), [("1".into(), "1".into(), true)]);
+    // matchCondition false: no violations even though the validation is `false`.
+    assert_eq!(pairs(&rows(&doc, "match-condition[cel]", Some("no-team-label"))), [("no".into(), "0".into(), true)]);
+    // A DELETE review: variables.anyObject is the old object.
+    assert_eq!(rows(&doc, "required-labels[cel]", Some("delete-protected"))[0]["messages"], serde_json::json!(["protected objects cannot be deleted"]));
+}
+
+#[test]
+fn a_template_with_both_engines_runs_under_each_and_reports_both() {
+    let (out, doc) = verdict_test("cel-disagree", &[]);
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    assert_eq!(pairs(&rows(&doc, "two-engines[rego]", Some("owner-only"))), [("no".into(), "0".into(), true)]);
+    let cel = rows(&doc, "two-engines[cel]", Some("owner-only"));
+    assert_eq!(pairs(&cel), [("no".into(), "1".into(), false)]);
+    assert_eq!(cel[0]["messages"], serde_json::json!(["cel: the team label is required"]));
+    assert_eq!((doc["summary"]["passed"].as_u64(), doc["summary"]["failed"].as_u64()), (Some(3), Some(1)), "{doc:#}");
+    // JUnit names stay unique across the two engines.
+    let junit = std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(["test", "cel-disagree", "--format", "junit"])
+        .current_dir(fixtures())
+        .output()
+        .expect("run verdict");
+    let xml = String::from_utf8_lossy(&junit.stdout);
+    assert!(xml.contains("two-engines[rego]/owner-only assertion 1") && xml.contains("two-engines[cel]/owner-only assertion 1"), "{xml}");
+}
+
+#[test]
+fn a_cel_compile_error_is_a_load_error_naming_file_line_and_expression() {
+    let (out, doc) = verdict_test("cel-broken", &[]);
+    assert_eq!(out.status.code(), Some(2), "{doc:#}");
+    let error = &doc["load_errors"][0];
+    assert_eq!((error["path"].as_str().unwrap(), error["line"].as_u64()), ("tests/fixtures/gator/cel-broken/template.yaml", Some(19)), "{error:#}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("validations[1].expression") && message.contains("l.startsWith('team')"), "{message}");
 }
 
 #[test]

@@ -81,6 +81,8 @@ pub struct Constraint {
     pub parameters: Value,
     pub enforcement_action: EnforcementAction,
     pub matcher: Match,
+    /// The whole object: `params` of a `K8sNativeValidation` template's variables.
+    pub object: Value,
 }
 
 impl Constraint {
@@ -115,6 +117,7 @@ impl Constraint {
             parameters,
             enforcement_action,
             matcher,
+            object: value.clone(),
         })
     }
 }

@@ -183,6 +183,10 @@ fn locate_rego_error(
     template_line: usize,
 ) -> LoadError {
     error.line = Some(template_line);
+    if let Some(pointer) = cel_error_pointer(&error.message) {
+        error.line = crate::schema::field_line(text, Some(template_line), &pointer).or(error.line);
+        return error;
+    }
     let Some((field, rego_line)) = rego_error_position(&error.message) else {
         return error;
     };
@@ -194,6 +198,16 @@ fn locate_rego_error(
         error.message = format!("{} ({field} line {rego_line})", error.message);
     }
     error
+}
+
+/// The JSON Pointer of the CEL expression a template error names
+/// (`spec.targets[0].code[1].source.validations[2].expression`).
+fn cel_error_pointer(message: &str) -> Option<String> {
+    static PATTERN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(spec\.targets\[\d+\]\.code\[\d+\]\.source\.\w+\[\d+\]\.\w+):").expect("valid")
+    });
+    let field = &PATTERN.captures(message)?[1];
+    Some(format!("/{}", field.replace(['[', '.'], "/").replace(']', "")))
 }
 
 /// The field and Rego line an error points at: `(spec.targets[0].rego):5:3`

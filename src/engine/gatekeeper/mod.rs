@@ -1,5 +1,6 @@
 //! Gatekeeper ConstraintTemplates and Constraints. The main types here are
-//! [`Template`] (compiled Rego plus its Constraint kind) and [`Constraint`]
+//! [`Template`] (compiled Rego and/or `K8sNativeValidation` CEL, plus its
+//! Constraint kind; [`TemplateEngine`] says which one reviews) and [`Constraint`]
 //! (parameters, `spec.match`, `enforcementAction`); [`Template::review`] judges
 //! one object as `gator verify` does, and [`load`] builds a library rule from a
 //! file holding a template then one Constraint.
@@ -9,6 +10,7 @@
 //! namespaced object under a namespaceSelector whose Namespace is not there is
 //! an error, as it is in Gatekeeper.
 
+mod cel_program;
 mod constraint;
 mod documents;
 mod expansion;
@@ -33,4 +35,4 @@ pub use review::{
     ReviewOutcome, Violation,
 };
 pub use strict::{check_admission_review, check_constraint, check_template};
-pub use template::{Template, ADMISSION_TARGET};
+pub use template::{Template, TemplateEngine, ADMISSION_TARGET};

@@ -5,7 +5,7 @@
 
 use super::constraint::{Action, Constraint, WEBHOOK_ENFORCEMENT_POINT};
 use super::matching::{Candidate, Source};
-use super::template::Template;
+use super::template::{Template, TemplateEngine};
 use serde_json::{json, Map, Value};
 
 /// One `violation[{"msg": ..., "details": ...}]` result.
@@ -399,25 +399,65 @@ impl Template {
         review: Value,
         inventory: &[Value],
     ) -> Result<RegoEvaluation, ReviewError> {
+        let program = self.rego_program()?;
         let (input, data) = rego_input(constraint, review, inventory)?;
         Ok(RegoEvaluation {
-            modules: self.program.modules().to_vec(),
+            modules: program.modules().to_vec(),
             data: data.unwrap_or_else(empty_inventory),
             input,
             query: self.entrypoint.clone(),
         })
     }
 
-    /// Evaluate `violation` for an already built `input.review`.
+    /// The Rego program the review runs, an error when the template reviews with CEL.
+    fn rego_program(&self) -> Result<&super::rego_program::RegoProgram, ReviewError> {
+        match (&self.program, self.engine) {
+            (Some(program), TemplateEngine::Rego) => Ok(program),
+            _ => Err(review_error(format!(
+                "{}: template {} reviews with {}, not Rego",
+                self.path.display(),
+                self.name,
+                self.engine
+            ))),
+        }
+    }
+
+    /// The violations for an already built `input.review`, from the engine
+    /// the template reviews with.
     fn violations(
         &self,
         constraint: &Constraint,
         review: Value,
         inventory: &[Value],
     ) -> Result<ReviewOutcome, ReviewError> {
+        let action = constraint
+            .enforcement_action
+            .action_at(WEBHOOK_ENFORCEMENT_POINT);
+        let violation = |message: String, details: Value| Violation {
+            message,
+            details,
+            constraint: constraint.name.clone(),
+            action,
+        };
+        if self.engine == TemplateEngine::Cel {
+            let program = self.cel.as_ref().ok_or_else(|| {
+                review_error(format!("{}: template {} has no K8sNativeValidation code", self.path.display(), self.name))
+            })?;
+            let namespace = review["namespace"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .and_then(|ns| find_namespace(inventory, ns));
+            let mut violations: Vec<Violation> = program
+                .violations(&review, &constraint.object, namespace)
+                .into_iter()
+                .map(|m| violation(m, json!({})))
+                .collect();
+            violations.sort_by(|a, b| a.message.cmp(&b.message));
+            return Ok(ReviewOutcome::Violations(violations));
+        }
+        let program = self.rego_program()?;
         let (input, data) = rego_input(constraint, review, inventory)?;
-        let result = self
-            .program
+        let result = program
             .eval_rule(&self.entrypoint, &input, data.as_ref())
             .map_err(|e| {
                 review_error(format!(
@@ -435,9 +475,6 @@ impl Template {
                 )))
             }
         };
-        let action = constraint
-            .enforcement_action
-            .action_at(WEBHOOK_ENFORCEMENT_POINT);
         let mut violations = Vec::with_capacity(items.len());
         for item in items {
             let message = item["msg"].as_str().ok_or_else(|| {
@@ -450,12 +487,7 @@ impl Template {
                 Value::Null => json!({}),
                 d => d.clone(),
             };
-            violations.push(Violation {
-                message: message.to_string(),
-                details,
-                constraint: constraint.name.clone(),
-                action,
-            });
+            violations.push(violation(message.to_string(), details));
         }
         violations.sort_by(|a, b| a.message.cmp(&b.message));
         Ok(ReviewOutcome::Violations(violations))

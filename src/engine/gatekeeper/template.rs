@@ -1,6 +1,8 @@
 //! ConstraintTemplates (`templates.gatekeeper.sh/v1`, `v1beta1`): a kind name
-//! and the Rego that decides violations, compiled once.
+//! and the code that decides violations (Rego, `K8sNativeValidation` CEL, or
+//! both), compiled once.
 
+use super::cel_program::{CelProgram, CEL_ENGINE};
 use super::parameters::ParameterSchema;
 use super::rego_program::{RegoProgram, RegoSource};
 use crate::error::LoadError;
@@ -11,6 +13,31 @@ use std::path::{Path, PathBuf};
 /// The only target a Gatekeeper admission template may name.
 pub const ADMISSION_TARGET: &str = "admission.k8s.gatekeeper.sh";
 
+/// Which of a template's engines decides violations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TemplateEngine {
+    /// `code[].engine: Rego` or the legacy `rego` field.
+    Rego,
+    /// `code[].engine: K8sNativeValidation`.
+    Cel,
+}
+
+impl TemplateEngine {
+    /// `rego` or `cel`, as reports name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TemplateEngine::Rego => "rego",
+            TemplateEngine::Cel => "cel",
+        }
+    }
+}
+
+impl std::fmt::Display for TemplateEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A compiled ConstraintTemplate.
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -20,13 +47,18 @@ pub struct Template {
     pub kind: String,
     pub path: PathBuf,
     pub annotations: Map<String, Value>,
-    /// Things the engine deliberately left out (CEL sources), for reports.
+    /// Things the engine deliberately left out (code of unknown engines), for reports.
     pub notes: Vec<String>,
-    /// Where the evaluated Rego came from (`spec.targets[0].rego`, ...).
-    pub rego_field: String,
-    pub(crate) program: RegoProgram,
+    /// Where the Rego came from (`spec.targets[0].rego`, ...), when there is Rego.
+    pub rego_field: Option<String>,
+    pub(crate) program: Option<RegoProgram>,
     /// `data.<package>.violation`.
     pub(crate) entrypoint: String,
+    /// The `K8sNativeValidation` source, when there is one.
+    pub(crate) cel: Option<CelProgram>,
+    /// The engine [`Template::review`] runs: Rego when the template has it
+    /// (verdict's library default), else CEL; see [`Template::with_engine`].
+    pub engine: TemplateEngine,
     /// `openAPIV3Schema` for Constraint parameters, when declared.
     pub parameters: Option<ParameterSchema>,
 }
@@ -99,65 +131,26 @@ impl Template {
                 "target {target_name:?} is not supported, only {ADMISSION_TARGET}"
             )));
         }
-        let chosen = choose_rego(target).map_err(at)?;
-        let label = |field: &str| format!("{} ({field})", path.display());
-        let mut sources = vec![RegoSource {
-            label: label(&chosen.field),
-            text: chosen.rego.clone(),
-        }];
-        for (i, lib) in chosen.libs.iter().enumerate() {
-            sources.push(RegoSource {
-                label: label(&format!("{}[{i}]", chosen.libs_field)),
-                text: lib.clone(),
-            });
-        }
-        let package = package_of(&chosen.rego)
-            .ok_or_else(|| at(format!("{}: no package declaration", chosen.field)))?;
-        if package == "lib" || package.starts_with("lib.") {
-            return Err(at(format!(
-                "{}: package {package} is reserved for libs",
-                chosen.field
-            )));
-        }
-        for (i, lib) in chosen.libs.iter().enumerate() {
-            let lib_package = package_of(lib).unwrap_or_default();
-            if lib_package != "lib" && !lib_package.starts_with("lib.") {
-                return Err(at(format!(
-                    "{}[{i}]: a lib's package must start with \"lib\", found {lib_package:?}",
-                    chosen.libs_field
-                )));
+        let cel = cel_code(target).map_err(&at)?;
+        let chosen = choose_rego(target).map_err(&at)?;
+        let parameters = ParameterSchema::from_template(value).map_err(&at)?;
+        let (notes, rego_field, program, entrypoint) = match chosen {
+            Some(chosen) => {
+                let (program, entrypoint) = compile_rego(&chosen, path, limits).map_err(&at)?;
+                (chosen.notes, Some(chosen.field), Some(program), entrypoint)
             }
-        }
-        if !declares_violation(&chosen.rego) {
-            return Err(at(format!(
-                "{}: missing required rule: violation",
-                chosen.field
-            )));
-        }
-        for (field, text) in std::iter::once((chosen.field.clone(), &chosen.rego)).chain(
-            chosen
-                .libs
-                .iter()
-                .enumerate()
-                .map(|(i, lib)| (format!("{}[{i}]", chosen.libs_field), lib)),
-        ) {
-            if let Some((line, reference)) = disallowed_data_reference(text) {
-                return Err(at(format!(
-                    "{field} line {line}: {reference} is not allowed: a template may only read \
-                     data.inventory and data.lib (Gatekeeper rejects other data references)"
-                )));
+            None if cel.is_some() => (unknown_engines(target), None, None, String::new()),
+            None => {
+                return Err(at(
+                    "spec.targets[0] has no code: neither rego, code[].engine: Rego nor code[].engine: K8sNativeValidation".into(),
+                ))
             }
-        }
-        let parameters = ParameterSchema::from_template(value).map_err(at)?;
-        let entrypoint = format!("data.{package}.violation");
-        let program = RegoProgram::compile(
-            &sources,
-            limits,
-            &entrypoint,
-            &super::review::empty_inventory(),
-            chosen.declared_v1,
-        )
-        .map_err(|e| at(format!("Rego does not compile: {e}")))?;
+        };
+        let engine = if program.is_some() {
+            TemplateEngine::Rego
+        } else {
+            TemplateEngine::Cel
+        };
         let annotations = value["metadata"]["annotations"]
             .as_object()
             .cloned()
@@ -167,11 +160,58 @@ impl Template {
             kind,
             path: path.to_path_buf(),
             annotations,
-            notes: chosen.notes,
-            rego_field: chosen.field,
+            notes,
+            rego_field,
             program,
             entrypoint,
+            cel,
+            engine,
             parameters,
+        })
+    }
+
+    /// The engines the template has code for, Rego first.
+    pub fn engines(&self) -> Vec<TemplateEngine> {
+        let mut engines = Vec::new();
+        if self.program.is_some() {
+            engines.push(TemplateEngine::Rego);
+        }
+        if self.cel.is_some() {
+            engines.push(TemplateEngine::Cel);
+        }
+        engines
+    }
+
+    /// This template reviewing with `engine`, or `None` when it has no code for it.
+    ///
+    /// ```
+    /// use verdict::engine::gatekeeper::{Constraint, ReviewOutcome, Template, TemplateEngine};
+    /// use serde_json::json;
+    /// use std::path::Path;
+    /// let template = Template::from_value(&json!({
+    ///   "apiVersion": "templates.gatekeeper.sh/v1", "kind": "ConstraintTemplate",
+    ///   "metadata": {"name": "k8sboth"},
+    ///   "spec": {"crd": {"spec": {"names": {"kind": "K8sBoth"}}},
+    ///            "targets": [{"target": "admission.k8s.gatekeeper.sh", "code": [
+    ///              {"engine": "K8sNativeValidation", "source": {"validations": [
+    ///                {"expression": "has(object.metadata.labels)", "message": "cel: no labels"}]}},
+    ///              {"engine": "Rego", "source": {"rego":
+    ///                "package k8sboth\nviolation[{\"msg\": \"rego: no labels\"}] { not input.review.object.metadata.labels }"}}]}]}}),
+    ///   Path::new("t.yaml")).unwrap();
+    /// assert_eq!(template.engines(), [TemplateEngine::Rego, TemplateEngine::Cel]);
+    /// assert_eq!(template.engine, TemplateEngine::Rego);
+    /// let constraint = Constraint::from_value(&json!({
+    ///   "apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sBoth", "metadata": {"name": "c"}}),
+    ///   Path::new("c.yaml")).unwrap();
+    /// let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "a"}});
+    /// let cel = template.with_engine(TemplateEngine::Cel).unwrap();
+    /// let ReviewOutcome::Violations(v) = cel.review(&constraint, &pod, &[]).unwrap() else { panic!() };
+    /// assert_eq!(v[0].message, "cel: no labels");
+    /// ```
+    pub fn with_engine(&self, engine: TemplateEngine) -> Option<Template> {
+        self.engines().contains(&engine).then(|| Template {
+            engine,
+            ..self.clone()
         })
     }
 
@@ -179,6 +219,105 @@ impl Template {
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.annotations.get(key).and_then(Value::as_str)
     }
+}
+
+/// Compile the chosen Rego: checks Gatekeeper makes (package, libs,
+/// `violation`, `data` references), then the program and its entrypoint.
+fn compile_rego(
+    chosen: &ChosenRego,
+    path: &Path,
+    limits: &Limits,
+) -> Result<(RegoProgram, String), String> {
+    let at = |m: String| m; // messages are prefixed with the template by the caller
+    let label = |field: &str| format!("{} ({field})", path.display());
+    let mut sources = vec![RegoSource {
+        label: label(&chosen.field),
+        text: chosen.rego.clone(),
+    }];
+    for (i, lib) in chosen.libs.iter().enumerate() {
+        sources.push(RegoSource {
+            label: label(&format!("{}[{i}]", chosen.libs_field)),
+            text: lib.clone(),
+        });
+    }
+    let package = package_of(&chosen.rego)
+        .ok_or_else(|| at(format!("{}: no package declaration", chosen.field)))?;
+    if package == "lib" || package.starts_with("lib.") {
+        return Err(at(format!(
+            "{}: package {package} is reserved for libs",
+            chosen.field
+        )));
+    }
+    for (i, lib) in chosen.libs.iter().enumerate() {
+        let lib_package = package_of(lib).unwrap_or_default();
+        if lib_package != "lib" && !lib_package.starts_with("lib.") {
+            return Err(at(format!(
+                "{}[{i}]: a lib's package must start with \"lib\", found {lib_package:?}",
+                chosen.libs_field
+            )));
+        }
+    }
+    if !declares_violation(&chosen.rego) {
+        return Err(at(format!(
+            "{}: missing required rule: violation",
+            chosen.field
+        )));
+    }
+    for (field, text) in std::iter::once((chosen.field.clone(), &chosen.rego)).chain(
+        chosen
+            .libs
+            .iter()
+            .enumerate()
+            .map(|(i, lib)| (format!("{}[{i}]", chosen.libs_field), lib)),
+    ) {
+        if let Some((line, reference)) = disallowed_data_reference(text) {
+            return Err(at(format!(
+                "{field} line {line}: {reference} is not allowed: a template may only read \
+                 data.inventory and data.lib (Gatekeeper rejects other data references)"
+            )));
+        }
+    }
+    let entrypoint = format!("data.{package}.violation");
+    let program = RegoProgram::compile(
+        &sources,
+        limits,
+        &entrypoint,
+        &super::review::empty_inventory(),
+        chosen.declared_v1,
+    )
+    .map_err(|e| at(format!("Rego does not compile: {e}")))?;
+    Ok((program, entrypoint))
+}
+
+/// The first `code[]` entry with the CEL engine, compiled.
+fn cel_code(target: &Value) -> Result<Option<CelProgram>, String> {
+    let Some(code) = target["code"].as_array() else {
+        return Ok(None);
+    };
+    code.iter()
+        .enumerate()
+        .find(|(_, entry)| entry["engine"].as_str() == Some(CEL_ENGINE))
+        .map(|(i, entry)| CelProgram::compile(entry, &format!("spec.targets[0].code[{i}]")))
+        .transpose()
+}
+
+/// Notes for `code[]` entries of engines verdict does not know.
+fn unknown_engines(target: &Value) -> Vec<String> {
+    target["code"]
+        .as_array()
+        .map(|code| {
+            code.iter()
+                .enumerate()
+                .filter(|(_, e)| !matches!(e["engine"].as_str(), Some("Rego") | Some(CEL_ENGINE)))
+                .map(|(i, e)| {
+                    format!(
+                        "spec.targets[0].code[{i}] (engine {:?}) is not evaluated",
+                        e["engine"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 struct ChosenRego {
@@ -191,23 +330,11 @@ struct ChosenRego {
     notes: Vec<String>,
 }
 
-/// `code[].engine: Rego` wins over the legacy `rego` field; CEL sources are
-/// noted and skipped, and a template with only CEL cannot be evaluated here.
-fn choose_rego(target: &Value) -> Result<ChosenRego, String> {
-    let mut notes = Vec::new();
-    let mut has_cel = false;
+/// `code[].engine: Rego` wins over the legacy `rego` field; `None` when the
+/// template has no Rego (CEL, compiled separately, may still be there).
+fn choose_rego(target: &Value) -> Result<Option<ChosenRego>, String> {
+    let notes = unknown_engines(target);
     if let Some(code) = target["code"].as_array() {
-        for (i, entry) in code.iter().enumerate() {
-            let engine = entry["engine"].as_str().unwrap_or("");
-            if engine == "K8sNativeValidation" {
-                has_cel = true;
-                notes.push(format!("spec.targets[0].code[{i}] (K8sNativeValidation, CEL) is not evaluated: CEL is not supported"));
-            } else if engine != "Rego" {
-                notes.push(format!(
-                    "spec.targets[0].code[{i}] (engine {engine:?}) is not evaluated"
-                ));
-            }
-        }
         if let Some((i, entry)) = code
             .iter()
             .enumerate()
@@ -229,28 +356,27 @@ fn choose_rego(target: &Value) -> Result<ChosenRego, String> {
                     ))
                 }
             };
-            return Ok(ChosenRego {
+            return Ok(Some(ChosenRego {
                 field,
                 libs_field: format!("spec.targets[0].code[{i}].source.libs"),
                 rego: rego.to_string(),
                 libs: strings(&source["libs"]),
                 notes,
                 declared_v1,
-            });
+            }));
         }
     }
-    match target["rego"].as_str().filter(|r| !r.trim().is_empty()) {
-        Some(rego) => Ok(ChosenRego {
+    Ok(target["rego"]
+        .as_str()
+        .filter(|r| !r.trim().is_empty())
+        .map(|rego| ChosenRego {
             field: "spec.targets[0].rego".into(),
             libs_field: "spec.targets[0].libs".into(),
             rego: rego.to_string(),
             libs: strings(&target["libs"]),
             notes,
             declared_v1: false,
-        }),
-        None if has_cel => Err("only K8sNativeValidation (CEL) code is present: CEL is not supported, add a Rego source".into()),
-        None => Err("spec.targets[0] has no Rego (neither rego nor code[].engine: Rego)".into()),
-    }
+        }))
 }
 
 fn strings(value: &Value) -> Vec<String> {

@@ -179,28 +179,6 @@ pub enum PairError {
     Missing(LoadError),
     /// The template or constraint was read and Gatekeeper would reject it.
     Rejected(LoadError),
-    /// The template is valid but has no engine verdict runs (only CEL): the reason.
-    Unsupported(String),
-}
-
-/// Why a template cannot be evaluated here although Gatekeeper accepts it:
-/// its only code is `K8sNativeValidation` (CEL), which is another engine.
-fn unsupported_code(template: &Value) -> Option<String> {
-    let targets = template["spec"]["targets"].as_array()?;
-    let target = targets.first()?;
-    let has_rego = target["rego"].as_str().is_some_and(|r| !r.trim().is_empty())
-        || target["code"]
-            .as_array()
-            .is_some_and(|code| code.iter().any(|c| c["engine"] == "Rego"));
-    let has_cel = target["code"]
-        .as_array()
-        .is_some_and(|code| code.iter().any(|c| c["engine"] == "K8sNativeValidation"));
-    (!has_rego && has_cel).then(|| {
-        format!(
-            "template {} has only K8sNativeValidation (CEL) code, and verdict has no CEL engine yet",
-            template["metadata"]["name"].as_str().unwrap_or("?")
-        )
-    })
 }
 
 /// Templates of one suite run, by file: the tests of a suite mostly share one
@@ -269,11 +247,6 @@ fn read_template(template_path: &Path, limits: &Limits) -> Result<Template, Pair
             && v["apiVersion"].as_str().is_some_and(|a| a.starts_with("templates.gatekeeper.sh/"))
     })
     .map_err(PairError::Missing)?;
-    if let Some(reason) = unsupported_code(&doc.value) {
-        crate::engine::gatekeeper::check_template(&doc.value, template_path, Some(&text), Some(doc.line))
-            .map_err(PairError::Rejected)?;
-        return Err(PairError::Unsupported(reason));
-    }
     load_template(template_path, &text, doc, limits).map_err(PairError::Rejected)
 }
 

@@ -4,7 +4,7 @@
 use super::load::{load_expander, load_pair, read_suite, read_suite_objects, PairError, SuiteFile, TemplateCache};
 use super::model::{Case, Expected};
 use super::schema::schema_problem;
-use crate::engine::gatekeeper::{Constraint, Expander, ReviewOutcome, Template};
+use crate::engine::gatekeeper::{Constraint, Expander, ReviewOutcome, Template, TemplateEngine};
 use crate::error::LoadError;
 use crate::input::schema::SchemaMode;
 use crate::limits::Limits;
@@ -114,10 +114,6 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
                     report.errors.push(e);
                     continue;
                 }
-                Err(PairError::Unsupported(reason)) => {
-                    r.actual = "skip".into();
-                    r.skipped = Some(reason);
-                }
                 Err(PairError::Rejected(e)) => {
                     r.actual = "rejected".into();
                     r.ok = true;
@@ -134,17 +130,6 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
         }
         let (template, constraint) = match pair {
             Ok(pair) => pair,
-            Err(PairError::Unsupported(reason)) => {
-                for &(c, case) in &selected {
-                    for a in 0..case.assertions.len() {
-                        let mut r = row(&test.name, Some(&case.name), &format!("/tests/{t}/cases/{c}/assertions/{a}"));
-                        r.actual = "skip".into();
-                        r.skipped = Some(reason.clone());
-                        report.results.push(r);
-                    }
-                }
-                continue;
-            }
             Err(PairError::Missing(e) | PairError::Rejected(e)) => {
                 report.errors.push(e);
                 continue;
@@ -164,61 +149,77 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
                 .push(suite.error_at(&format!("/tests/{t}"), format!("test {} has no cases", test.name)));
             continue;
         }
-        let mut matched_any = false;
-        for &(c, case) in &selected {
-            let pointer = format!("/tests/{t}/cases/{c}");
-            if case.skip {
-                let mut r = row(&test.name, Some(&case.name), &format!("{pointer}/skip"));
-                r.rule = constraint.name.clone();
-                r.actual = "skip".into();
-                r.skipped = Some("the case has skip: true".into());
-                report.results.push(r);
-                continue;
-            }
-            if case.assertions.is_empty() {
-                report.errors.push(suite.error_at(
-                    &pointer,
-                    format!("case {} of test {}: assertions must be non-empty", case.name, test.name),
-                ));
-                continue;
-            }
-            let pair = (&template, &constraint, expander.as_ref());
-            let reviewed = match review_case(&suite, &pointer, case, pair, options) {
-                Ok(reviewed) => {
-                    report.warnings.extend(reviewed.schema_warnings.iter().cloned());
-                    reviewed
-                }
-                Err(e) => {
-                    report.errors.push(e);
+        // A template with both engines runs the test under each, as upstream CI
+        // runs gator with and without --enable-k8s-native-validation; the rows
+        // of a template with CEL code name their engine: `test[rego]`, `test[cel]`.
+        let engines = template.engines();
+        let has_cel = engines.contains(&TemplateEngine::Cel);
+        for (e, &engine) in engines.iter().enumerate() {
+            let first_engine = e == 0;
+            let Some(template) = template.with_engine(engine) else { continue };
+            let test_name = if has_cel { format!("{}[{engine}]", test.name) } else { test.name.clone() };
+            let test_name = test_name.as_str();
+            let mut matched_any = false;
+            for &(c, case) in &selected {
+                let pointer = format!("/tests/{t}/cases/{c}");
+                if case.skip {
+                    let mut r = row(test_name, Some(&case.name), &format!("{pointer}/skip"));
+                    r.rule = constraint.name.clone();
+                    r.actual = "skip".into();
+                    r.skipped = Some("the case has skip: true".into());
+                    report.results.push(r);
                     continue;
                 }
-            };
-            if let Reviewed { outcome: Ok(ReviewOutcome::Violations(_)), .. } = &reviewed {
-                matched_any = true;
+                if case.assertions.is_empty() {
+                    if first_engine {
+                        report.errors.push(suite.error_at(
+                            &pointer,
+                            format!("case {} of test {}: assertions must be non-empty", case.name, test.name),
+                        ));
+                    }
+                    continue;
+                }
+                let pair = (&template, &constraint, expander.as_ref());
+                let reviewed = match review_case(&suite, &pointer, case, pair, options) {
+                    Ok(reviewed) => {
+                        report.warnings.extend(reviewed.schema_warnings.iter().cloned());
+                        reviewed
+                    }
+                    Err(e) => {
+                        // The same file fails under every engine: report it once.
+                        if first_engine {
+                            report.errors.push(e);
+                        }
+                        continue;
+                    }
+                };
+                if let Reviewed { outcome: Ok(ReviewOutcome::Violations(_)), .. } = &reviewed {
+                    matched_any = true;
+                }
+                for (a, assertion) in case.assertions.iter().enumerate() {
+                    let mut r = row(test_name, Some(&case.name), &format!("{pointer}/assertions/{a}"));
+                    r.rule = constraint.name.clone();
+                    r.resource = reviewed.resource.clone();
+                    check_assertion(&mut r, assertion, &reviewed.outcome);
+                    report.results.push(r);
+                }
             }
-            for (a, assertion) in case.assertions.iter().enumerate() {
-                let mut r = row(&test.name, Some(&case.name), &format!("{pointer}/assertions/{a}"));
+            // Strict where gator is silent: a constraint that selects none of the test's
+            // objects checks nothing, and its "no violations" assertions pass vacuously.
+            let ran_all = selected.len() == test.cases.len() && test.cases.iter().all(|c| !c.skip);
+            if ran_all && !matched_any && !test.cases.is_empty() {
+                let mut r = row(test_name, None, &format!("/tests/{t}/constraint"));
                 r.rule = constraint.name.clone();
-                r.resource = reviewed.resource.clone();
-                check_assertion(&mut r, assertion, &reviewed.outcome);
+                r.expected = "the constraint matches a case object".into();
+                r.actual = "error".into();
+                r.messages = vec![format!(
+                    "constraint {} matches none of the {} case objects of test {}: every assertion passed without the template being evaluated",
+                    constraint.name,
+                    test.cases.len(),
+                    test_name
+                )];
                 report.results.push(r);
             }
-        }
-        // Strict where gator is silent: a constraint that selects none of the test's
-        // objects checks nothing, and its "no violations" assertions pass vacuously.
-        let ran_all = selected.len() == test.cases.len() && test.cases.iter().all(|c| !c.skip);
-        if ran_all && !matched_any && !test.cases.is_empty() {
-            let mut r = row(&test.name, None, &format!("/tests/{t}/constraint"));
-            r.rule = constraint.name.clone();
-            r.expected = "the constraint matches a case object".into();
-            r.actual = "error".into();
-            r.messages = vec![format!(
-                "constraint {} matches none of the {} case objects of test {}: every assertion passed without the template being evaluated",
-                constraint.name,
-                test.cases.len(),
-                test.name
-            )];
-            report.results.push(r);
         }
     }
     Ok(report)
