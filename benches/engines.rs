@@ -331,7 +331,11 @@ fn bench_gatekeeper_library(root: &Path) {
         println!("{:<42} (skipped: no suites under {})", "gatekeeper-library suites", library.display());
         return;
     }
-    let options = verdict::suite::gator::SuiteOptions::default();
+    // The Rego path only: the baseline evaluates Rego (a template's CEL path is a second run).
+    let options = verdict::suite::gator::SuiteOptions {
+        engine: Some(verdict::engine::gatekeeper::TemplateEngine::Rego),
+        ..Default::default()
+    };
     let mut assertions = 0;
     let mut evaluations = 0;
     let mut run_verdict = || {

@@ -187,6 +187,14 @@ fn a_template_with_both_engines_runs_under_each_and_reports_both() {
         .expect("run verdict");
     let xml = String::from_utf8_lossy(&junit.stdout);
     assert!(xml.contains("two-engines[rego]/owner-only assertion 1") && xml.contains("two-engines[cel]/owner-only assertion 1"), "{xml}");
+    // --gator-engine picks one path, as gator's --enable-k8s-native-validation does.
+    for (engine, exit, failed) in [("rego", 0, 0), ("cel", 1, 1)] {
+        let (out, doc) = verdict_test("cel-disagree", &["--gator-engine", engine]);
+        assert_eq!(out.status.code(), Some(exit), "{engine}: {doc:#}");
+        let tests: Vec<&str> = doc["results"].as_array().unwrap().iter().map(|r| r["test"].as_str().unwrap()).collect();
+        assert!(tests.iter().all(|t| t.ends_with(&format!("[{engine}]"))), "{engine}: {tests:?}");
+        assert_eq!(doc["summary"]["failed"].as_u64(), Some(failed), "{engine}: {doc:#}");
+    }
 }
 
 #[test]

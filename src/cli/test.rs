@@ -41,6 +41,12 @@ pub struct TestArgs {
     /// every result using it an error, `warn` reports it and evaluates it as written.
     #[arg(long, value_enum, default_value = "strict")]
     schema: crate::input::schema::SchemaMode,
+    /// Run gator suites whose template has both Rego and CEL code on one engine
+    /// only (as `gator verify --enable-k8s-native-validation=true|false` picks
+    /// one); by default each such test runs under both, rows named `test[rego]`
+    /// and `test[cel]`.
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    gator_engine: Option<crate::engine::gatekeeper::TemplateEngine>,
     /// Where `*.image.yaml` cases push their images: `auto` starts a throwaway
     /// registry (only when a case needs one), a URL (`http://127.0.0.1:5000`) uses that one.
     #[arg(long, value_name = "auto|URL", default_value = "auto")]
@@ -104,6 +110,7 @@ pub fn run(args: TestArgs) -> Result<u8> {
         snapshots: Some(crate::snapshot::UpdateMode::from_env()),
         schema: args.schema,
         registry: args.registry.clone(),
+        gator_engine: args.gator_engine,
     };
     let coverage = args.coverage || args.coverage_threshold.is_some() || !args.coverage_report.is_empty();
     if coverage {

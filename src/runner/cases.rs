@@ -52,6 +52,8 @@ pub struct CaseRunOptions {
     pub schema: crate::input::schema::SchemaMode,
     /// The registry image cases push to (`--registry`), started only if one is needed.
     pub registry: crate::oci::RegistryChoice,
+    /// The one engine gator suites run templates with both engines on (`--gator-engine`).
+    pub gator_engine: Option<crate::engine::gatekeeper::TemplateEngine>,
 }
 
 impl Default for CaseRunOptions {
@@ -64,6 +66,7 @@ impl Default for CaseRunOptions {
             snapshots: None,
             schema: Default::default(),
             registry: Default::default(),
+            gator_engine: None,
         }
     }
 }

@@ -137,6 +137,7 @@ pub fn run_paths(paths: &[PathBuf], options: &CaseRunOptions, mut on_event: impl
                         filter: options.filter.clone(),
                         shown: shown.clone(),
                         schema: options.schema,
+                        engine: options.gator_engine,
                     };
                     match crate::suite::gator::run_suite(&suite, &gator_options) {
                         Ok(report) => {

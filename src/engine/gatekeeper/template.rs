@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 pub const ADMISSION_TARGET: &str = "admission.k8s.gatekeeper.sh";
 
 /// Which of a template's engines decides violations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
 pub enum TemplateEngine {
     /// `code[].engine: Rego` or the legacy `rego` field.
     Rego,

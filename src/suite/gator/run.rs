@@ -34,6 +34,10 @@ pub struct SuiteOptions {
     /// What a case or inventory object that breaks its Kubernetes schema does:
     /// an error for the case's assertions (the default), a warning, or nothing.
     pub schema: SchemaMode,
+    /// Run a template that has both engines on this one only (`--gator-engine`);
+    /// `None` runs each engine a template has. A template without the chosen
+    /// engine runs on the one it has.
+    pub engine: Option<TemplateEngine>,
 }
 
 /// `--filter`: a case runs when the glob matches the suite (shown path or
@@ -152,8 +156,11 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
         // A template with both engines runs the test under each, as upstream CI
         // runs gator with and without --enable-k8s-native-validation; the rows
         // of a template with CEL code name their engine: `test[rego]`, `test[cel]`.
-        let engines = template.engines();
+        let mut engines = template.engines();
         let has_cel = engines.contains(&TemplateEngine::Cel);
+        if let Some(only) = options.engine.filter(|e| engines.contains(e)) {
+            engines.retain(|e| *e == only);
+        }
         for (e, &engine) in engines.iter().enumerate() {
             let first_engine = e == 0;
             let Some(template) = template.with_engine(engine) else { continue };
