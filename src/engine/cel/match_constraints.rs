@@ -231,15 +231,12 @@ impl NamedRule {
     /// then the names. `any_version` is the Equivalent match policy's second try.
     fn matches(&self, request: &RequestAttributes, any_version: bool) -> bool {
         let has = |list: &[String], value: &str| list.iter().any(|v| v == "*" || v == value);
+        // A Namespace is cluster-scoped even though its request names a namespace.
+        let cluster_scoped = request.namespace.is_empty()
+            || (request.kind == "Namespace" && request.group.is_empty());
         let scope = match self.scope.as_deref() {
-            Some("Namespaced") => {
-                !request.namespace.is_empty()
-                    && !(request.kind == "Namespace" && request.group.is_empty())
-            }
-            Some("Cluster") => {
-                request.namespace.is_empty()
-                    || (request.kind == "Namespace" && request.group.is_empty())
-            }
+            Some("Namespaced") => !cluster_scoped,
+            Some("Cluster") => cluster_scoped,
             _ => true,
         };
         let resource = self.resources.iter().any(|r| {

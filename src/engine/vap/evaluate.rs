@@ -137,7 +137,7 @@ impl VapRule {
         let request_json = admission_request(request, object);
         params
             .iter()
-            .map(|param| {
+            .flat_map(|param| {
                 let mut activation = Activation::new();
                 activation.bind_json("object", object, Numbers::Cluster);
                 activation.bind_json("oldObject", &Value::Null, Numbers::Cluster);
@@ -156,7 +156,6 @@ impl VapRule {
                     .map(named)
                     .collect::<Vec<_>>()
             })
-            .flatten()
             .collect()
     }
 
