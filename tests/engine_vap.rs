@@ -7,7 +7,7 @@
 //! - `input` (+ optional `inventory: [objects]`, written as the case's
 //!   `_inventory.yaml`) with `want` (`pass`, `fail`, `error`, `warn`,
 //!   `not-applicable`) and optional `want_messages: [text]`, each contained in
-//!   one message of the outcome.
+//!   one message of the outcome, or `want_exact_messages: [text]`, all of them.
 
 mod support;
 
@@ -87,5 +87,22 @@ fn run_case(path: &Path, file: &Value, case: &Value) -> Result<(), String> {
             return Err(format!("no message contains {text:?}: {messages:?}"));
         }
     }
+    if let Some(exact) = case.get("want_exact_messages") {
+        let exact: Vec<String> = serde_json::from_value(exact.clone()).map_err(|e| e.to_string())?;
+        if exact != messages {
+            return Err(format!("messages {messages:?}, want exactly {exact:?}"));
+        }
+    }
     Ok(())
+}
+
+#[test]
+fn the_library_knows_a_policy_file_by_its_first_document() {
+    use verdict::library::{detect_language, Language};
+    let path = Path::new("policies/gate5-pod-security/x.yaml");
+    let policy = "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\n";
+    assert_eq!(detect_language(path, policy).unwrap(), Language::Vap);
+    let binding_first = "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\n";
+    let error = detect_language(path, binding_first).unwrap_err().to_string();
+    assert!(error.contains("put the policy first"), "{error}");
 }

@@ -184,6 +184,10 @@ pub fn detect_language(path: &Path, text: &str) -> Result<Language, LoadError> {
         "ClusterPolicy" | "Policy" => Ok(Language::Kyverno),
         "ValidatingAdmissionPolicy" => Ok(Language::Vap),
         "" => Err(LoadError::new(path, "not a policy: the first document has no `kind`")),
+        "ValidatingAdmissionPolicyBinding" => Err(LoadError::new(
+            path,
+            "a ValidatingAdmissionPolicyBinding comes after its ValidatingAdmissionPolicy: put the policy first in the file",
+        )),
         other => Err(LoadError::new(
             path,
             format!("not a policy: kind `{other}` (expected ConstraintTemplate, ClusterPolicy, Policy or ValidatingAdmissionPolicy)"),

@@ -103,12 +103,20 @@ pub struct RequestAttributes {
 impl RequestAttributes {
     /// The request that creates `object`: group and version from its
     /// `apiVersion`, resource guessed from its `kind`, namespace `default`
-    /// when a namespaced object names none (as `kubectl create` does).
+    /// when a namespaced object names none (as `kubectl create` does), and a
+    /// Namespace's own name for a Namespace (as the API server sets it).
     pub fn for_create(object: &Value) -> RequestAttributes {
         let api_version = object["apiVersion"].as_str().unwrap_or("");
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let kind = object["kind"].as_str().unwrap_or("").to_string();
-        let namespace = if is_cluster_scoped(&kind) {
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let namespace = if kind == "Namespace" && group.is_empty() {
+            // The API server gives a Namespace's own request its name as namespace.
+            name.clone()
+        } else if is_cluster_scoped(&kind) {
             String::new()
         } else {
             match object["metadata"]["namespace"].as_str() {
@@ -123,10 +131,7 @@ impl RequestAttributes {
             kind,
             subresource: String::new(),
             namespace,
-            name: object["metadata"]["name"]
-                .as_str()
-                .unwrap_or("")
-                .to_string(),
+            name,
             operation: "CREATE".to_string(),
         }
     }
@@ -188,7 +193,7 @@ impl MatchResources {
                     .unwrap_or_default();
                 Some(&own_labels)
             } else if request.namespace.is_empty() {
-                None
+                None // cluster-scoped
             } else {
                 Some(namespace_labels.ok_or_else(|| {
                     format!(

@@ -74,7 +74,13 @@ impl Engine for VapRule {
         };
         let object = &input.value;
         let request = RequestAttributes::for_create(object);
-        let namespace = namespace_object(&inventory, &request.namespace);
+        // A Namespace's own request names itself, but has no namespaceObject (as the dispatcher unsets it).
+        let is_namespace = request.kind == "Namespace" && request.group.is_empty();
+        let namespace = if is_namespace {
+            None
+        } else {
+            namespace_object(&inventory, &request.namespace)
+        };
         let namespace_labels = namespace
             .as_ref()
             .and_then(|n| n["metadata"]["labels"].as_object());
