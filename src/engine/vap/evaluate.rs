@@ -347,3 +347,92 @@ fn admission_request(request: &RequestAttributes, object: &Value) -> Value {
     );
     Value::Object(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::cel::CelEnv;
+
+    fn validation(
+        message: Option<&str>,
+        message_expression: &str,
+        reason: Option<&str>,
+    ) -> CompiledValidation {
+        let env = CelEnv::kubernetes();
+        CompiledValidation {
+            expression: env.compile(" false ").unwrap(),
+            message: message.map(str::to_string),
+            message_expression: Some(env.compile(message_expression).unwrap()),
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_message_expression_is_used_only_when_kubernetes_would_use_it() {
+        let a = Activation::new();
+        assert_eq!(
+            denial_message(&validation(Some("static"), "'  dynamic  '", None), &a),
+            "dynamic"
+        );
+        assert_eq!(
+            denial_message(&validation(Some("static"), "'two\\nlines'", None), &a),
+            "static"
+        );
+        assert_eq!(
+            denial_message(
+                &validation(Some("static"), &format!("'{}'", "x".repeat(6000)), None),
+                &a
+            ),
+            "static"
+        );
+        assert_eq!(
+            denial_message(&validation(Some("static"), "'   '", None), &a),
+            "static"
+        );
+        assert_eq!(
+            denial_message(&validation(None, "1 / 0 == 1 ? 'a' : 'b'", None), &a),
+            "failed expression: false"
+        );
+        assert_eq!(
+            denial_message(&validation(None, "'m'", Some("Invalid")), &a),
+            "m"
+        );
+        assert_eq!(
+            denial_message(&validation(None, "'m'", Some("Forbidden")), &a),
+            "m (reason: Forbidden)"
+        );
+    }
+
+    #[test]
+    fn an_error_outranks_a_denial_and_ignored_errors_stay_visible() {
+        let d = |decisions: Vec<Decision>| {
+            outcome(
+                "p",
+                decisions
+                    .into_iter()
+                    .map(|d| ("b".to_string(), d))
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            d(vec![Decision::Admit, Decision::NotApplicable]),
+            Outcome::pass()
+        );
+        assert_eq!(d(vec![Decision::NotApplicable]), Outcome::not_applicable());
+        assert_eq!(d(vec![]), Outcome::not_applicable());
+        assert_eq!(
+            d(vec![
+                Decision::Deny("no".into()),
+                Decision::Error("boom".into())
+            ]),
+            Outcome::error("p (binding b): boom; (also denied) p (binding b): no")
+        );
+        assert_eq!(
+            d(vec![Decision::Ignored("boom".into())]),
+            Outcome::warn(vec![
+                "failurePolicy Ignore admitted the request despite an error: p (binding b): boom"
+                    .into()
+            ])
+        );
+    }
+}
