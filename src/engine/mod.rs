@@ -4,6 +4,7 @@
 pub mod cel;
 pub mod gatekeeper;
 pub mod kyverno;
+pub mod vap;
 pub mod rego;
 
 use crate::input::Input;

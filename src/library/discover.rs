@@ -182,10 +182,15 @@ pub fn detect_language(path: &Path, text: &str) -> Result<Language, LoadError> {
     match kind.as_str() {
         "ConstraintTemplate" => Ok(Language::Gatekeeper),
         "ClusterPolicy" | "Policy" => Ok(Language::Kyverno),
+        "ValidatingAdmissionPolicy" => Ok(Language::Vap),
         "" => Err(LoadError::new(path, "not a policy: the first document has no `kind`")),
+        "ValidatingAdmissionPolicyBinding" => Err(LoadError::new(
+            path,
+            "a ValidatingAdmissionPolicyBinding comes after its ValidatingAdmissionPolicy: put the policy first in the file",
+        )),
         other => Err(LoadError::new(
             path,
-            format!("not a policy: kind `{other}` (expected ConstraintTemplate, ClusterPolicy or Policy)"),
+            format!("not a policy: kind `{other}` (expected ConstraintTemplate, ClusterPolicy, Policy or ValidatingAdmissionPolicy)"),
         )),
     }
 }
@@ -202,7 +207,7 @@ fn load_rule(path: &Path, rel: &Path, policies: &Path, ctx: &LoadContext) -> Res
     let language = detect_language(rel, &text).map_err(|e| LoadError { path: rel.to_path_buf(), ..e })?;
     let LoadedRule { header, engine } = compile(language, path, &text, ctx)?;
     let mode = header.mode.ok_or_else(|| {
-        LoadError::new(rel, "no mode: set the native mode field (Rego `custom.mode`, Gatekeeper `enforcementAction`, Kyverno `validationFailureAction`)")
+        LoadError::new(rel, "no mode: set the native mode field (Rego `custom.mode`, Gatekeeper `enforcementAction`, Kyverno `validationFailureAction`, a ValidatingAdmissionPolicyBinding's `validationActions`)")
     })?;
     let gate = path
         .parent()
@@ -230,6 +235,7 @@ pub fn compile(language: Language, path: &Path, text: &str, ctx: &LoadContext) -
         Language::Rego => crate::engine::rego::load(path, text, ctx),
         Language::Gatekeeper => crate::engine::gatekeeper::load(path, text, ctx),
         Language::Kyverno => crate::engine::kyverno::engine::load(path, text, ctx),
+        Language::Vap => crate::engine::vap::load(path, text, ctx),
     }
 }
 

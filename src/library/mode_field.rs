@@ -15,6 +15,8 @@ type NewValue = fn(&str, Mode) -> Result<&'static str, String>;
 /// - Rego: `mode:` inside the `# METADATA` comment (`custom.mode`).
 /// - Gatekeeper: the Constraint's `enforcementAction` (`dryrun`/`warn` ↔ `deny`).
 /// - Kyverno: `validationFailureAction` and every rule's `failureAction` (`Audit` ↔ `Enforce`).
+/// - ValidatingAdmissionPolicy: every binding's one-line `validationActions: [...]`
+///   (`[Audit]` ↔ `[Deny]`, keeping `Audit` beside `Deny` when it was there).
 ///
 /// ```
 /// use verdict::library::{set_mode, Language};
@@ -33,6 +35,9 @@ pub fn set_mode(language: Language, text: &str, to: Mode) -> Result<String, Stri
         Regex::new(r"^(?P<head>\s*-?\s*(validationFailureAction|failureAction):\s*)(?P<q>[\x22']?)(?P<value>[A-Za-z]+)[\x22']?(?P<tail>\s*(#.*)?)$")
             .unwrap()
     });
+    static VAP: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(?P<head>\s*validationActions:\s*\[)(?P<q>)(?P<value>[^\]]*)\](?P<tail>\s*(#.*)?)$").unwrap()
+    });
     let (re, value_for): (&Regex, NewValue) = match language {
         Language::Rego => (&REGO, |_, to| Ok(if to == Mode::Enforce { "enforce" } else { "audit" })),
         Language::Gatekeeper => (&GATEKEEPER, |old, to| match (old.to_ascii_lowercase().as_str(), to) {
@@ -41,6 +46,13 @@ pub fn set_mode(language: Language, text: &str, to: Mode) -> Result<String, Stri
             (_, Mode::Audit) => Ok("dryrun"),
         }),
         Language::Kyverno => (&KYVERNO, |_, to| Ok(if to == Mode::Enforce { "Enforce" } else { "Audit" })),
+        Language::Vap => (&VAP, |old, to| {
+            Ok(match to {
+                Mode::Enforce if old.contains("Audit") => "Deny, Audit",
+                Mode::Enforce => "Deny",
+                Mode::Audit => "Audit",
+            })
+        }),
     };
     let mut out = String::with_capacity(text.len() + 8);
     let mut changed = 0;
@@ -53,7 +65,8 @@ pub fn set_mode(language: Language, text: &str, to: Mode) -> Result<String, Stri
             Some(c) => {
                 let value = value_for(&c["value"], to)?;
                 let q = &c["q"];
-                out.push_str(&format!("{}{q}{value}{q}{}{newline}", &c["head"], &c["tail"]));
+                let close = if language == Language::Vap { "]" } else { "" };
+                out.push_str(&format!("{}{q}{value}{q}{close}{}{newline}", &c["head"], &c["tail"]));
                 changed += 1;
             }
             None => out.push_str(line),
@@ -64,6 +77,7 @@ pub fn set_mode(language: Language, text: &str, to: Mode) -> Result<String, Stri
             Language::Rego => "no `mode:` line in the # METADATA custom block".into(),
             Language::Gatekeeper => "the Constraint has no `enforcementAction:` line".into(),
             Language::Kyverno => "no `validationFailureAction:` or `failureAction:` line".into(),
+            Language::Vap => "no one-line `validationActions: [...]` in a binding (write the list on one line)".into(),
         });
     }
     Ok(out)
@@ -87,6 +101,15 @@ mod tests {
         let text = "spec:\n  enforcementAction: \"dryrun\"\r\n";
         assert_eq!(set_mode(Language::Gatekeeper, text, Mode::Enforce).unwrap(), "spec:\n  enforcementAction: \"deny\"\r\n");
         assert!(set_mode(Language::Gatekeeper, "spec:\n  enforcementAction: scoped\n", Mode::Enforce).unwrap_err().contains("scoped"));
+    }
+
+    #[test]
+    fn vap_binding_actions_flip_and_keep_audit_beside_deny() {
+        let text = "spec:\n  policyName: p\n  validationActions: [Audit] # new rule\n";
+        let up = set_mode(Language::Vap, text, Mode::Enforce).unwrap();
+        assert_eq!(up, "spec:\n  policyName: p\n  validationActions: [Deny, Audit] # new rule\n");
+        assert_eq!(set_mode(Language::Vap, &up, Mode::Audit).unwrap(), "spec:\n  policyName: p\n  validationActions: [Audit] # new rule\n");
+        assert!(set_mode(Language::Vap, "spec:\n  validationActions:\n    - Deny\n", Mode::Audit).unwrap_err().contains("one line"));
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub enum Language {
     Rego,
     Gatekeeper,
     Kyverno,
+    /// Kubernetes ValidatingAdmissionPolicy with its bindings.
+    Vap,
 }
 
 /// Metadata an engine module reads from a policy's native place

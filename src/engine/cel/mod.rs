@@ -79,6 +79,7 @@ mod env;
 mod error;
 mod expression;
 pub mod library;
+pub mod match_constraints;
 mod value;
 
 pub use activation::Activation;

@@ -1,0 +1,438 @@
+//! Judging one object: match, bindings, params, then the validator, as the
+//! plugin's dispatcher and `validator.Validate` do for a CREATE request.
+
+use super::params::{resolve, Params};
+use super::policy::{
+    FailurePolicy, ParamKind, ParamRef, ParameterNotFoundAction, ValidationAction,
+};
+use crate::engine::cel::match_constraints::{MatchResources, RequestAttributes};
+use crate::engine::cel::{Activation, Expression, Numbers};
+use crate::engine::Engine;
+use crate::input::inventory::{Inventory, InventoryCache};
+use crate::input::{Input, InputKind};
+use crate::verdict::Outcome;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// Kubernetes caps a message expression's result at 5 KiB.
+const MAX_MESSAGE_BYTES: usize = 5 * 1024;
+
+/// One validation, compiled.
+#[derive(Debug, Clone)]
+pub struct CompiledValidation {
+    pub expression: Expression,
+    pub message: Option<String>,
+    pub message_expression: Option<Expression>,
+    pub reason: Option<String>,
+}
+
+/// One binding of the policy, checked against it at load.
+#[derive(Debug, Clone)]
+pub struct CompiledBinding {
+    pub name: String,
+    pub param_ref: Option<ParamRef>,
+    pub match_resources: Option<MatchResources>,
+    pub actions: Vec<ValidationAction>,
+}
+
+/// A ValidatingAdmissionPolicy with its bindings, ready to judge objects.
+#[derive(Debug)]
+pub struct VapRule {
+    pub(super) name: String,
+    pub(super) param_kind: Option<ParamKind>,
+    pub(super) match_constraints: MatchResources,
+    pub(super) failure_policy: FailurePolicy,
+    pub(super) match_conditions: Vec<(String, Expression)>,
+    pub(super) variables: Vec<(String, Expression)>,
+    pub(super) validations: Vec<CompiledValidation>,
+    pub(super) audit_annotations: Vec<(String, Expression)>,
+    pub(super) bindings: Vec<CompiledBinding>,
+    /// Param objects written in the rule file.
+    pub(super) params: Vec<Value>,
+    pub(super) inventories: Arc<InventoryCache>,
+}
+
+/// What one binding (and param) decided.
+enum Decision {
+    Deny(String),
+    /// An error under `failurePolicy: Fail`, or one `Ignore` cannot cover.
+    Error(String),
+    /// An error `failurePolicy: Ignore` admitted.
+    Ignored(String),
+    Admit,
+    NotApplicable,
+}
+
+impl Engine for VapRule {
+    fn evaluate(&self, input: &Input) -> Outcome {
+        if input.kind != InputKind::Manifest {
+            return Outcome::not_applicable();
+        }
+        let inventory = match self.inventories.for_input(input) {
+            Ok(inventory) => inventory,
+            Err(e) => return Outcome::error(format!("inventory: {e}")),
+        };
+        let object = &input.value;
+        let request = RequestAttributes::for_create(object);
+        // A Namespace's own request names itself, but has no namespaceObject (as the dispatcher unsets it).
+        let is_namespace = request.kind == "Namespace" && request.group.is_empty();
+        let namespace = if is_namespace {
+            None
+        } else {
+            namespace_object(&inventory, &request.namespace)
+        };
+        let namespace_labels = namespace
+            .as_ref()
+            .and_then(|n| n["metadata"]["labels"].as_object());
+        match self
+            .match_constraints
+            .matches(&request, object, namespace_labels)
+        {
+            Ok(true) => {}
+            Ok(false) => return Outcome::not_applicable(),
+            Err(e) => {
+                return Outcome::error(format!("policy {}, matchConstraints: {e}", self.name))
+            }
+        }
+        let mut decisions = Vec::new();
+        for binding in &self.bindings {
+            let matched = match &binding.match_resources {
+                None => Ok(true),
+                Some(m) => m.matches(&request, object, namespace_labels),
+            };
+            match matched {
+                Ok(true) => decisions.extend(self.evaluate_binding(
+                    binding,
+                    &request,
+                    object,
+                    namespace.as_ref(),
+                    &inventory,
+                )),
+                Ok(false) => {}
+                Err(e) => decisions.push((
+                    binding.name.clone(),
+                    Decision::Error(format!("matchResources: {e}")),
+                )),
+            }
+        }
+        outcome(&self.name, decisions)
+    }
+}
+
+impl VapRule {
+    fn evaluate_binding(
+        &self,
+        binding: &CompiledBinding,
+        request: &RequestAttributes,
+        object: &Value,
+        namespace: Option<&Value>,
+        inventory: &Inventory,
+    ) -> Vec<(String, Decision)> {
+        let named = |d| (binding.name.clone(), d);
+        let params: Vec<Value> = match (&self.param_kind, &binding.param_ref) {
+            (Some(kind), Some(param_ref)) => match resolve(kind, param_ref, &request.namespace, self.params.iter().chain(inventory.objects())) {
+                Params::Found(found) => found,
+                Params::NotFound(ParameterNotFoundAction::Allow, _) => return vec![named(Decision::NotApplicable)],
+                Params::NotFound(ParameterNotFoundAction::Deny, which) => {
+                    return vec![named(Decision::Deny(format!("no params found for policy binding with `Deny` parameterNotFoundAction ({which})")))]
+                }
+                Params::Error(e) => return vec![named(self.on_error(format!("paramRef: {e}")))],
+            },
+            _ => vec![Value::Null],
+        };
+        let request_json = admission_request(request, object);
+        params
+            .iter()
+            .flat_map(|param| {
+                let mut activation = Activation::new();
+                activation.bind_json("object", object, Numbers::Cluster);
+                activation.bind_json("oldObject", &Value::Null, Numbers::Cluster);
+                activation.bind_json("request", &request_json, Numbers::Cluster);
+                activation.bind_json(
+                    "namespaceObject",
+                    namespace.unwrap_or(&Value::Null),
+                    Numbers::Cluster,
+                );
+                if self.param_kind.is_some() {
+                    activation.bind_json("params", param, Numbers::Cluster);
+                }
+                activation.bind_variables(&self.variables);
+                self.validate(&activation)
+                    .into_iter()
+                    .map(named)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// `validator.Validate` for one param: match conditions, then one decision
+    /// per validation and per failing audit annotation.
+    fn validate(&self, activation: &Activation) -> Vec<Decision> {
+        let mut condition_errors = Vec::new();
+        for (name, condition) in &self.match_conditions {
+            match condition.eval_bool(activation) {
+                Ok(false) => return vec![Decision::NotApplicable],
+                Ok(true) => {}
+                Err(e) => condition_errors.push(format!("matchConditions {name}: {e}")),
+            }
+        }
+        if !condition_errors.is_empty() {
+            return vec![self.on_error(condition_errors.join("; "))];
+        }
+        let mut decisions = Vec::new();
+        for (i, v) in self.validations.iter().enumerate() {
+            decisions.push(match v.expression.eval_bool(activation) {
+                Ok(true) => Decision::Admit,
+                Ok(false) => Decision::Deny(denial_message(v, activation)),
+                Err(e) => self.on_error(format!("validations[{i}]: {e}")),
+            });
+        }
+        for (key, annotation) in &self.audit_annotations {
+            match annotation.evaluate(activation) {
+                Ok(cel::Value::String(_) | cel::Value::Null) => decisions.push(Decision::Admit),
+                Ok(other) => decisions.push(self.on_error(format!(
+                    "auditAnnotations {key}: must evaluate to string or null, got {}",
+                    crate::engine::cel::type_name(&other)
+                ))),
+                Err(e) => decisions.push(self.on_error(format!("auditAnnotations {key}: {e}"))),
+            }
+        }
+        decisions
+    }
+
+    /// `failurePolicy` decides, except for what no policy can make offline: `authorizer`.
+    fn on_error(&self, error: String) -> Decision {
+        if error.contains("undeclared reference to `authorizer`")
+            || error.contains(super::authz::NOT_OFFLINE)
+        {
+            return Decision::Error(format!("{error} ({})", super::authz::NOT_OFFLINE));
+        }
+        match self.failure_policy {
+            FailurePolicy::Fail => Decision::Error(error),
+            FailurePolicy::Ignore => Decision::Ignored(error),
+        }
+    }
+}
+
+/// The message of a failed validation: `messageExpression` when it gives a
+/// usable string, else `message`, else `failed expression: ...` (Kubernetes' order).
+fn denial_message(v: &CompiledValidation, activation: &Activation) -> String {
+    let from_expression = v
+        .message_expression
+        .as_ref()
+        .and_then(|m| m.eval_string(activation).ok())
+        .map(|s| s.trim().to_string());
+    let message = from_expression
+        .filter(|s| !s.is_empty() && s.len() <= MAX_MESSAGE_BYTES && !s.contains('\n'))
+        .or_else(|| v.message.clone())
+        .unwrap_or_else(|| format!("failed expression: {}", v.expression.source().trim()));
+    match v.reason.as_deref() {
+        Some(reason) if reason != "Invalid" => format!("{message} (reason: {reason})"),
+        _ => message,
+    }
+}
+
+/// Fold the bindings' decisions into one outcome; an error outranks a denial.
+fn outcome(policy: &str, decisions: Vec<(String, Decision)>) -> Outcome {
+    let with = |pick: fn(&Decision) -> Option<&String>| -> Vec<String> {
+        decisions
+            .iter()
+            .filter_map(|(binding, d)| {
+                pick(d).map(|m| format!("{policy} (binding {binding}): {m}"))
+            })
+            .collect()
+    };
+    let errors = with(|d| {
+        if let Decision::Error(m) = d {
+            Some(m)
+        } else {
+            None
+        }
+    });
+    let denials = with(|d| {
+        if let Decision::Deny(m) = d {
+            Some(m)
+        } else {
+            None
+        }
+    });
+    let ignored = with(|d| {
+        if let Decision::Ignored(m) = d {
+            Some(m)
+        } else {
+            None
+        }
+    });
+    if !errors.is_empty() {
+        let mut reasons = errors;
+        reasons.extend(denials.iter().map(|d| format!("(also denied) {d}")));
+        return Outcome::error(reasons.join("; "));
+    }
+    let ignored: Vec<String> = ignored
+        .into_iter()
+        .map(|m| format!("failurePolicy Ignore admitted the request despite an error: {m}"))
+        .collect();
+    if !denials.is_empty() {
+        return Outcome::fail_with_warnings(denials, ignored);
+    }
+    if !ignored.is_empty() {
+        return Outcome::warn(ignored);
+    }
+    if decisions.iter().any(|(_, d)| matches!(d, Decision::Admit)) {
+        Outcome::pass()
+    } else {
+        Outcome::not_applicable()
+    }
+}
+
+/// The request's Namespace: from the inventory, else the object every
+/// Namespace has (its name as the `kubernetes.io/metadata.name` label); null
+/// for cluster-scoped requests.
+fn namespace_object(inventory: &Inventory, namespace: &str) -> Option<Value> {
+    if namespace.is_empty() {
+        return None;
+    }
+    if let Some(found) = inventory.objects().iter().find(|o| {
+        o["apiVersion"] == "v1" && o["kind"] == "Namespace" && o["metadata"]["name"] == namespace
+    }) {
+        let mut found = found.clone();
+        if let Some(labels) = found["metadata"]
+            .as_object_mut()
+            .map(|m| m.entry("labels").or_insert_with(|| json!({})))
+        {
+            if let Some(labels) = labels.as_object_mut() {
+                labels
+                    .entry("kubernetes.io/metadata.name")
+                    .or_insert_with(|| json!(namespace));
+            }
+        }
+        return Some(found);
+    }
+    if inventory.path().is_some() {
+        // An inventory that does not list the namespace: selectors must not guess.
+        return None;
+    }
+    Some(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": {"kubernetes.io/metadata.name": namespace}}}),
+    )
+}
+
+/// `request`: the AdmissionRequest of a CREATE by an anonymous user, as the
+/// plugin builds it (`CreateAdmissionRequest`), every field present.
+fn admission_request(request: &RequestAttributes, object: &Value) -> Value {
+    let kind = json!({"group": request.group, "version": request.version, "kind": request.kind});
+    let resource =
+        json!({"group": request.group, "version": request.version, "resource": request.resource});
+    let mut r = Map::new();
+    r.insert("uid".into(), json!(""));
+    r.insert("kind".into(), kind.clone());
+    r.insert("resource".into(), resource.clone());
+    r.insert("subResource".into(), json!(""));
+    r.insert("requestKind".into(), kind);
+    r.insert("requestResource".into(), resource);
+    r.insert("requestSubResource".into(), json!(""));
+    r.insert("name".into(), json!(request.name));
+    r.insert("namespace".into(), json!(request.namespace));
+    r.insert("operation".into(), json!(request.operation));
+    r.insert(
+        "userInfo".into(),
+        json!({"username": "", "uid": "", "groups": [], "extra": {}}),
+    );
+    r.insert("object".into(), object.clone());
+    r.insert("oldObject".into(), Value::Null);
+    r.insert("dryRun".into(), json!(false));
+    r.insert(
+        "options".into(),
+        json!({"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}),
+    );
+    Value::Object(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::cel::CelEnv;
+
+    fn validation(
+        message: Option<&str>,
+        message_expression: &str,
+        reason: Option<&str>,
+    ) -> CompiledValidation {
+        let env = CelEnv::kubernetes();
+        CompiledValidation {
+            expression: env.compile(" false ").unwrap(),
+            message: message.map(str::to_string),
+            message_expression: Some(env.compile(message_expression).unwrap()),
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_message_expression_is_used_only_when_kubernetes_would_use_it() {
+        let a = Activation::new();
+        assert_eq!(
+            denial_message(&validation(Some("static"), "'  dynamic  '", None), &a),
+            "dynamic"
+        );
+        assert_eq!(
+            denial_message(&validation(Some("static"), "'two\\nlines'", None), &a),
+            "static"
+        );
+        assert_eq!(
+            denial_message(
+                &validation(Some("static"), &format!("'{}'", "x".repeat(6000)), None),
+                &a
+            ),
+            "static"
+        );
+        assert_eq!(
+            denial_message(&validation(Some("static"), "'   '", None), &a),
+            "static"
+        );
+        assert_eq!(
+            denial_message(&validation(None, "1 / 0 == 1 ? 'a' : 'b'", None), &a),
+            "failed expression: false"
+        );
+        assert_eq!(
+            denial_message(&validation(None, "'m'", Some("Invalid")), &a),
+            "m"
+        );
+        assert_eq!(
+            denial_message(&validation(None, "'m'", Some("Forbidden")), &a),
+            "m (reason: Forbidden)"
+        );
+    }
+
+    #[test]
+    fn an_error_outranks_a_denial_and_ignored_errors_stay_visible() {
+        let d = |decisions: Vec<Decision>| {
+            outcome(
+                "p",
+                decisions
+                    .into_iter()
+                    .map(|d| ("b".to_string(), d))
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            d(vec![Decision::Admit, Decision::NotApplicable]),
+            Outcome::pass()
+        );
+        assert_eq!(d(vec![Decision::NotApplicable]), Outcome::not_applicable());
+        assert_eq!(d(vec![]), Outcome::not_applicable());
+        assert_eq!(
+            d(vec![
+                Decision::Deny("no".into()),
+                Decision::Error("boom".into())
+            ]),
+            Outcome::error("p (binding b): boom; (also denied) p (binding b): no")
+        );
+        assert_eq!(
+            d(vec![Decision::Ignored("boom".into())]),
+            Outcome::warn(vec![
+                "failurePolicy Ignore admitted the request despite an error: p (binding b): boom"
+                    .into()
+            ])
+        );
+    }
+}

@@ -1,0 +1,30 @@
+//! Kubernetes `ValidatingAdmissionPolicy` + `ValidatingAdmissionPolicyBinding`
+//! (`admissionregistration.k8s.io/v1`) as library rules, judged as the API
+//! server's validating admission policy plugin judges a CREATE request
+//! (k8s.io/apiserver `admission/plugin/policy/validating`). The main type
+//! here is [`VapRule`], built by [`load`].
+//!
+//! - A rule file holds one policy (first document), one or more bindings naming
+//!   it, and optionally param objects; a binding naming another policy is a
+//!   load error. Param objects are also looked up in the case's `_inventory.yaml`.
+//! - Metadata: `verdict.dev/{title,description,severity,controls}` annotations
+//!   on the policy; mode: `enforce` when a binding's `validationActions` holds
+//!   `Deny`, else `audit`. Actions change the mode, never the outcome.
+//! - Both the policy's `matchConstraints` and a binding's `matchResources` must
+//!   match; then `paramRef` (name or selector, `parameterNotFoundAction`),
+//!   `matchConditions` (false: not applicable), ordered `variables`,
+//!   `validations`, `auditAnnotations`.
+//! - Errors follow `failurePolicy`: `Fail` (default) gives an `error` verdict
+//!   (blocks like a failure), `Ignore` admits with a `warn` verdict saying what was
+//!   ignored, never a silent pass. A reference to `authorizer` (no RBAC offline)
+//!   is always an error verdict naming it.
+//! - Numbers as the cluster sees them ([`Numbers::Cluster`](crate::engine::cel::Numbers)).
+
+mod authz;
+mod evaluate;
+mod load;
+mod params;
+mod policy;
+
+pub use evaluate::VapRule;
+pub use load::load;
