@@ -74,11 +74,13 @@
 //! ([`CelError`]) name the expression; callers add the file, policy and index.
 
 mod activation;
+pub mod admission;
 mod budget;
 mod env;
 mod error;
 mod expression;
 pub mod library;
+pub mod match_constraints;
 mod value;
 
 pub use activation::Activation;

@@ -33,6 +33,11 @@ pub struct ResourceContext {
     pub values: Map<String, Value>,
     /// The run's registry, where `verifyImages` rules verify the resource's images.
     pub images: Option<Arc<crate::oci::ImageGate>>,
+    /// How the resource's numbers reach CEL (`validate.cel`): as the API server
+    /// reads them, or as Kyverno's CLI does (every number a double).
+    pub numbers: crate::engine::cel::Numbers,
+    /// Objects a CEL rule's `paramRef` may select (a kyverno-test's `paramResources`).
+    pub param_resources: Arc<Vec<Value>>,
 }
 
 impl ResourceContext {

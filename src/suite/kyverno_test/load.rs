@@ -2,7 +2,8 @@
 //! policies, resources, values and user info, resolved against the test's
 //! directory as `kyverno test` resolves them.
 
-use super::model::{TestFile, UserInfoFile, ValuesSpec};
+use super::model::{ContextFile, TestFile, UserInfoFile, ValuesSpec};
+use crate::engine::kyverno::vpol::MockContext as TestContext;
 use crate::error::LoadError;
 use crate::limits::Limits;
 use serde::de::DeserializeOwned;
@@ -10,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The file name `kyverno test` looks for.
 pub const TEST_FILE_NAME: &str = "kyverno-test.yaml";
@@ -65,6 +67,11 @@ pub struct PolicyDoc {
 impl PolicyDoc {
     pub fn is_kyverno_policy(&self) -> bool {
         matches!(self.kind.as_str(), "ClusterPolicy" | "Policy")
+    }
+
+    /// A Kyverno `ValidatingPolicy` (policies.kyverno.io).
+    pub fn is_validating_policy(&self) -> bool {
+        crate::engine::kyverno::vpol::is_validating_policy(&self.value)
     }
 
     /// Names of the policy's rules, in order.
@@ -127,6 +134,10 @@ pub struct LoadedTest {
     pub resources: Vec<ResourceDoc>,
     pub values: Option<ValuesSpec>,
     pub user_info: Option<UserInfoFile>,
+    /// `paramResources`: objects a CEL rule's `paramRef` selects (numbers kept as written).
+    pub param_resources: Arc<Vec<Value>>,
+    /// The `context` file: resources and images Kyverno's CEL libraries read.
+    pub context: Option<Arc<TestContext>>,
     /// Why none of the rows can be checked, when the test needs what verdict cannot do.
     pub unsupported: Option<String>,
     pub warnings: Vec<String>,
@@ -268,7 +279,20 @@ fn load_test(
         None => None,
     };
 
+    let mut param_resources = Vec::new();
+    for reference in dedup(&file.param_resources) {
+        for source in expand(path, &dir.join(reference))? {
+            param_resources.extend(read_values(&source, limits)?);
+        }
+    }
+    let context = match file.context.as_deref().filter(|c| !c.is_empty()) {
+        Some(reference) => Some(Arc::new(read_context(&dir.join(reference), limits)?)),
+        None => None,
+    };
+
     Ok(LoadedTest {
+        param_resources: Arc::new(param_resources),
+        context,
         path: path.to_path_buf(),
         name,
         file,
@@ -278,6 +302,35 @@ fn load_test(
         user_info,
         unsupported,
         warnings,
+    })
+}
+
+/// A `context` file (`cli.kyverno.io/v1alpha1` `Context`): the resources and
+/// images Kyverno's CEL libraries read instead of a cluster and a registry.
+fn read_context(path: &Path, limits: &Limits) -> Result<TestContext, LoadError> {
+    let text = read_text(path, limits)?;
+    let mut docs: Vec<ContextFile> = parse_typed(path, &text, limits)?;
+    if docs.len() != 1 {
+        return Err(LoadError::new(path, format!("expected one Context document, found {}", docs.len())));
+    }
+    let file = docs.remove(0);
+    if file.kind.as_deref().is_some_and(|k| k != "Context") {
+        return Err(LoadError::new(path, format!("expected kind Context, found {}", file.kind.unwrap_or_default())));
+    }
+    for (i, resource) in file.spec.resources.iter().enumerate() {
+        check_depth(path, resource, limits.max_depth)?;
+        if resource["apiVersion"].as_str().is_none_or(str::is_empty) || resource["kind"].as_str().is_none_or(str::is_empty) {
+            return Err(LoadError::new(path, format!("spec.resources[{i}] has no apiVersion or kind")));
+        }
+    }
+    for (i, image) in file.spec.images.iter().enumerate() {
+        if image["image"].as_str().is_none_or(str::is_empty) {
+            return Err(LoadError::new(path, format!("spec.images[{i}] has no `image` to look it up by")));
+        }
+    }
+    Ok(TestContext {
+        resources: file.spec.resources,
+        images: file.spec.images,
     })
 }
 
