@@ -146,15 +146,82 @@ pub struct LoadedTest {
 /// Load every `Test` document of one `kyverno-test.yaml` and the files it names.
 pub fn load_tests(path: &Path, limits: &Limits) -> Result<Vec<LoadedTest>, LoadError> {
     let text = read_text(path, limits)?;
-    let files: Vec<TestFile> = parse_typed(path, &text, limits)?;
-    if files.is_empty() {
+    let documents: Vec<Value> = parse_typed(path, &text, limits)?;
+    if documents.is_empty() {
         return Err(LoadError::new(path, "no Test document in the file"));
+    }
+    let mut files = Vec::new();
+    for mut document in documents {
+        let renamed = canonical_field_names(&mut document);
+        let file: TestFile = match serde_json::from_value(document) {
+            Ok(file) => file,
+            // Decode the text again only now, to name the line of the bad field.
+            Err(e) => {
+                return Err(match parse_typed::<TestFile>(path, &text, limits) {
+                    Err(located) => located,
+                    Ok(_) => LoadError::new(path, e.to_string()),
+                })
+            }
+        };
+        files.push((file, renamed));
     }
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     files
         .into_iter()
-        .map(|file| load_test(path, &dir, file, limits))
+        .map(|(file, renamed)| {
+            let mut test = load_test(path, &dir, file, limits)?;
+            test.warnings.extend(renamed.into_iter().map(|(written, canonical)| {
+                format!(
+                    "field `{written}` read as `{canonical}`: kyverno test matches field names case-insensitively; write `{canonical}`"
+                )
+            }));
+            Ok(test)
+        })
         .collect()
+}
+
+/// Fields of a `Test` and of its `results` rows, as Kyverno's API spells them.
+const TEST_FIELDS: [&str; 21] = [
+    "apiVersion", "kind", "metadata", "name", "policies", "resources", "variables", "userinfo", "results",
+    "values", "jsonPayload", "jsonPayloads", "httpPayloads", "envoyPayloads", "targetResources",
+    "paramResources", "exceptions", "context", "clusterResources", "apiCallResponses", "globalContextEntries",
+];
+const ROW_FIELDS: [&str; 23] = [
+    "policy", "rule", "result", "status", "kind", "operation", "resources", "resource", "namespace",
+    "resourceSpecs", "patchedResources", "patchedResource", "generatedResource", "generatedResources",
+    "cloneSourceResource", "failOnMissingResources", "isValidatingAdmissionPolicy",
+    "isMutatingAdmissionPolicy", "isValidatingPolicy", "isDeletingPolicy", "isImageValidatingPolicy",
+    "isGeneratingPolicy", "isMutatingPolicy",
+];
+
+/// Renames keys of the test and its rows that match a field only ignoring
+/// case, as Go's JSON decoding (which `kyverno test` uses) binds them;
+/// returns `(written, canonical)` for each, to warn about.
+fn canonical_field_names(document: &mut Value) -> Vec<(String, String)> {
+    fn rename(map: &mut serde_json::Map<String, Value>, fields: &[&str], renamed: &mut Vec<(String, String)>) {
+        let keys: Vec<String> = map.keys().cloned().collect();
+        for key in keys {
+            if fields.contains(&key.as_str()) {
+                continue;
+            }
+            if let Some(canonical) = fields.iter().find(|f| f.eq_ignore_ascii_case(&key)) {
+                if let Some(value) = map.remove(&key) {
+                    map.insert(canonical.to_string(), value);
+                    renamed.push((key, canonical.to_string()));
+                }
+            }
+        }
+    }
+    let mut renamed = Vec::new();
+    if let Some(map) = document.as_object_mut() {
+        rename(map, &TEST_FIELDS, &mut renamed);
+        for row in map.get_mut("results").and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(row) = row.as_object_mut() {
+                rename(row, &ROW_FIELDS, &mut renamed);
+            }
+        }
+    }
+    renamed
 }
 
 fn load_test(

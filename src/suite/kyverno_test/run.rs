@@ -1002,4 +1002,36 @@ mod tests {
             report.warnings
         );
     }
+
+    #[test]
+    fn cel_fixture_validating_policies_context_params_and_field_names() {
+        let report = run_suite(&fixture("cel")).unwrap();
+        let row = |i: usize, resource: &str, actual: &str, ok: bool| {
+            (i, resource.to_string(), actual.to_string(), ok, false)
+        };
+        assert_eq!(
+            outcomes(&report),
+            vec![
+                row(0, "Deployment/default/scaled", "pass", true),
+                row(1, "Deployment/default/unscaled", "fail", true),
+                row(2, "Deployment/default/unscaled", "fail", true),
+                row(3, "Pod/default/plain", "pass", true),
+                row(4, "Deployment/default/scaled", "error", true),
+                row(5, "Deployment/default/scaled", "error", true),
+                row(6, "Pod/default/plain", "not found", false),
+                row(7, "Deployment/default/scaled", "pass", true),
+                row(8, "Deployment/default/unscaled", "fail", true),
+            ]
+        );
+        let messages = |i: usize| report.results[i].messages.join("; ");
+        assert!(messages(1).contains("no HPA targets unscaled"), "{}", messages(1));
+        assert!(messages(4).contains("no matching overload"), "{}", messages(4));
+        assert!(messages(5).contains("http.Get"), "{}", messages(5));
+        assert!(messages(8).contains("at most 3 replicas"), "{}", messages(8));
+        assert!(
+            report.warnings.iter().any(|w| w.contains("`IsValidatingPolicy` read as `isValidatingPolicy`")),
+            "{:?}",
+            report.warnings
+        );
+    }
 }
