@@ -181,11 +181,12 @@ pub fn detect_language(path: &Path, text: &str) -> Result<Language, LoadError> {
         .to_string();
     match kind.as_str() {
         "ConstraintTemplate" => Ok(Language::Gatekeeper),
-        "ClusterPolicy" | "Policy" => Ok(Language::Kyverno),
+        // A Kyverno ValidatingPolicy is Kyverno's too; its loader tells the kinds apart.
+        "ClusterPolicy" | "Policy" | "ValidatingPolicy" => Ok(Language::Kyverno),
         "" => Err(LoadError::new(path, "not a policy: the first document has no `kind`")),
         other => Err(LoadError::new(
             path,
-            format!("not a policy: kind `{other}` (expected ConstraintTemplate, ClusterPolicy or Policy)"),
+            format!("not a policy: kind `{other}` (expected ConstraintTemplate, ClusterPolicy, Policy or ValidatingPolicy)"),
         )),
     }
 }

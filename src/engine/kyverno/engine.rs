@@ -149,9 +149,13 @@ pub struct KyvernoRule {
     inventories: Arc<InventoryCache>,
 }
 
-/// Load a library policy file holding one `ClusterPolicy` or `Policy`.
+/// Load a library policy file holding one `ClusterPolicy` or `Policy` (or a
+/// `ValidatingPolicy`, handed to [`super::vpol::load`]).
 pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, LoadError> {
     let docs = crate::input::load_str(path, text, &ctx.limits)?;
+    if docs.iter().find(|d| !d.value.is_null()).is_some_and(|d| d.value["kind"] == "ValidatingPolicy") {
+        return super::vpol::load(path, text, ctx);
+    }
     let mut policies = docs.into_iter().filter(|d| !d.value.is_null());
     let doc = policies
         .next()
