@@ -188,7 +188,21 @@ pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
         call("globalContext.Get", a, |_| {
             Err(offline("globalContext.Get"))
         })
-    })
+    })?;
+    // `http.Client(caBundle).Get(url)`: declared so such policies load; never
+    // reached, since `http.Client` itself fails first.
+    for (name, arities) in [("Get", [1, 2]), ("Post", [2, 3])] {
+        for arity in arities {
+            crate::engine::cel::library::member(
+                env,
+                name,
+                DYN_TYPE,
+                (0..arity).map(|_| DYN_TYPE).collect(),
+                |a| call("http client", a, |_| Err(offline("an http.Client call"))),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn offline(function: &str) -> String {
@@ -267,6 +281,8 @@ mod tests {
                 "{error}"
             );
         }
+        let client = eval("http.Client('ca').Get('https://x') == null", None).unwrap_err();
+        assert!(client.contains("http.Client"), "{client}");
         assert!(eval("time.now() > timestamp('2020-01-01T00:00:00Z')", None).is_ok());
     }
 }
