@@ -1,7 +1,8 @@
 //! Kyverno's CEL libraries that an offline run can serve (kyverno/sdk
 //! `cel/libs`): `resource.Get`/`resource.List` and `image.GetMetadata` from a
-//! mocked context (a kyverno-test's `context` file), `parseServiceAccount`
-//! and `time.now`. `http.*` and `globalContext.Get` compile but every call is
+//! mocked context (a kyverno-test's `context` file), `parseServiceAccount`,
+//! `time.now`, `json.unmarshal`/`json.marshal`, `yaml.parse`, `math.round`
+//! and `sha256` (also `hash.sha256`). `http.*` and `globalContext.Get` compile but every call is
 //! an error naming the function: verdict makes no network or cluster calls,
 //! and a policy that needs one must never pass by accident.
 //!
@@ -143,6 +144,78 @@ fn parse_service_account(args: &[Value]) -> Result<Value, String> {
     Ok(Value::Map(Map { map: Arc::new(map) }))
 }
 
+/// What `json.unmarshal` and `yaml.parse` accept, so a policy cannot make one
+/// evaluation parse an unbounded document.
+const MAX_PARSED_BYTES: usize = 1 << 20;
+
+fn parse_input(args: &[Value], what: &str) -> Result<String, String> {
+    let text = string_arg(args, 0)?;
+    if text.len() > MAX_PARSED_BYTES {
+        return Err(format!(
+            "{what}: input of {} bytes is over the limit of {MAX_PARSED_BYTES}",
+            text.len()
+        ));
+    }
+    Ok(text)
+}
+
+/// `json.unmarshal(text)`: Go's `json.Unmarshal` into `any`, so every number is a double.
+fn json_unmarshal(args: &[Value]) -> Result<Value, String> {
+    let text = parse_input(args, "json.unmarshal")?;
+    let value: Json = serde_json::from_str(&text).map_err(|e| format!("json.unmarshal: {e}"))?;
+    Ok(to_cel(&value, Numbers::KyvernoCli))
+}
+
+/// `json.marshal(value)`: compact JSON with keys sorted, as Go's `json.Marshal`
+/// writes maps (Go also escapes `<`, `>`, `&`; verdict does not).
+fn json_marshal(args: &[Value]) -> Result<Value, String> {
+    let value = args.first().ok_or("json.marshal takes one argument")?;
+    let json = crate::engine::cel::to_json(value).map_err(|e| format!("json.marshal: {}", e.0))?;
+    let text = serde_json::to_string(&json).map_err(|e| format!("json.marshal: {e}"))?;
+    Ok(Value::String(Arc::new(text)))
+}
+
+/// `yaml.parse(text)`: YAML read as JSON (numbers doubles, as Kyverno's decoding gives them).
+fn yaml_parse(args: &[Value]) -> Result<Value, String> {
+    let text = parse_input(args, "yaml.parse")?;
+    let value: Json = serde_yaml_ng::from_str(&text).map_err(|e| format!("yaml.parse: {e}"))?;
+    Ok(to_cel(&value, Numbers::KyvernoCli))
+}
+
+/// `math.round(value, precision)`: rounded half away from zero at `precision` decimals.
+fn math_round(args: &[Value]) -> Result<Value, String> {
+    let value = match args.first() {
+        Some(Value::Float(f)) => *f,
+        Some(Value::Int(i)) => *i as f64,
+        Some(Value::UInt(u)) => *u as f64,
+        other => {
+            return Err(format!(
+                "math.round: argument 0 must be a number, got {other:?}"
+            ))
+        }
+    };
+    let precision = match args.get(1) {
+        Some(Value::Int(i)) => *i,
+        other => {
+            return Err(format!(
+                "math.round: argument 1 must be an int, got {other:?}"
+            ))
+        }
+    };
+    let shift =
+        10f64.powi(i32::try_from(precision).map_err(|_| "math.round: precision out of range")?);
+    Ok(Value::Float((value * shift).round() / shift))
+}
+
+/// `sha256(text)`: the lower-case hex SHA-256 of the text's bytes.
+fn sha256(args: &[Value]) -> Result<Value, String> {
+    use sha2::Digest;
+    let text = string_arg(args, 0)?;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Value::String(Arc::new(hex)))
+}
+
 fn time_now(_: &[Value]) -> Result<Value, String> {
     Ok(Value::Timestamp(chrono::Utc::now().fixed_offset()))
 }
@@ -175,6 +248,20 @@ pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
         call("parseServiceAccount", a, parse_service_account)
     })?;
     declare(env, "time.now", &[0], |a| call("time.now", a, time_now))?;
+    declare(env, "json.unmarshal", &[1], |a| {
+        call("json.unmarshal", a, json_unmarshal)
+    })?;
+    declare(env, "json.marshal", &[1], |a| {
+        call("json.marshal", a, json_marshal)
+    })?;
+    declare(env, "yaml.parse", &[1], |a| {
+        call("yaml.parse", a, yaml_parse)
+    })?;
+    declare(env, "math.round", &[2], |a| {
+        call("math.round", a, math_round)
+    })?;
+    declare(env, "sha256", &[1], |a| call("sha256", a, sha256))?;
+    declare(env, "hash.sha256", &[1], |a| call("hash.sha256", a, sha256))?;
     declare(env, "http.Get", &[1, 2], |a| {
         call("http.Get", a, |_| Err(offline("http.Get")))
     })?;
@@ -267,6 +354,27 @@ mod tests {
             eval("parseServiceAccount('alice').Name == ''", None).unwrap(),
             cel::Value::Bool(true)
         );
+    }
+
+    #[test]
+    fn encoders_math_and_hashes() {
+        for source in [
+            "json.unmarshal('{\"a\": [1, 2]}').a[1] == 2.0",
+            "json.marshal({'b': 1, 'a': 'x'}) == '{\"a\":\"x\",\"b\":1}'",
+            "yaml.parse('a:\\n  b: true').a.b",
+            "math.round(2.345, 2) == 2.35 && math.round(-2.5, 0) == -3.0",
+            "sha256('abc') == 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'",
+            "hash.sha256('') == sha256('')",
+        ] {
+            assert_eq!(
+                eval(source, None).unwrap(),
+                cel::Value::Bool(true),
+                "{source}"
+            );
+        }
+        assert!(eval("json.unmarshal('{') == null", None)
+            .unwrap_err()
+            .contains("json.unmarshal"));
     }
 
     #[test]
