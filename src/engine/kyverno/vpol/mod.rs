@@ -13,6 +13,7 @@
 //! `error` at evaluation instead of a load error.
 
 pub mod evaluate;
+pub mod image;
 pub mod libs;
 pub mod policy;
 

@@ -64,6 +64,7 @@ fn environment() -> &'static CelEnv {
     ENV.get_or_init(|| {
         CelEnv::builder()
             .extension(libs::register)
+            .and_then(|b| b.extension(super::image::register))
             .expect("Kyverno's libraries declare no overload the Kubernetes environment has")
             .build()
     })
