@@ -3,7 +3,7 @@
 //! them. Split by concern: [`policy`] reads and compiles (with autogen),
 //! `matchConstraints` is the shared [`crate::engine::cel::match_constraints`],
 //! [`evaluate`] judges one resource (and is the library's `Engine`),
-//! [`libs`] holds Kyverno's CEL libraries an offline run can serve.
+//! [`libs`] and [`image`] hold Kyverno's CEL libraries an offline run can serve.
 //!
 //! Kyverno's reading kept: a runtime error or non-bool validation is `error`
 //! (not `fail`, unlike `validate.cel`); `validationActions` set the mode, never
