@@ -1,12 +1,15 @@
 //! Kyverno conformance: every `kyverno test` suite of the pinned
-//! kyverno/policies snapshot in `../shared/conformance/kyverno-policies/`,
-//! run with verdict's Kyverno engine.
+//! kyverno/policies snapshots, run with verdict's Kyverno engine: the classic
+//! (pattern) suites in `../shared/conformance/kyverno-policies/` and the CEL
+//! suites (`validate.cel` ClusterPolicies in `*-cel/`, ValidatingPolicies in
+//! `*-vpol/`) in `../shared/conformance/kyverno-policies-cel/`.
 //!
-//! The test fails when a result fails that `tests/conformance/kyverno.known-gaps`
-//! does not name, when a named gap no longer fails (so the file stays honest),
-//! when fewer than 98 % of the resource results pass, or when
-//! `docs/kyverno-conformance.md` no longer shows what it measured;
-//! `VERDICT_WRITE_DOCS=1` rewrites that file.
+//! Each trial fails when a result fails that its known-gaps file
+//! (`tests/conformance/kyverno.known-gaps`, `kyverno-cel.known-gaps`) does not
+//! name, when a named gap no longer fails (so the file stays honest), when
+//! the pass rate drops below its floor, or when its docs page or the README's
+//! generated table no longer shows what it measured; `VERDICT_WRITE_DOCS=1`
+//! rewrites them.
 
 mod support;
 
@@ -20,6 +23,12 @@ use verdict::suite::kyverno_test::{discover, run_suite};
 const MIN_PASS_RATE: f64 = 0.98;
 const GAPS_FILE: &str = "tests/conformance/kyverno.known-gaps";
 const DOCS_FILE: &str = "docs/kyverno-conformance.md";
+const CEL_MIN_PASS_RATE: f64 = 1.0;
+const CEL_GAPS_FILE: &str = "tests/conformance/kyverno-cel.known-gaps";
+const CEL_DOCS_FILE: &str = "docs/kyverno-cel-conformance.md";
+const README: &str = "README.md";
+const BEGIN: &str = "<!-- kyverno-conformance:begin -->";
+const END: &str = "<!-- kyverno-conformance:end -->";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -27,6 +36,19 @@ fn repo() -> PathBuf {
 
 fn data_root() -> PathBuf {
     repo().join("../shared/conformance/kyverno-policies")
+}
+
+fn cel_data_root() -> PathBuf {
+    repo().join("../shared/conformance/kyverno-policies-cel")
+}
+
+/// The policy kind a suite of the CEL snapshot tests, from its top folder.
+fn cel_class(suite: &str) -> &'static str {
+    if suite.split('/').next().is_some_and(|dir| dir.ends_with("-vpol")) {
+        "ValidatingPolicy"
+    } else {
+        "ClusterPolicy `validate.cel`"
+    }
 }
 
 /// One failing result, as the known-gaps file names it.
@@ -105,6 +127,8 @@ struct Measurement {
     skipped: Vec<(GapKey, String)>,
     /// (suite, warning): suite smells that fail nothing, such as a rule that matched no resource.
     warnings: Vec<(String, String)>,
+    /// Suites, rows and resource results per policy kind tested.
+    classes: BTreeMap<&'static str, (usize, Counts, Counts)>,
 }
 
 fn classify(result: &TestResult) -> &'static str {
@@ -117,7 +141,7 @@ fn classify(result: &TestResult) -> &'static str {
     }
 }
 
-fn measure(root: &Path) -> Measurement {
+fn measure(root: &Path, class_of: fn(&str) -> &'static str) -> Measurement {
     let mut m = Measurement::default();
     for file in discover(root) {
         m.suites += 1;
@@ -128,7 +152,29 @@ fn measure(root: &Path) -> Measurement {
             .unwrap()
             .display()
             .to_string();
-        let report = match run_suite(&file) {
+        let rows_before = m.rows;
+        let results_before = m.results;
+        let warnings_before = m.warnings.len();
+        measure_suite(&file, suite.clone(), &mut m);
+        // Paths relative to the snapshot, so the published page is the same in every checkout.
+        let prefix = format!("{}/", root.display());
+        for (_, warning) in &mut m.warnings[warnings_before..] {
+            *warning = warning.replace(&prefix, "");
+        }
+        let class = m.classes.entry(class_of(&suite)).or_default();
+        class.0 += 1;
+        for (total, now, before) in [(&mut class.1, m.rows, rows_before), (&mut class.2, m.results, results_before)] {
+            total.passed += now.passed - before.passed;
+            total.failed += now.failed - before.failed;
+            total.skipped += now.skipped - before.skipped;
+        }
+    }
+    m
+}
+
+fn measure_suite(file: &Path, suite: String, m: &mut Measurement) {
+    {
+        let report = match run_suite(file) {
             Ok(report) => report,
             Err(e) => {
                 m.rows.failed += 1;
@@ -144,7 +190,7 @@ fn measure(root: &Path) -> Measurement {
                     actual: "error".into(),
                     message: e.to_string(),
                 });
-                continue;
+                return;
             }
         };
         m.warnings
@@ -184,7 +230,6 @@ fn measure(root: &Path) -> Measurement {
             }
         }
     }
-    m
 }
 
 fn table(m: &Measurement) -> String {
@@ -213,13 +258,13 @@ fn table(m: &Measurement) -> String {
     out
 }
 
-fn docs(m: &Measurement, gaps: &BTreeMap<GapKey, String>, source: &str) -> String {
+fn docs(m: &Measurement, gaps: &BTreeMap<GapKey, String>, source: &str, title: &str, what: &str) -> String {
     let mut out = String::new();
-    writeln!(out, "# Kyverno conformance\n").unwrap();
+    writeln!(out, "# {title}\n").unwrap();
     writeln!(
         out,
         "verdict runs every `kyverno test` suite of a pinned kyverno/policies snapshot \
-         ({} suites, validate rules only) with its own Kyverno engine. \
+         ({} suites, {what}) with its own Kyverno engine. \
          Generated by `VERDICT_WRITE_DOCS=1 cargo test --test conformance_kyverno`; do not edit.\n",
         m.suites
     )
@@ -307,13 +352,140 @@ fn upstream_source(root: &Path) -> String {
 }
 
 fn main() {
-    support::conformance_main("kyverno_policies_conformance", "Kyverno", &data_root(), kyverno_policies_conformance);
+    let args = libtest_mimic::Arguments::from_args();
+    let trials = vec![
+        support::conformance_trial("kyverno_policies_conformance", "Kyverno", &data_root(), kyverno_policies_conformance),
+        support::conformance_trial("kyverno_cel_policies_conformance", "Kyverno CEL", &cel_data_root(), kyverno_cel_policies_conformance),
+    ];
+    libtest_mimic::run(&args, trials).exit()
+}
+
+/// Writes `generated` to `path`, or fails when the file shows something else.
+fn check_published(path: &Path, generated: &str) -> Result<(), libtest_mimic::Failed> {
+    if std::env::var_os("VERDICT_WRITE_DOCS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, generated).unwrap();
+        println!("wrote {}", path.display());
+        return Ok(());
+    }
+    let published = std::fs::read_to_string(path).unwrap_or_default();
+    if published != generated {
+        return Err(format!(
+            "{} is out of date; regenerate it with VERDICT_WRITE_DOCS=1 cargo test --test conformance_kyverno",
+            path.display()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Fails naming every failing result the gaps file lacks and every gap that no longer fails.
+fn check_gaps(m: &Measurement, gaps: &BTreeMap<GapKey, String>, gaps_file: &str) -> Result<(), libtest_mimic::Failed> {
+    let failing: BTreeSet<&GapKey> = m.failures.iter().map(|f| &f.key).collect();
+    let unexpected: Vec<String> = m
+        .failures
+        .iter()
+        .filter(|f| !gaps.contains_key(&f.key))
+        .map(|f| format!("  {}: expected {}, got {}: {}", f.key, f.expected, f.actual, f.message))
+        .collect();
+    let stale: Vec<String> = gaps.keys().filter(|k| !failing.contains(k)).map(|k| format!("  {k}")).collect();
+    let mut problems = String::new();
+    if !unexpected.is_empty() {
+        writeln!(problems, "{} failing results are not known gaps:\n{}", unexpected.len(), unexpected.join("\n")).unwrap();
+    }
+    if !stale.is_empty() {
+        writeln!(problems, "{} known gaps no longer fail; remove them from {gaps_file}:\n{}", stale.len(), stale.join("\n")).unwrap();
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.into())
+    }
+}
+
+/// The README's table: resource results per policy kind over both snapshots.
+fn readme_section(classic: &Measurement, cel: &Measurement) -> String {
+    let mut out = String::new();
+    writeln!(out, "{BEGIN}").unwrap();
+    writeln!(
+        out,
+        "Generated by `VERDICT_WRITE_DOCS=1 cargo test --test conformance_kyverno` from {}; do not edit.\n",
+        upstream_source(&data_root())
+    )
+    .unwrap();
+    writeln!(out, "| policies | suites | rows passed | resource results passed | failed | skipped | total |").unwrap();
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|").unwrap();
+    let classic_row = ("classic (pattern, deny, foreach, podSecurity)", (classic.suites, classic.rows, classic.results));
+    let rows = std::iter::once(classic_row).chain(cel.classes.iter().map(|(name, c)| (*name, *c)));
+    for (name, (suites, rows, results)) in rows {
+        writeln!(
+            out,
+            "| {name} | {suites} | {} / {} | {} | {} | {} | {} |",
+            rows.passed,
+            rows.total(),
+            results.passed,
+            results.failed,
+            results.skipped,
+            results.total()
+        )
+        .unwrap();
+    }
+    write!(out, "{END}").unwrap();
+    out
+}
+
+fn kyverno_cel_policies_conformance() -> Result<(), libtest_mimic::Failed> {
+    let root = cel_data_root();
+    let gaps = read_known_gaps(&repo().join(CEL_GAPS_FILE));
+    let m = measure(&root, cel_class);
+    println!("Kyverno CEL conformance ({} suites)\n{}", m.suites, table(&m));
+    let generated = docs(
+        &m,
+        &gaps,
+        &upstream_source(&root),
+        "Kyverno CEL conformance",
+        "ClusterPolicy `validate.cel` rules and ValidatingPolicies",
+    );
+    check_published(&repo().join(CEL_DOCS_FILE), &generated)?;
+
+    // The README's table covers both snapshots, split by policy kind.
+    let classic = measure(&data_root(), |_| "classic");
+    let section = readme_section(&classic, &m);
+    let readme_path = repo().join(README);
+    let readme = std::fs::read_to_string(&readme_path).unwrap();
+    let (Some(start), Some(end)) = (readme.find(BEGIN), readme.find(END)) else {
+        return Err(format!("{README} has no {BEGIN} ... {END} section").into());
+    };
+    if std::env::var_os("VERDICT_WRITE_DOCS").is_some() {
+        let updated = format!("{}{section}{}", &readme[..start], &readme[end + END.len()..]);
+        std::fs::write(&readme_path, updated).unwrap();
+    } else if readme[start..end + END.len()] != section {
+        return Err(format!(
+            "the Kyverno conformance table in {README} is out of date; regenerate it with VERDICT_WRITE_DOCS=1 cargo test --test conformance_kyverno"
+        )
+        .into());
+    }
+
+    check_gaps(&m, &gaps, CEL_GAPS_FILE)?;
+    assert_eq!(m.suites, 152, "the pinned CEL snapshot has 152 suites");
+    assert_eq!(m.rows.total(), 579, "the pinned CEL snapshot has 579 rows");
+    assert_eq!(m.results.total(), 2145, "the pinned CEL snapshot has 2145 resource results");
+    let rate = m.results.passed as f64 / m.results.total().max(1) as f64;
+    let known = gaps.len() as f64 / m.results.total().max(1) as f64;
+    assert!(
+        rate + known >= CEL_MIN_PASS_RATE,
+        "pass rate {:.1} % plus {} named gaps is below {:.0} %",
+        rate * 100.0,
+        gaps.len(),
+        CEL_MIN_PASS_RATE * 100.0
+    );
+    Ok(())
 }
 
 fn kyverno_policies_conformance() -> Result<(), libtest_mimic::Failed> {
     let root = data_root();
     let gaps = read_known_gaps(&repo().join(GAPS_FILE));
-    let m = measure(&root);
+    let m = measure(&root, |_| "classic");
     println!("Kyverno conformance ({} suites)\n{}", m.suites, table(&m));
     for (suite, warning) in &m.warnings {
         println!("warning: {suite}: {warning}");
@@ -321,7 +493,7 @@ fn kyverno_policies_conformance() -> Result<(), libtest_mimic::Failed> {
 
     // The published table must be the measured one: regenerate it, or fail when it is stale.
     let path = repo().join(DOCS_FILE);
-    let generated = docs(&m, &gaps, &upstream_source(&root));
+    let generated = docs(&m, &gaps, &upstream_source(&root), "Kyverno conformance", "validate rules only");
     if std::env::var_os("VERDICT_WRITE_DOCS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &generated).unwrap();

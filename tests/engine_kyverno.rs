@@ -2,7 +2,8 @@
 //!
 //! Each file may hold a file-wide `policy` and has `cases: [{note, policy?, ...}]`:
 //! - `resource` (+ optional `context: {operation, oldResource, namespaceLabels,
-//!   userInfo, roles, clusterRoles, values, ruleValues: {rule: {var: value}}}`) and
+//!   userInfo, roles, clusterRoles, values, ruleValues: {rule: {var: value}},
+//!   numbers: cluster | kyverno-cli, paramResources: [objects]}`) and
 //!   `want: [{rule, status}]`: every response of [`apply_policy_with_rule_values`], in order; `status` is `pass`, `fail`, `warn`,
 //!   `error`, `skip`, or `excluded` for a rule Kyverno would not report at all.
 //!   `message` in a `want` entry, when given, must be contained in the response message.
@@ -18,6 +19,7 @@ use rstest::rstest;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use verdict::engine::cel::Numbers;
 use verdict::engine::kyverno::engine::{apply_policy_with_rule_values, load, ResourceContext};
 use verdict::engine::kyverno::policy::Policy;
 use verdict::input::Input;
@@ -130,6 +132,12 @@ fn resource_context(case: &Value) -> Result<ResourceContext, String> {
         cluster_roles: strings("clusterRoles"),
         values: c["values"].as_object().cloned().unwrap_or_else(Map::new),
         images: None,
+        numbers: match c["numbers"].as_str() {
+            None | Some("cluster") => Numbers::Cluster,
+            Some("kyverno-cli") => Numbers::KyvernoCli,
+            Some(other) => return Err(format!("unknown numbers `{other}` (want cluster or kyverno-cli)")),
+        },
+        param_resources: std::sync::Arc::new(c["paramResources"].as_array().cloned().unwrap_or_default()),
     })
 }
 

@@ -80,7 +80,11 @@ pub fn verdict_json(args: &[&str], dir: &Path) -> (std::process::Output, Value) 
         .output()
         .expect("run verdict");
     let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     (out, doc)
 }
@@ -103,18 +107,39 @@ impl Counts {
 /// or a file): absent data
 /// shows as an ignored test (the reason printed above it) instead of a silent
 /// `ok`, and fails under `CI=true`, where `.ci/run` lays the data beside the checkout.
-pub fn conformance_main(name: &str, what: &str, root: &Path, test: fn() -> Result<(), libtest_mimic::Failed>) -> ! {
+pub fn conformance_main(
+    name: &str,
+    what: &str,
+    root: &Path,
+    test: fn() -> Result<(), libtest_mimic::Failed>,
+) -> ! {
     let args = libtest_mimic::Arguments::from_args();
+    libtest_mimic::run(&args, vec![conformance_trial(name, what, root, test)]).exit()
+}
+
+/// One trial of a conformance target with several data sets, absent data
+/// handled as [`conformance_main`] does.
+pub fn conformance_trial(
+    name: &str,
+    what: &str,
+    root: &Path,
+    test: fn() -> Result<(), libtest_mimic::Failed>,
+) -> libtest_mimic::Trial {
     let present = root.exists();
     let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
     if !present {
-        eprintln!("SKIPPED: {what} conformance data not found at {}", root.display());
+        eprintln!(
+            "SKIPPED: {what} conformance data not found at {}",
+            root.display()
+        );
     }
-    let trial = if present || !in_ci {
+    if present || !in_ci {
         libtest_mimic::Trial::test(name, test).with_ignored_flag(!present)
     } else {
-        let message = format!("CI=true but the {what} conformance data is not at {}", root.display());
+        let message = format!(
+            "CI=true but the {what} conformance data is not at {}",
+            root.display()
+        );
         libtest_mimic::Trial::test(name, move || Err(message.into()))
-    };
-    libtest_mimic::run(&args, vec![trial]).exit()
+    }
 }

@@ -78,6 +78,7 @@ impl CelEnv {
                 function,
             });
         }
+        use_lenient_or(&mut ast);
         budget::instrument(&mut ast);
         Ok(Expression::new(source.to_string(), ast, self.clone()))
     }
@@ -205,13 +206,14 @@ pub struct CelEnvBuilder {
 impl CelEnvBuilder {
     fn kubernetes() -> Self {
         let mut env = Env::stdlib();
-        let extensions: [Extension; 6] = [
+        let extensions: [Extension; 7] = [
             cel::extensions::strings,
             cel::extensions::lists,
             cel::extensions::math,
             cel::extensions::encoders,
             library::register,
             register_bind,
+            register_lenient_or,
         ];
         for extension in extensions {
             // The built-in set is fixed: a conflict in it is a bug, caught by every test.
@@ -253,6 +255,81 @@ impl CelEnvBuilder {
             budget: self.budget,
             known: Arc::default(),
         }
+    }
+}
+
+/// cel-go's leniency: `x.orValue(y)` and `x.or(y)` on a value that is not an
+/// optional return `x` unchanged (`evalOptionalOrValue`: "if !ok return
+/// optLHS"). Policies rely on it (`resource.List(...).items.orValue([])`,
+/// `c.volumeMounts.orValue([])`). cel-rust's optional overloads accept any
+/// receiver and then fail, so [`CelEnv::compile`] renames these calls to the
+/// internal overloads declared here, which handle both cases.
+fn register_lenient_or(env: &mut Env) -> Result<(), DeclarationError> {
+    use cel::common::types::CelOptional;
+    use cel::common::value::CowVal;
+    fn or_value<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+        let other = args.remove(1);
+        let this = args.remove(0);
+        match this.downcast_ref::<CelOptional>() {
+            Some(optional) if optional.option().is_some() => {
+                let inner = optional.option().expect("checked").clone_as_boxed();
+                Ok(CowVal::Owned(inner))
+            }
+            Some(_) => Ok(other),
+            None => Ok(this),
+        }
+    }
+    fn or<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+        let other = args.remove(1);
+        let this = args.remove(0);
+        match this.downcast_ref::<CelOptional>() {
+            Some(optional) if optional.option().is_none() => Ok(other),
+            _ => Ok(this),
+        }
+    }
+    env.add_member_overload(LENIENT_OR_VALUE, LENIENT_OR_VALUE, DYN_TYPE, vec![DYN_TYPE], or_value)?;
+    env.add_member_overload(LENIENT_OR, LENIENT_OR, DYN_TYPE, vec![DYN_TYPE], or)
+}
+
+const LENIENT_OR_VALUE: &str = "@orValue";
+const LENIENT_OR: &str = "@or";
+
+/// Points every `x.orValue(y)` / `x.or(y)` at the lenient overloads.
+fn use_lenient_or(expr: &mut IdedExpr) {
+    match &mut expr.expr {
+        Expr::Call(call) => {
+            if call.target.is_some() && call.args.len() == 1 {
+                match call.func_name.as_str() {
+                    "orValue" => call.func_name = LENIENT_OR_VALUE.to_string(),
+                    "or" => call.func_name = LENIENT_OR.to_string(),
+                    _ => {}
+                }
+            }
+            if let Some(target) = call.target.as_deref_mut() {
+                use_lenient_or(target);
+            }
+            call.args.iter_mut().for_each(use_lenient_or);
+        }
+        Expr::Comprehension(c) => {
+            for child in [&mut c.iter_range, &mut c.accu_init, &mut c.loop_cond, &mut c.loop_step, &mut c.result] {
+                use_lenient_or(child);
+            }
+        }
+        Expr::Select(select) => use_lenient_or(&mut select.operand),
+        Expr::List(list) => list.elements.iter_mut().for_each(use_lenient_or),
+        Expr::Map(map) => map.entries.iter_mut().for_each(|e| lenient_entry(&mut e.expr)),
+        Expr::Struct(s) => s.entries.iter_mut().for_each(|e| lenient_entry(&mut e.expr)),
+        _ => {}
+    }
+}
+
+fn lenient_entry(entry: &mut cel::common::ast::EntryExpr) {
+    match entry {
+        cel::common::ast::EntryExpr::MapEntry(e) => {
+            use_lenient_or(&mut e.key);
+            use_lenient_or(&mut e.value);
+        }
+        cel::common::ast::EntryExpr::StructField(f) => use_lenient_or(&mut f.value),
     }
 }
 
@@ -382,6 +459,25 @@ mod deep_nesting {
                 // The parser folds unary chains (`--1` is `1`): evaluating must return, not overflow.
                 Ok(expr) => drop(expr.evaluate(&crate::engine::cel::Activation::new())),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod lenient_or_tests {
+    use super::*;
+    use crate::engine::cel::Activation;
+
+    #[test]
+    fn or_value_on_a_plain_value_returns_it_and_optionals_still_work() {
+        let env = CelEnv::kubernetes();
+        for (source, want) in [
+            ("[1].orValue([]) == [1]", true),
+            ("{'a': 1}.?b.orValue(2) == 2", true),
+            ("{'a': 1}.?a.orValue(2) == 1", true),
+            ("optional.none().or(optional.of(3)).value() == 3", true),
+        ] {
+            assert_eq!(env.compile(source).unwrap().eval_bool(&Activation::new()).unwrap(), want, "{source}");
         }
     }
 }

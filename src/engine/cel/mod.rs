@@ -74,6 +74,7 @@
 //! ([`CelError`]) name the expression; callers add the file, policy and index.
 
 mod activation;
+pub mod admission;
 mod budget;
 mod env;
 mod error;

@@ -378,6 +378,17 @@ fn convert(raw: Value, shape: TargetShape) -> Option<Rule> {
             ),
         ],
     };
+    // CEL rules name the objects `object` / `oldObject` (Kyverno's `podCELReplacementRules`).
+    let cel_replacements: Vec<(String, String)> = replacements
+        .iter()
+        .map(|(from, to)| (from["request.".len()..].to_string(), to["request.".len()..].to_string()))
+        .collect();
+    let is_cel = raw["validate"].get("cel").is_some_and(|c| !c.is_null());
+    let replacements: Vec<(&str, &str)> = if is_cel {
+        cel_replacements.iter().map(|(f, t)| (f.as_str(), t.as_str())).collect()
+    } else {
+        replacements.to_vec()
+    };
     let mut text = serde_json::to_string(&raw).ok()?;
     for (from, to) in replacements {
         text = text.replace(from, to);

@@ -33,6 +33,11 @@ pub struct ResourceContext {
     pub values: Map<String, Value>,
     /// The run's registry, where `verifyImages` rules verify the resource's images.
     pub images: Option<Arc<crate::oci::ImageGate>>,
+    /// How the resource's numbers reach CEL (`validate.cel`): as the API server
+    /// reads them, or as Kyverno's CLI does (every number a double).
+    pub numbers: crate::engine::cel::Numbers,
+    /// Objects a CEL rule's `paramRef` may select (a kyverno-test's `paramResources`).
+    pub param_resources: Arc<Vec<Value>>,
 }
 
 impl ResourceContext {
@@ -144,9 +149,13 @@ pub struct KyvernoRule {
     inventories: Arc<InventoryCache>,
 }
 
-/// Load a library policy file holding one `ClusterPolicy` or `Policy`.
+/// Load a library policy file holding one `ClusterPolicy` or `Policy` (or a
+/// `ValidatingPolicy`, handed to [`super::vpol::load`]).
 pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, LoadError> {
     let docs = crate::input::load_str(path, text, &ctx.limits)?;
+    if docs.iter().find(|d| !d.value.is_null()).is_some_and(|d| d.value["kind"] == "ValidatingPolicy") {
+        return super::vpol::load(path, text, ctx);
+    }
     let mut policies = docs.into_iter().filter(|d| !d.value.is_null());
     let doc = policies
         .next()

@@ -19,6 +19,7 @@ pub mod rule;
 pub mod strict;
 pub mod validate;
 pub mod verify_images;
+pub mod vpol;
 pub mod variables;
 pub mod wildcards;
 

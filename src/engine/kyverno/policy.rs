@@ -65,6 +65,8 @@ pub struct Rule {
     pub preconditions: Option<Value>,
     pub context: Vec<ContextEntry>,
     pub kind: RuleKind,
+    /// `validate.cel` with `celPreconditions`, compiled when the rule is read.
+    pub cel: Option<std::sync::Arc<super::handlers::validate_cel::CelRule>>,
 }
 
 /// What a rule does. Only `Validate` rules produce validation results.
@@ -89,7 +91,7 @@ pub struct Validation {
     pub foreach: Option<Vec<ForEach>>,
     /// `podSecurity`, passed as written to the Pod Security handler.
     pub pod_security: Option<Value>,
-    /// Set for `cel` / `manifests` / `assert`, which this engine does not implement.
+    /// Set for `manifests` / `assert`, which this engine does not implement.
     pub unsupported: Option<&'static str>,
 }
 
@@ -268,7 +270,8 @@ impl Policy {
             Some(Value::Array(items)) => items
                 .iter()
                 .map(Rule::from_value)
-                .collect::<Result<Vec<_>, _>>()?,
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("policy `{name}`: {e}"))?,
             Some(_) => return Err("spec.rules must be a list".into()),
         };
         if rules.is_empty() {
@@ -325,7 +328,11 @@ impl Rule {
         } else {
             return Err(at("has none of validate, mutate, generate, verifyImages"));
         };
+        let cel = super::handlers::validate_cel::CelRule::compile(raw)
+            .map_err(|e| at(&e))?
+            .map(std::sync::Arc::new);
         Ok(Rule {
+            cel,
             name,
             raw: raw.clone(),
             match_resources,
@@ -364,9 +371,7 @@ fn parse_validation(v: &Value) -> Result<Validation, String> {
             return Err("anyPattern must be a list".into());
         }
     }
-    let unsupported = if obj.contains_key("cel") {
-        Some("validate.cel")
-    } else if obj.contains_key("manifests") {
+    let unsupported = if obj.contains_key("manifests") {
         Some("validate.manifests")
     } else if obj.contains_key("assert") {
         Some("validate.assert")

@@ -448,6 +448,17 @@ pub fn evaluate_rule(
     if let Some(pre) = check_preconditions(rule, &ctx) {
         return Some(pre);
     }
+    if let Some(cel) = &rule.cel {
+        let input = super::handlers::validate_cel::CelInput {
+            object: &request.new_resource,
+            old_object: &request.old_resource,
+            operation: &request.operation,
+            user_info: rc.user_info.as_ref(),
+            numbers: rc.numbers,
+            param_resources: &rc.param_resources,
+        };
+        return Some(super::handlers::validate_cel::evaluate(&rule.name, cel, &input));
+    }
     let validation = match (&rule.kind, validation) {
         (RuleKind::VerifyImages(checks), _) => return Some(super::verify_images::evaluate(&rule.name, checks, rc)),
         (_, Some(v)) => v,

@@ -2,7 +2,8 @@
 //! policies, resources, values and user info, resolved against the test's
 //! directory as `kyverno test` resolves them.
 
-use super::model::{TestFile, UserInfoFile, ValuesSpec};
+use super::model::{ContextFile, TestFile, UserInfoFile, ValuesSpec};
+use crate::engine::kyverno::vpol::MockContext as TestContext;
 use crate::error::LoadError;
 use crate::limits::Limits;
 use serde::de::DeserializeOwned;
@@ -10,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The file name `kyverno test` looks for.
 pub const TEST_FILE_NAME: &str = "kyverno-test.yaml";
@@ -65,6 +67,11 @@ pub struct PolicyDoc {
 impl PolicyDoc {
     pub fn is_kyverno_policy(&self) -> bool {
         matches!(self.kind.as_str(), "ClusterPolicy" | "Policy")
+    }
+
+    /// A Kyverno `ValidatingPolicy` (policies.kyverno.io).
+    pub fn is_validating_policy(&self) -> bool {
+        crate::engine::kyverno::vpol::is_validating_policy(&self.value)
     }
 
     /// Names of the policy's rules, in order.
@@ -127,6 +134,10 @@ pub struct LoadedTest {
     pub resources: Vec<ResourceDoc>,
     pub values: Option<ValuesSpec>,
     pub user_info: Option<UserInfoFile>,
+    /// `paramResources`: objects a CEL rule's `paramRef` selects (numbers kept as written).
+    pub param_resources: Arc<Vec<Value>>,
+    /// The `context` file: resources and images Kyverno's CEL libraries read.
+    pub context: Option<Arc<TestContext>>,
     /// Why none of the rows can be checked, when the test needs what verdict cannot do.
     pub unsupported: Option<String>,
     pub warnings: Vec<String>,
@@ -135,15 +146,82 @@ pub struct LoadedTest {
 /// Load every `Test` document of one `kyverno-test.yaml` and the files it names.
 pub fn load_tests(path: &Path, limits: &Limits) -> Result<Vec<LoadedTest>, LoadError> {
     let text = read_text(path, limits)?;
-    let files: Vec<TestFile> = parse_typed(path, &text, limits)?;
-    if files.is_empty() {
+    let documents: Vec<Value> = parse_typed(path, &text, limits)?;
+    if documents.is_empty() {
         return Err(LoadError::new(path, "no Test document in the file"));
+    }
+    let mut files = Vec::new();
+    for mut document in documents {
+        let renamed = canonical_field_names(&mut document);
+        let file: TestFile = match serde_json::from_value(document) {
+            Ok(file) => file,
+            // Decode the text again only now, to name the line of the bad field.
+            Err(e) => {
+                return Err(match parse_typed::<TestFile>(path, &text, limits) {
+                    Err(located) => located,
+                    Ok(_) => LoadError::new(path, e.to_string()),
+                })
+            }
+        };
+        files.push((file, renamed));
     }
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     files
         .into_iter()
-        .map(|file| load_test(path, &dir, file, limits))
+        .map(|(file, renamed)| {
+            let mut test = load_test(path, &dir, file, limits)?;
+            test.warnings.extend(renamed.into_iter().map(|(written, canonical)| {
+                format!(
+                    "field `{written}` read as `{canonical}`: kyverno test matches field names case-insensitively; write `{canonical}`"
+                )
+            }));
+            Ok(test)
+        })
         .collect()
+}
+
+/// Fields of a `Test` and of its `results` rows, as Kyverno's API spells them.
+const TEST_FIELDS: [&str; 21] = [
+    "apiVersion", "kind", "metadata", "name", "policies", "resources", "variables", "userinfo", "results",
+    "values", "jsonPayload", "jsonPayloads", "httpPayloads", "envoyPayloads", "targetResources",
+    "paramResources", "exceptions", "context", "clusterResources", "apiCallResponses", "globalContextEntries",
+];
+const ROW_FIELDS: [&str; 23] = [
+    "policy", "rule", "result", "status", "kind", "operation", "resources", "resource", "namespace",
+    "resourceSpecs", "patchedResources", "patchedResource", "generatedResource", "generatedResources",
+    "cloneSourceResource", "failOnMissingResources", "isValidatingAdmissionPolicy",
+    "isMutatingAdmissionPolicy", "isValidatingPolicy", "isDeletingPolicy", "isImageValidatingPolicy",
+    "isGeneratingPolicy", "isMutatingPolicy",
+];
+
+/// Renames keys of the test and its rows that match a field only ignoring
+/// case, as Go's JSON decoding (which `kyverno test` uses) binds them;
+/// returns `(written, canonical)` for each, to warn about.
+fn canonical_field_names(document: &mut Value) -> Vec<(String, String)> {
+    fn rename(map: &mut serde_json::Map<String, Value>, fields: &[&str], renamed: &mut Vec<(String, String)>) {
+        let keys: Vec<String> = map.keys().cloned().collect();
+        for key in keys {
+            if fields.contains(&key.as_str()) {
+                continue;
+            }
+            if let Some(canonical) = fields.iter().find(|f| f.eq_ignore_ascii_case(&key)) {
+                if let Some(value) = map.remove(&key) {
+                    map.insert(canonical.to_string(), value);
+                    renamed.push((key, canonical.to_string()));
+                }
+            }
+        }
+    }
+    let mut renamed = Vec::new();
+    if let Some(map) = document.as_object_mut() {
+        rename(map, &TEST_FIELDS, &mut renamed);
+        for row in map.get_mut("results").and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(row) = row.as_object_mut() {
+                rename(row, &ROW_FIELDS, &mut renamed);
+            }
+        }
+    }
+    renamed
 }
 
 fn load_test(
@@ -268,7 +346,20 @@ fn load_test(
         None => None,
     };
 
+    let mut param_resources = Vec::new();
+    for reference in dedup(&file.param_resources) {
+        for source in expand(path, &dir.join(reference))? {
+            param_resources.extend(read_values(&source, limits)?);
+        }
+    }
+    let context = match file.context.as_deref().filter(|c| !c.is_empty()) {
+        Some(reference) => Some(Arc::new(read_context(&dir.join(reference), limits)?)),
+        None => None,
+    };
+
     Ok(LoadedTest {
+        param_resources: Arc::new(param_resources),
+        context,
         path: path.to_path_buf(),
         name,
         file,
@@ -278,6 +369,35 @@ fn load_test(
         user_info,
         unsupported,
         warnings,
+    })
+}
+
+/// A `context` file (`cli.kyverno.io/v1alpha1` `Context`): the resources and
+/// images Kyverno's CEL libraries read instead of a cluster and a registry.
+fn read_context(path: &Path, limits: &Limits) -> Result<TestContext, LoadError> {
+    let text = read_text(path, limits)?;
+    let mut docs: Vec<ContextFile> = parse_typed(path, &text, limits)?;
+    if docs.len() != 1 {
+        return Err(LoadError::new(path, format!("expected one Context document, found {}", docs.len())));
+    }
+    let file = docs.remove(0);
+    if file.kind.as_deref().is_some_and(|k| k != "Context") {
+        return Err(LoadError::new(path, format!("expected kind Context, found {}", file.kind.unwrap_or_default())));
+    }
+    for (i, resource) in file.spec.resources.iter().enumerate() {
+        check_depth(path, resource, limits.max_depth)?;
+        if resource["apiVersion"].as_str().is_none_or(str::is_empty) || resource["kind"].as_str().is_none_or(str::is_empty) {
+            return Err(LoadError::new(path, format!("spec.resources[{i}] has no apiVersion or kind")));
+        }
+    }
+    for (i, image) in file.spec.images.iter().enumerate() {
+        if image["image"].as_str().is_none_or(str::is_empty) {
+            return Err(LoadError::new(path, format!("spec.images[{i}] has no `image` to look it up by")));
+        }
+    }
+    Ok(TestContext {
+        resources: file.spec.resources,
+        images: file.spec.images,
     })
 }
 

@@ -81,14 +81,8 @@ impl TestFile {
         if !self.target_resources.is_empty() {
             used.push("targetResources (mutate existing)");
         }
-        if !self.param_resources.is_empty() {
-            used.push("paramResources");
-        }
         if !self.policy_exceptions.is_empty() {
             used.push("exceptions (PolicyException)");
-        }
-        if self.context.is_some() {
-            used.push("context (CEL context file)");
         }
         if !self.cluster_resources.is_empty() {
             used.push("clusterResources");
@@ -195,7 +189,6 @@ impl ResultRow {
                 "ValidatingAdmissionPolicy",
             ),
             (self.is_mutating_admission_policy, "MutatingAdmissionPolicy"),
-            (self.is_validating_policy, "ValidatingPolicy"),
             (self.is_deleting_policy, "DeletingPolicy"),
             (self.is_image_validating_policy, "ImageValidatingPolicy"),
             (self.is_generating_policy, "GeneratingPolicy"),
@@ -316,4 +309,29 @@ pub struct UserInfoFile {
     #[serde(default)]
     pub cluster_roles: Vec<String>,
     pub user_info: Option<Value>,
+}
+
+/// A `context` file (`kind: Context`): mocked cluster resources and image metadata.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContextFile {
+    /// Accepted as written; Kyverno's CLI does not check it either.
+    #[allow(dead_code)]
+    pub api_version: Option<String>,
+    pub kind: Option<String>,
+    /// Accepted as Kubernetes objects carry it; nothing in it matters.
+    #[allow(dead_code)]
+    pub metadata: Option<Value>,
+    #[serde(default)]
+    pub spec: ContextSpec,
+}
+
+/// `spec` of a context file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContextSpec {
+    #[serde(default)]
+    pub resources: Vec<Value>,
+    #[serde(default)]
+    pub images: Vec<Value>,
 }

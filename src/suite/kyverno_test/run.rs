@@ -17,6 +17,7 @@ use crate::engine::kyverno::engine::{
     apply_policy_with_rule_values, ResourceContext, RuleResponse,
 };
 use crate::engine::kyverno::policy::{ContextEntry, ContextSource, ForEach, Policy, RuleKind};
+use crate::engine::kyverno::vpol::{self, ValidatingPolicy, VpolInput};
 use crate::error::LoadError;
 use crate::limits::Limits;
 use crate::input::schema::SchemaMode;
@@ -90,10 +91,13 @@ const EXPECTED_VALUES: [&str; 5] = ["pass", "fail", "skip", "warn", "error"];
 /// Check every row of one loaded test, appending to `report`.
 fn run_test(test: &LoadedTest, schema: SchemaMode, limits: &Limits, report: &mut SuiteReport) {
     report.warnings.extend(test.warnings.iter().cloned());
-    let compiled: Vec<Option<Result<Policy, String>>> = test
+    let compiled: Vec<Option<Result<Compiled, String>>> = test
         .policies
         .iter()
         .map(|doc| {
+            if doc.is_validating_policy() {
+                return Some(ValidatingPolicy::from_value(&doc.value).map(|p| Compiled::Vpol(Box::new(p))));
+            }
             doc.is_kyverno_policy().then(|| {
                 // Read strictly, as for library rules: a misspelt field makes every row of the policy an error.
                 if let Err(e) = crate::engine::kyverno::check_policy(&doc.value, &doc.source, None, None) {
@@ -102,7 +106,7 @@ fn run_test(test: &LoadedTest, schema: SchemaMode, limits: &Limits, report: &mut
                     let located = crate::engine::kyverno::check_policy(&doc.value, &doc.source, text.as_deref(), line);
                     return Err(located.err().unwrap_or(e).to_string());
                 }
-                Policy::from_value(&doc.value)
+                Policy::from_value(&doc.value).map(Compiled::Kyverno)
             })
         })
         .collect();
@@ -226,10 +230,16 @@ struct RowOutcome {
     warnings: Vec<String>,
 }
 
+/// A policy of the test, compiled for its engine.
+enum Compiled {
+    Kyverno(Policy),
+    Vpol(Box<ValidatingPolicy>),
+}
+
 struct TestRun<'a> {
     test: &'a LoadedTest,
     schema: SchemaMode,
-    compiled: &'a [Option<Result<Policy, String>>],
+    compiled: &'a [Option<Result<Compiled, String>>],
     cache: HashMap<(usize, usize, String), Result<Vec<RuleResponse>, String>>,
 }
 
@@ -311,7 +321,8 @@ impl TestRun<'_> {
                         .collect(),
                 );
             }
-            Some(Ok(policy)) => policy,
+            Some(Ok(Compiled::Vpol(policy))) => return self.check_vpol_row(row, doc, policy, expected),
+            Some(Ok(Compiled::Kyverno(policy))) => policy,
         };
         let base_rule = base_rule_name(&row.rule);
         if !row.rule.is_empty() && !doc.rule_names().contains(&base_rule) {
@@ -353,6 +364,48 @@ impl TestRun<'_> {
             }
         };
 
+        let (mut items, selected, warnings) = self.select(row);
+
+        for resource_index in selected {
+            let resource = &test.resources[resource_index];
+            let label = resource.label();
+            if let (SchemaMode::Strict, Some(problem)) = (self.schema, &resource.schema_problem) {
+                items.push(Item::error(label, problem.clone()));
+                continue;
+            }
+            let ctx = self.context_for(doc, resource, operation);
+            let rule_values = self.rule_values(doc);
+            if let Some(reason) = self.needs_cluster(&rules, doc, &ctx.values, &rule_values) {
+                items.push(Item::skipped(label, reason));
+                continue;
+            }
+            if let Some(reason) = self.subresource(resource) {
+                items.push(Item::skipped(label, reason));
+                continue;
+            }
+            let key = (policy_index, resource_index, ctx.operation.clone());
+            let responses = self
+                .cache
+                .entry(key)
+                .or_insert_with(|| evaluate(policy, &ctx, &rule_values))
+                .clone();
+            items.push(match responses {
+                Err(e) => Item::error(label, e),
+                Ok(responses) => judge(label, expected, &row.rule, &responses, scored(policy)),
+            });
+        }
+        RowOutcome {
+            items,
+            rule_key,
+            warnings,
+        }
+    }
+
+    /// The resources a row names (every resource when it names none), with an
+    /// error item for each name that selects nothing, and warnings.
+    fn select(&self, row: &ResultRow) -> (Vec<Item>, Vec<usize>, Vec<String>) {
+        let test = self.test;
+        let named = row.resource_names();
         let mut items = Vec::new();
         let mut selected = Vec::new();
         for name in &named {
@@ -413,40 +466,79 @@ impl TestRun<'_> {
                 ));
             }
         }
+        (items, selected, warnings)
+    }
 
+    /// A row naming a ValidatingPolicy: `rule` is ignored (Kyverno reports
+    /// vpol results under no rule name), the request is always CREATE.
+    fn check_vpol_row(&self, row: &ResultRow, doc: &PolicyDoc, policy: &ValidatingPolicy, expected: &str) -> RowOutcome {
+        let (mut items, selected, mut warnings) = self.select(row);
+        if !row.rule.is_empty() && !row.is_validating_policy {
+            warnings.push(format!(
+                "row for {} names rule `{}`, but a ValidatingPolicy has no rules; kyverno test then finds no result unless isValidatingPolicy is set",
+                row.policy, row.rule
+            ));
+        }
         for resource_index in selected {
-            let resource = &test.resources[resource_index];
+            let resource = &self.test.resources[resource_index];
             let label = resource.label();
             if let (SchemaMode::Strict, Some(problem)) = (self.schema, &resource.schema_problem) {
                 items.push(Item::error(label, problem.clone()));
                 continue;
             }
-            let ctx = self.context_for(doc, resource, operation);
-            let rule_values = self.rule_values(doc);
-            if let Some(reason) = self.needs_cluster(&rules, doc, &ctx.values, &rule_values) {
-                items.push(Item::skipped(label, reason));
-                continue;
-            }
-            if let Some(reason) = self.subresource(resource) {
-                items.push(Item::skipped(label, reason));
-                continue;
-            }
-            let key = (policy_index, resource_index, ctx.operation.clone());
-            let responses = self
-                .cache
-                .entry(key)
-                .or_insert_with(|| evaluate(policy, &ctx, &rule_values))
-                .clone();
-            items.push(match responses {
-                Err(e) => Item::error(label, e),
-                Ok(responses) => judge(label, expected, &row.rule, &responses, scored(policy)),
+            let namespace = self.namespace_object(&resource.namespace);
+            let user = self.test.user_info.as_ref().and_then(|u| u.user_info.as_ref());
+            let input = VpolInput {
+                object: &resource.value,
+                numbers: crate::engine::cel::Numbers::KyvernoCli,
+                namespace: namespace.as_ref(),
+                user_info: user,
+                context: self.test.context.clone(),
+            };
+            let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| vpol::evaluate(policy, &input)));
+            items.push(match evaluated {
+                Err(_) => Item::error(label, format!("the ValidatingPolicy engine panicked on policy `{}`", doc.name)),
+                Ok(None) => Item {
+                    resource: label,
+                    actual: "not found".into(),
+                    ok: false,
+                    skipped: None,
+                    messages: vec![format!(
+                        "the policy's matchConstraints do not select the resource: kyverno test reports no result (\"Not found\"), a failure whatever the row expects"
+                    )],
+                    reported: false,
+                },
+                Ok(Some(result)) => Item {
+                    resource: label,
+                    actual: result.status.as_str().to_string(),
+                    ok: result.status.as_str() == expected,
+                    skipped: None,
+                    messages: vec![result.message],
+                    reported: true,
+                },
             });
         }
         RowOutcome {
             items,
-            rule_key,
+            rule_key: None,
             warnings,
         }
+    }
+
+    /// The Namespace a values file gives for `name` (its full object, else
+    /// name and labels from `namespaceSelector`), for a ValidatingPolicy.
+    fn namespace_object(&self, name: &str) -> Option<Value> {
+        let spec = self.test.values.as_ref()?;
+        if name.is_empty() {
+            return None;
+        }
+        if let Some(full) = spec.namespaces.iter().find(|n| n["metadata"]["name"].as_str() == Some(name)) {
+            return Some(full.clone());
+        }
+        spec.namespace_selector
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| serde_json::json!({"metadata": {"name": name, "labels": n.labels}}))
     }
 
     /// The admission request for one resource, with the values, namespace labels and user info the test gives.
@@ -509,6 +601,9 @@ impl TestRun<'_> {
             cluster_roles: user.map(|u| u.cluster_roles.clone()).unwrap_or_default(),
             values,
             images: None,
+            // Kyverno's CLI turns every number of a test's resources (only) into a double.
+            numbers: crate::engine::cel::Numbers::KyvernoCli,
+            param_resources: self.test.param_resources.clone(),
         }
     }
 
@@ -903,6 +998,38 @@ mod tests {
                 .warnings
                 .iter()
                 .any(|w| w.contains("deprecated test schema")),
+            "{:?}",
+            report.warnings
+        );
+    }
+
+    #[test]
+    fn cel_fixture_validating_policies_context_params_and_field_names() {
+        let report = run_suite(&fixture("cel")).unwrap();
+        let row = |i: usize, resource: &str, actual: &str, ok: bool| {
+            (i, resource.to_string(), actual.to_string(), ok, false)
+        };
+        assert_eq!(
+            outcomes(&report),
+            vec![
+                row(0, "Deployment/default/scaled", "pass", true),
+                row(1, "Deployment/default/unscaled", "fail", true),
+                row(2, "Deployment/default/unscaled", "fail", true),
+                row(3, "Pod/default/plain", "pass", true),
+                row(4, "Deployment/default/scaled", "error", true),
+                row(5, "Deployment/default/scaled", "error", true),
+                row(6, "Pod/default/plain", "not found", false),
+                row(7, "Deployment/default/scaled", "pass", true),
+                row(8, "Deployment/default/unscaled", "fail", true),
+            ]
+        );
+        let messages = |i: usize| report.results[i].messages.join("; ");
+        assert!(messages(1).contains("no HPA targets unscaled"), "{}", messages(1));
+        assert!(messages(4).contains("no matching overload"), "{}", messages(4));
+        assert!(messages(5).contains("http.Get"), "{}", messages(5));
+        assert!(messages(8).contains("at most 3 replicas"), "{}", messages(8));
+        assert!(
+            report.warnings.iter().any(|w| w.contains("`IsValidatingPolicy` read as `isValidatingPolicy`")),
             "{:?}",
             report.warnings
         );

@@ -3,6 +3,7 @@
 //! `validation.go` does (podSecurity before the resource handler).
 pub mod pss;
 pub mod resource;
+pub mod validate_cel;
 
 use super::engine::{RuleResponse, RuleStatus};
 use super::rule::RuleScope;

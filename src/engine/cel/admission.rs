@@ -1,0 +1,145 @@
+//! The admission request a CEL policy sees as `request`, shaped as
+//! Kubernetes' `admission/v1` `AdmissionRequest`, shared by the policy kinds
+//! that evaluate CEL (Kyverno `validate.cel`, `ValidatingPolicy`, VAP). The
+//! main function here is [`admission_request`].
+
+use serde_json::{json, Value};
+
+/// The parts of a request that are not in the object itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestFacts<'a> {
+    /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`.
+    pub operation: &'a str,
+    /// `{username, uid, groups, extra}` of the requester, when known.
+    pub user_info: Option<&'a Value>,
+}
+
+/// `request` for an object (`object` for CREATE/UPDATE, `old_object` for
+/// UPDATE/DELETE): `kind`, `resource` (plural guessed from the kind, as
+/// Kyverno's CLI does without a cluster), `name`, `namespace`, `operation`,
+/// `userInfo`, `object`, `oldObject`, `dryRun`.
+///
+/// ```
+/// use verdict::engine::cel::admission::{admission_request, RequestFacts};
+/// let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns"}});
+/// let facts = RequestFacts { operation: "CREATE", user_info: None };
+/// let request = admission_request(&pod, &serde_json::Value::Null, facts);
+/// assert_eq!(request["resource"]["resource"], "pods");
+/// assert_eq!(request["namespace"], "ns");
+/// ```
+pub fn admission_request(object: &Value, old_object: &Value, facts: RequestFacts) -> Value {
+    let subject = if object.is_null() { old_object } else { object };
+    let api_version = subject["apiVersion"].as_str().unwrap_or("");
+    let (group, version) = match api_version.rsplit_once('/') {
+        Some((group, version)) => (group, version),
+        None => ("", api_version),
+    };
+    let kind = subject["kind"].as_str().unwrap_or("");
+    let metadata = &subject["metadata"];
+    json!({
+        "kind": {"group": group, "version": version, "kind": kind},
+        "resource": {"group": group, "version": version, "resource": plural(kind)},
+        "requestKind": {"group": group, "version": version, "kind": kind},
+        "requestResource": {"group": group, "version": version, "resource": plural(kind)},
+        "name": metadata["name"].as_str().unwrap_or(""),
+        "namespace": metadata["namespace"].as_str().unwrap_or(""),
+        "operation": if facts.operation.is_empty() { "CREATE" } else { facts.operation },
+        "userInfo": facts.user_info.cloned().unwrap_or_else(|| json!({})),
+        "object": object,
+        "oldObject": old_object,
+        "dryRun": false,
+    })
+}
+
+/// The resource (plural, lower case) of a kind, by English plural rules, as
+/// Kubernetes' `UnsafeGuessKindToResource` (`Endpoints` stays `endpoints`).
+///
+/// ```
+/// use verdict::engine::cel::admission::plural;
+/// assert_eq!(plural("NetworkPolicy"), "networkpolicies");
+/// assert_eq!(plural("Ingress"), "ingresses");
+/// assert_eq!(plural("Deployment"), "deployments");
+/// ```
+pub fn plural(kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    if lower.is_empty() || lower == "endpoints" {
+        return lower;
+    }
+    if lower.ends_with('s')
+        || lower.ends_with('x')
+        || lower.ends_with("ch")
+        || lower.ends_with("sh")
+        || lower.ends_with('z')
+    {
+        return format!("{lower}es");
+    }
+    if let Some(stem) = lower.strip_suffix('y') {
+        if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) {
+            return format!("{stem}ies");
+        }
+    }
+    format!("{lower}s")
+}
+
+/// `namespaceObject` as Kyverno's CLI builds it without a cluster: a
+/// Namespace holding the object's namespace name (and the labels and
+/// annotations a test gives), or null for cluster-scoped objects and
+/// Namespaces themselves.
+pub fn namespace_object(object: &Value, namespace: Option<&Value>) -> Value {
+    let name = object["metadata"]["namespace"].as_str().unwrap_or("");
+    if name.is_empty() || object["kind"] == "Namespace" {
+        return Value::Null;
+    }
+    let mut metadata = json!({"name": name});
+    if let Some(given) = namespace {
+        for key in ["labels", "annotations"] {
+            if let Some(v) = given["metadata"].get(key).filter(|v| v.is_object()) {
+                metadata[key] = v.clone();
+            }
+        }
+    }
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata, "spec": {}, "status": {}})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals_follow_kubernetes_guesses() {
+        assert_eq!(plural("Pod"), "pods");
+        assert_eq!(plural("Endpoints"), "endpoints");
+        assert_eq!(plural("Gateway"), "gateways");
+        assert_eq!(plural("StorageClass"), "storageclasses");
+    }
+
+    #[test]
+    fn delete_requests_describe_the_old_object() {
+        let old = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "n"}});
+        let r = admission_request(
+            &Value::Null,
+            &old,
+            RequestFacts {
+                operation: "DELETE",
+                user_info: None,
+            },
+        );
+        assert_eq!(r["kind"]["group"], "apps");
+        assert_eq!(r["name"], "d");
+        assert_eq!(r["object"], Value::Null);
+    }
+
+    #[test]
+    fn namespace_object_is_null_for_cluster_scoped_objects() {
+        assert_eq!(
+            namespace_object(&json!({"kind": "Node", "metadata": {"name": "n"}}), None),
+            Value::Null
+        );
+        let given = json!({"metadata": {"name": "x", "labels": {"a": "b"}}});
+        let ns = namespace_object(
+            &json!({"kind": "Pod", "metadata": {"namespace": "x"}}),
+            Some(&given),
+        );
+        assert_eq!(ns["metadata"], json!({"name": "x", "labels": {"a": "b"}}));
+    }
+}

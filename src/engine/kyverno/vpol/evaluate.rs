@@ -1,0 +1,384 @@
+//! Evaluating a ValidatingPolicy against one resource, as Kyverno's vpol
+//! engine (`pkg/cel/policies/vpol/compiler/policy.go`) does. The main
+//! function here is [`evaluate`]; [`VpolRule`] is the library's `Engine`.
+//!
+//! Outcome: not matched → `None` (Kyverno reports nothing); a matchCondition
+//! false → `skip`; a matchCondition error → `error` (`skip` under
+//! `failurePolicy: Ignore`, the only place Kyverno applies it); then the
+//! validations in order: runtime error or non-bool → `error`, false →
+//! `fail` with its message; else `pass`. `validationActions` set the mode only.
+
+use super::libs::{with_context, MockContext};
+use super::policy::{ValidatingPolicy, Variant};
+use crate::engine::cel::admission::{admission_request, namespace_object, plural, RequestFacts};
+use super::matching::MatchInput;
+use crate::engine::cel::{Activation, Numbers};
+use crate::engine::kyverno::engine::RuleStatus;
+use crate::engine::Engine;
+use crate::error::LoadError;
+use crate::input::Input;
+use crate::library::{LoadContext, LoadedRule, RuleHeader};
+use crate::verdict::Outcome;
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Arc;
+
+/// One resource and what the test (or the run) knows around it.
+#[derive(Debug, Clone, Default)]
+pub struct VpolInput<'a> {
+    pub object: &'a Value,
+    pub numbers: Numbers,
+    /// The Namespace object a test gives (values file `namespaces`), for labels and `namespaceObject`.
+    pub namespace: Option<&'a Value>,
+    pub user_info: Option<&'a Value>,
+    /// Mocked resources and images for `resource.*` / `image.GetMetadata`.
+    pub context: Option<Arc<MockContext>>,
+}
+
+/// The result of a policy that applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpolResult {
+    pub status: RuleStatus,
+    pub message: String,
+}
+
+impl VpolResult {
+    fn new(status: RuleStatus, message: impl Into<String>) -> VpolResult {
+        VpolResult {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// Evaluates the policy (or the autogen variant that matches the resource's
+/// kind) as a CREATE request, as Kyverno's CLI always sends; `None` when no variant matches.
+pub fn evaluate(policy: &ValidatingPolicy, input: &VpolInput) -> Option<VpolResult> {
+    let object = input.object;
+    let api_version = object["apiVersion"].as_str().unwrap_or("");
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let resource = plural(object["kind"].as_str().unwrap_or(""));
+    let metadata = &object["metadata"];
+    let namespace_labels = input
+        .namespace
+        .and_then(|n| n["metadata"]["labels"].as_object());
+    let match_input = MatchInput {
+        group,
+        version,
+        resource: &resource,
+        operation: "CREATE",
+        name: metadata["name"].as_str().unwrap_or(""),
+        namespace: metadata["namespace"].as_str().unwrap_or(""),
+        object_labels: metadata["labels"].as_object(),
+        namespace_labels,
+    };
+    let mut chosen = None;
+    for variant in &policy.variants {
+        match variant.match_constraints.matches(&match_input) {
+            Ok(true) => {
+                chosen = Some(variant);
+                break;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                return Some(VpolResult::new(
+                    RuleStatus::Error,
+                    format!("matchConstraints: {e}"),
+                ))
+            }
+        }
+    }
+    let variant = chosen?;
+    Some(with_context(input.context.clone(), || {
+        evaluate_variant(policy, variant, input)
+    }))
+}
+
+fn evaluate_variant(policy: &ValidatingPolicy, variant: &Variant, input: &VpolInput) -> VpolResult {
+    let request = admission_request(
+        input.object,
+        &Value::Null,
+        RequestFacts {
+            operation: "CREATE",
+            user_info: input.user_info,
+        },
+    );
+    let mut activation = Activation::new();
+    activation.bind_json("object", input.object, input.numbers);
+    activation.bind_json("oldObject", &Value::Null, input.numbers);
+    activation.bind_json("request", &request, input.numbers);
+    // Without a cluster Kyverno's CLI knows a Namespace only from the values file.
+    let namespace = match input.namespace {
+        Some(given) => namespace_object(input.object, Some(given)),
+        None => Value::Null,
+    };
+    activation.bind_json("namespaceObject", &namespace, Numbers::Cluster);
+
+    let mut errors = Vec::new();
+    for (name, condition) in &variant.match_conditions {
+        match condition.eval_bool(&activation) {
+            Ok(true) => {}
+            Ok(false) => {
+                return VpolResult::new(
+                    RuleStatus::Skip,
+                    format!("match condition `{name}` is false"),
+                )
+            }
+            Err(e) => errors.push(format!("match condition `{name}`: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        if policy.ignore_failures {
+            return VpolResult::new(
+                RuleStatus::Skip,
+                format!("failurePolicy Ignore: skipped after {}", errors.join("; ")),
+            );
+        }
+        return VpolResult::new(RuleStatus::Error, errors.join("; "));
+    }
+    activation.bind_variables(&variant.variables);
+    for (index, validation) in variant.validations.iter().enumerate() {
+        match validation.expression.eval_bool(&activation) {
+            Ok(true) => {}
+            Ok(false) => {
+                for (key, annotation) in &variant.audit_annotations {
+                    if let Err(e) = annotation.evaluate(&activation) {
+                        return VpolResult::new(
+                            RuleStatus::Error,
+                            format!("audit annotation `{key}`: {e}"),
+                        );
+                    }
+                }
+                let message = match &validation.message_expression {
+                    Some(expression) => match expression.eval_string(&activation) {
+                        Ok(text) => text,
+                        Err(e) => format!("failed to evaluate message expression: {e}"),
+                    },
+                    None if !validation.message.is_empty() => validation.message.clone(),
+                    None => format!("CEL expression validation failed at index {index}"),
+                };
+                return VpolResult::new(RuleStatus::Fail, message);
+            }
+            Err(e) => {
+                return VpolResult::new(
+                    RuleStatus::Error,
+                    format!("spec.validations[{index}]: {e}"),
+                )
+            }
+        }
+    }
+    VpolResult::new(RuleStatus::Pass, "success")
+}
+
+/// A ValidatingPolicy file of the library, evaluated as the API server reads
+/// objects (whole numbers are `int`), with no mocked context.
+#[derive(Debug, Clone)]
+pub struct VpolRule {
+    policy: ValidatingPolicy,
+}
+
+/// Loads a library file holding one ValidatingPolicy; metadata come from the
+/// same annotations as other Kyverno library rules.
+pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, LoadError> {
+    let docs = crate::input::load_str(path, text, &ctx.limits)?;
+    let mut policies = docs.into_iter().filter(|d| !d.value.is_null());
+    let doc = policies
+        .next()
+        .ok_or_else(|| LoadError::new(path, "no ValidatingPolicy in file"))?;
+    if policies.next().is_some() {
+        return Err(LoadError::new(
+            path,
+            "a library policy file must hold exactly one policy",
+        ));
+    }
+    let policy = ValidatingPolicy::from_value(&doc.value).map_err(|e| match doc.line {
+        Some(line) => LoadError::at_line(path, line, e),
+        None => LoadError::new(path, e),
+    })?;
+    let annotation = |key: &str| {
+        policy
+            .annotations
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    let header = RuleHeader {
+        id: policy.name.clone(),
+        title: annotation("policies.kyverno.io/title"),
+        description: annotation("policies.kyverno.io/description"),
+        mode: Some(policy.mode),
+        severity: Some(annotation("policies.kyverno.io/severity")).filter(|s| !s.is_empty()),
+        controls: annotation("verdict.dev/controls")
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect(),
+    };
+    Ok(LoadedRule {
+        header,
+        engine: Arc::new(VpolRule { policy }),
+    })
+}
+
+impl Engine for VpolRule {
+    fn evaluate(&self, input: &Input) -> Outcome {
+        if input.kind != crate::input::InputKind::Manifest {
+            return Outcome::not_applicable();
+        }
+        let vpol_input = VpolInput {
+            object: &input.value,
+            numbers: Numbers::Cluster,
+            ..Default::default()
+        };
+        let Some(result) = evaluate(&self.policy, &vpol_input) else {
+            return Outcome::not_applicable();
+        };
+        let name = &self.policy.name;
+        match result.status {
+            RuleStatus::Pass => Outcome::pass(),
+            RuleStatus::Fail => Outcome::fail(vec![format!("{name}: {}", result.message)]),
+            RuleStatus::Warn => Outcome::warn(vec![format!("{name}: {}", result.message)]),
+            RuleStatus::Error => Outcome::error(format!("policy {name}: {}", result.message)),
+            RuleStatus::Skip => Outcome::not_applicable(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn policy(validations: Value, extra: Value) -> ValidatingPolicy {
+        let mut spec = json!({"matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE", "UPDATE"]}]},
+            "validations": validations});
+        spec.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap());
+        ValidatingPolicy::from_value(&json!({"apiVersion": "policies.kyverno.io/v1", "kind": "ValidatingPolicy", "metadata": {"name": "p"}, "spec": spec})).unwrap()
+    }
+
+    fn run(policy: &ValidatingPolicy, object: Value, numbers: Numbers) -> Option<VpolResult> {
+        evaluate(
+            policy,
+            &VpolInput {
+                object: &object,
+                numbers,
+                ..Default::default()
+            },
+        )
+    }
+
+    fn pod(spec: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"}, "spec": spec})
+    }
+
+    #[test]
+    fn errors_are_errors_not_failures() {
+        let cases = [
+            ("object.spec.replicas == 1", RuleStatus::Pass),
+            ("object.spec.replicas == 2", RuleStatus::Fail),
+            ("object.spec.nope == 1", RuleStatus::Error),
+            ("object.spec.replicas", RuleStatus::Error),
+            ("1 / 0 == 1", RuleStatus::Error),
+        ];
+        for (source, want) in cases {
+            let p = policy(json!([{"expression": source, "message": "m"}]), json!({}));
+            assert_eq!(
+                run(&p, pod(json!({"replicas": 1})), Numbers::Cluster)
+                    .unwrap()
+                    .status,
+                want,
+                "{source}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_follow_the_reading() {
+        let p = policy(
+            json!([{"expression": "object.spec.replicas + 1 == 2"}]),
+            json!({}),
+        );
+        assert_eq!(
+            run(&p, pod(json!({"replicas": 1})), Numbers::Cluster)
+                .unwrap()
+                .status,
+            RuleStatus::Pass
+        );
+        assert_eq!(
+            run(&p, pod(json!({"replicas": 1})), Numbers::KyvernoCli)
+                .unwrap()
+                .status,
+            RuleStatus::Error
+        );
+    }
+
+    #[test]
+    fn match_conditions_skip_or_error() {
+        let skip = policy(
+            json!([{"expression": "false"}]),
+            json!({"matchConditions": [{"name": "c", "expression": "has(object.spec.x)"}]}),
+        );
+        assert_eq!(
+            run(&skip, pod(json!({})), Numbers::Cluster).unwrap().status,
+            RuleStatus::Skip
+        );
+        let broken =
+            json!({"matchConditions": [{"name": "c", "expression": "object.spec.x == 1"}]});
+        let error = policy(json!([{"expression": "false"}]), broken.clone());
+        assert_eq!(
+            run(&error, pod(json!({})), Numbers::Cluster)
+                .unwrap()
+                .status,
+            RuleStatus::Error
+        );
+        let mut ignore = broken;
+        ignore["failurePolicy"] = json!("Ignore");
+        let ignored = policy(json!([{"expression": "false"}]), ignore);
+        assert_eq!(
+            run(&ignored, pod(json!({})), Numbers::Cluster)
+                .unwrap()
+                .status,
+            RuleStatus::Skip
+        );
+    }
+
+    #[test]
+    fn autogen_variants_judge_controllers_and_other_kinds_do_not_match() {
+        let p = policy(
+            json!([{"expression": "object.spec.containers.all(c, c.name != 'bad')", "messageExpression": "'bad in ' + object.metadata.name"}]),
+            json!({}),
+        );
+        let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "n"},
+            "spec": {"template": {"metadata": {"name": "t"}, "spec": {"containers": [{"name": "bad"}]}}}});
+        let result = run(&p, deployment, Numbers::Cluster).unwrap();
+        assert_eq!(
+            (result.status, result.message.as_str()),
+            (RuleStatus::Fail, "bad in t")
+        );
+        assert_eq!(
+            run(
+                &p,
+                json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}),
+                Numbers::Cluster
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn budget_exhaustion_is_an_error() {
+        let p = policy(
+            json!([{"expression": "object.spec.items.all(i, object.spec.items.all(j, i + j >= 0))"}]),
+            json!({}),
+        );
+        let items: Vec<i64> = (0..2000).collect();
+        let result = run(&p, pod(json!({"items": items})), Numbers::Cluster).unwrap();
+        assert_eq!(result.status, RuleStatus::Error);
+        assert!(result.message.contains("budget"), "{}", result.message);
+    }
+}
