@@ -3,6 +3,7 @@
 //! that evaluate CEL (Kyverno `validate.cel`, `ValidatingPolicy`, VAP). The
 //! main function here is [`admission_request`].
 
+use super::match_constraints::{resource_for_kind, PluralGuess};
 use serde_json::{json, Value};
 
 /// The parts of a request that are not in the object itself.
@@ -36,11 +37,12 @@ pub fn admission_request(object: &Value, old_object: &Value, facts: RequestFacts
     };
     let kind = subject["kind"].as_str().unwrap_or("");
     let metadata = &subject["metadata"];
+    let resource = resource_for_kind(kind, PluralGuess::English);
     json!({
         "kind": {"group": group, "version": version, "kind": kind},
-        "resource": {"group": group, "version": version, "resource": plural(kind)},
+        "resource": {"group": group, "version": version, "resource": resource},
         "requestKind": {"group": group, "version": version, "kind": kind},
-        "requestResource": {"group": group, "version": version, "resource": plural(kind)},
+        "requestResource": {"group": group, "version": version, "resource": resource},
         "name": metadata["name"].as_str().unwrap_or(""),
         "namespace": metadata["namespace"].as_str().unwrap_or(""),
         "operation": if facts.operation.is_empty() { "CREATE" } else { facts.operation },
@@ -49,36 +51,6 @@ pub fn admission_request(object: &Value, old_object: &Value, facts: RequestFacts
         "oldObject": old_object,
         "dryRun": false,
     })
-}
-
-/// The resource (plural, lower case) of a kind, by English plural rules, as
-/// Kubernetes' `UnsafeGuessKindToResource` (`Endpoints` stays `endpoints`).
-///
-/// ```
-/// use verdict::engine::cel::admission::plural;
-/// assert_eq!(plural("NetworkPolicy"), "networkpolicies");
-/// assert_eq!(plural("Ingress"), "ingresses");
-/// assert_eq!(plural("Deployment"), "deployments");
-/// ```
-pub fn plural(kind: &str) -> String {
-    let lower = kind.to_ascii_lowercase();
-    if lower.is_empty() || lower == "endpoints" {
-        return lower;
-    }
-    if lower.ends_with('s')
-        || lower.ends_with('x')
-        || lower.ends_with("ch")
-        || lower.ends_with("sh")
-        || lower.ends_with('z')
-    {
-        return format!("{lower}es");
-    }
-    if let Some(stem) = lower.strip_suffix('y') {
-        if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) {
-            return format!("{stem}ies");
-        }
-    }
-    format!("{lower}s")
 }
 
 /// `namespaceObject` as Kyverno's CLI builds it without a cluster: a
@@ -104,14 +76,6 @@ pub fn namespace_object(object: &Value, namespace: Option<&Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn plurals_follow_kubernetes_guesses() {
-        assert_eq!(plural("Pod"), "pods");
-        assert_eq!(plural("Endpoints"), "endpoints");
-        assert_eq!(plural("Gateway"), "gateways");
-        assert_eq!(plural("StorageClass"), "storageclasses");
-    }
 
     #[test]
     fn delete_requests_describe_the_old_object() {

@@ -1,19 +1,23 @@
 //! Kubernetes admission `MatchResources` (the `matchConstraints` of a
 //! ValidatingAdmissionPolicy or Kyverno ValidatingPolicy, a binding's
 //! `matchResources`), judged offline against one object. The main type here is
-//! [`MatchResources`]; [`RequestAttributes`] describes the request.
+//! [`MatchResources`]; [`RequestAttributes`] describes the request and
+//! [`MatchReading`] says whose reading to follow where Kubernetes and
+//! Kyverno's ValidatingPolicy engine differ. Both CEL policy engines use it.
 //!
 //! Semantics follow k8s.io/apiserver `admission/plugin/policy/matching`
 //! (`Matcher.Matches`) and `admission/plugin/webhook/predicates/rules`:
-//! namespace selector, object selector, excluded rules, then resource rules
-//! (an empty `resourceRules` matches every resource). Offline differences:
-//! - the resource of a kind is guessed as the API server's RESTMapper does for
-//!   unknown kinds ([`resource_for_kind`]: lower case, plural by suffix), and
-//!   scope comes from a list of cluster-scoped built-in kinds ([`is_cluster_scoped`]);
+//! namespace selector, object selector, excluded rules, then resource rules.
+//! Offline differences:
+//! - the resource of a kind is guessed ([`resource_for_kind`]), and scope
+//!   comes from a list of cluster-scoped built-in kinds ([`is_cluster_scoped`]);
 //! - `matchPolicy: Equivalent` (the API server's default) also matches another
 //!   version of the same group and resource; equivalence across groups
-//!   (`extensions` ↔ `apps`) needs a cluster's discovery and is not modelled.
+//!   (`extensions` ↔ `apps`) needs a cluster's discovery and is not modelled;
+//! - the labels of a request's Namespace are the caller's input: each engine
+//!   knows them (or assumes them) in its own way.
 
+use crate::engine::kyverno::wildcards;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -21,13 +25,13 @@ use std::collections::BTreeMap;
 /// `matchConstraints` / `matchResources`, as written in the policy.
 ///
 /// ```
-/// use verdict::engine::cel::match_constraints::{MatchResources, RequestAttributes};
+/// use verdict::engine::cel::match_constraints::{MatchReading, MatchResources, RequestAttributes};
 /// let rules: MatchResources = serde_json::from_value(serde_json::json!({"resourceRules": [
 ///     {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}]})).unwrap();
 /// rules.check().unwrap();
 /// let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "a"}});
 /// let request = RequestAttributes::for_create(&pod);
-/// assert_eq!(rules.matches(&request, &pod, None), Ok(true));
+/// assert_eq!(rules.matches(&request, &pod, None, MatchReading::KUBERNETES), Ok(true));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -100,6 +104,44 @@ pub struct RequestAttributes {
     pub operation: String,
 }
 
+/// Where Kubernetes' matcher and Kyverno's ValidatingPolicy reading differ;
+/// each engine passes its own, so neither silently takes the other's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchReading {
+    /// An empty `resourceRules` matches every resource (Kubernetes'
+    /// `Matcher`); otherwise it matches none (a ValidatingPolicy with no
+    /// `matchConstraints` applies to nothing).
+    pub empty_rules_match_all: bool,
+    /// `matchPolicy: Equivalent` (or unset) also matches another version of
+    /// the rule's group and resource; otherwise every rule is read as `Exact`.
+    pub equivalent_versions: bool,
+    /// `pods/*` also selects `pods` itself, as `rules.Matcher` splits resource
+    /// and subresource; otherwise an entry must be `*`, `*/*` or the resource.
+    pub subresource_wildcard_selects_resource: bool,
+    /// Kyverno wildcards (`*`, `?`) in `matchLabels` keys and values, and
+    /// non-string label values compared as their JSON text.
+    pub label_wildcards: bool,
+}
+
+impl MatchReading {
+    /// Kubernetes' own matcher, for ValidatingAdmissionPolicy and its bindings.
+    pub const KUBERNETES: MatchReading = MatchReading {
+        empty_rules_match_all: true,
+        equivalent_versions: true,
+        subresource_wildcard_selects_resource: true,
+        label_wildcards: false,
+    };
+    /// The reading verdict's Kyverno ValidatingPolicy engine has kept
+    /// (`engine::kyverno::vpol`): rules required, versions exact, Kyverno's
+    /// label wildcards.
+    pub const KYVERNO_VPOL: MatchReading = MatchReading {
+        empty_rules_match_all: false,
+        equivalent_versions: false,
+        subresource_wildcard_selects_resource: false,
+        label_wildcards: true,
+    };
+}
+
 impl RequestAttributes {
     /// The request that creates `object`: group and version from its
     /// `apiVersion`, resource guessed from its `kind`, namespace `default`
@@ -127,7 +169,7 @@ impl RequestAttributes {
         RequestAttributes {
             group: group.to_string(),
             version: version.to_string(),
-            resource: resource_for_kind(&kind),
+            resource: resource_for_kind(&kind, PluralGuess::RestMapper),
             kind,
             subresource: String::new(),
             namespace,
@@ -174,14 +216,15 @@ impl MatchResources {
         }
     }
 
-    /// Does the request match? `namespace_labels` are the labels of the
-    /// request's Namespace (`None`: unknown, an error only when a non-empty
-    /// `namespaceSelector` must read them).
+    /// Does the request match, read as `reading` says? `namespace_labels`
+    /// are the labels of the request's Namespace (`None`: unknown, an error
+    /// only when a non-empty `namespaceSelector` must read them).
     pub fn matches(
         &self,
         request: &RequestAttributes,
         object: &Value,
         namespace_labels: Option<&Map<String, Value>>,
+        reading: MatchReading,
     ) -> Result<bool, String> {
         if let Some(selector) = self.namespace_selector.as_ref().filter(|s| !s.is_empty()) {
             // Cluster-scoped objects always match; a Namespace is judged by its own labels.
@@ -202,7 +245,7 @@ impl MatchResources {
                     )
                 })?)
             };
-            if labels.is_some_and(|labels| !selector.matches(labels)) {
+            if labels.is_some_and(|labels| !selector.matches_as(labels, reading)) {
                 return Ok(false);
             }
         }
@@ -211,30 +254,38 @@ impl MatchResources {
                 .as_object()
                 .cloned()
                 .unwrap_or_default();
-            if !selector.matches(&labels) {
+            if !selector.matches_as(&labels, reading) {
                 return Ok(false);
             }
         }
-        let equivalent = self.match_policy.as_deref() != Some("Exact");
-        if rules_match(&self.exclude_resource_rules, request, equivalent) {
+        if rules_match(&self.exclude_resource_rules, request, self.equivalent(reading), reading) {
             return Ok(false);
         }
-        Ok(
-            self.resource_rules.is_empty()
-                || rules_match(&self.resource_rules, request, equivalent),
-        )
+        if self.resource_rules.is_empty() {
+            return Ok(reading.empty_rules_match_all);
+        }
+        Ok(rules_match(&self.resource_rules, request, self.equivalent(reading), reading))
+    }
+
+    fn equivalent(&self, reading: MatchReading) -> bool {
+        reading.equivalent_versions && self.match_policy.as_deref() != Some("Exact")
     }
 }
 
-fn rules_match(rules: &[NamedRule], request: &RequestAttributes, equivalent: bool) -> bool {
-    let exact = rules.iter().any(|rule| rule.matches(request, false));
-    exact || (equivalent && rules.iter().any(|rule| rule.matches(request, true)))
+fn rules_match(
+    rules: &[NamedRule],
+    request: &RequestAttributes,
+    equivalent: bool,
+    reading: MatchReading,
+) -> bool {
+    let exact = rules.iter().any(|rule| rule.matches(request, false, reading));
+    exact || (equivalent && rules.iter().any(|rule| rule.matches(request, true, reading)))
 }
 
 impl NamedRule {
     /// `rules.Matcher`: scope, operation, group, version, resource/subresource,
     /// then the names. `any_version` is the Equivalent match policy's second try.
-    fn matches(&self, request: &RequestAttributes, any_version: bool) -> bool {
+    fn matches(&self, request: &RequestAttributes, any_version: bool, reading: MatchReading) -> bool {
         let has = |list: &[String], value: &str| list.iter().any(|v| v == "*" || v == value);
         // A Namespace is cluster-scoped even though its request names a namespace.
         let cluster_scoped = request.namespace.is_empty()
@@ -246,7 +297,9 @@ impl NamedRule {
         };
         let resource = self.resources.iter().any(|r| {
             let (res, sub) = r.split_once('/').unwrap_or((r, ""));
-            (res == "*" || res == request.resource) && (sub == "*" || sub == request.subresource)
+            let sub_ok = sub == request.subresource
+                || (sub == "*" && (reading.subresource_wildcard_selects_resource || res == "*"));
+            (res == "*" || res == request.resource) && sub_ok
         });
         scope
             && has(&self.operations, &request.operation)
@@ -300,12 +353,34 @@ impl LabelSelector {
     /// assert!(!s.matches(&serde_json::from_value(serde_json::json!({"env": "dev"})).unwrap()));
     /// ```
     pub fn matches(&self, labels: &Map<String, Value>) -> bool {
-        let label = |k: &str| labels.get(k).and_then(Value::as_str);
-        self.match_labels
-            .iter()
-            .all(|(k, v)| label(k) == Some(v.as_str()))
-            && self.match_expressions.iter().all(|r| {
+        self.matches_as(labels, MatchReading::KUBERNETES)
+    }
+
+    /// [`LabelSelector::matches`], with Kyverno's wildcards in `matchLabels`
+    /// when `reading` asks for them.
+    pub fn matches_as(&self, labels: &Map<String, Value>, reading: MatchReading) -> bool {
+        let text = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            _ if reading.label_wildcards => Some(v.to_string()),
+            _ => None,
+        };
+        let label = |k: &str| labels.get(k).and_then(text);
+        let wildcard_label = |k: &str, v: &str| {
+            labels.iter().any(|(k1, v1)| {
+                wildcards::matches(k, k1) && text(v1).is_some_and(|v1| wildcards::matches(v, &v1))
+            })
+        };
+        self.match_labels.iter().all(|(k, v)| {
+            if reading.label_wildcards
+                && (wildcards::contains_wildcard(k) || wildcards::contains_wildcard(v))
+            {
+                wildcard_label(k, v)
+            } else {
+                label(k).as_deref() == Some(v.as_str())
+            }
+        }) && self.match_expressions.iter().all(|r| {
                 let actual = label(&r.key);
+                let actual = actual.as_deref();
                 match r.operator.as_str() {
                     "In" => actual.is_some_and(|a| r.values.iter().any(|v| v == a)),
                     "NotIn" => actual.is_none_or(|a| !r.values.iter().any(|v| v == a)),
@@ -317,28 +392,43 @@ impl LabelSelector {
     }
 }
 
-/// The plural resource the API server's RESTMapper guesses for a kind
-/// (`UnsafeGuessKindToResource`), with the built-in kinds it gets wrong.
+/// How an offline run guesses a kind's plural resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluralGuess {
+    /// The API server's RESTMapper for unknown kinds (`UnsafeGuessKindToResource`):
+    /// `-s` → `-ses`, `-y` → `-ies`, else `-s`. The ValidatingAdmissionPolicy engine's.
+    RestMapper,
+    /// English rules (`-x`, `-ch`, `-sh`, `-z` → `-es`; a vowel before `-y`
+    /// keeps it), as the Kyverno CEL kinds build `request.resource`.
+    English,
+}
+
+/// The plural, lower-case resource of a kind (`Endpoints` stays `endpoints`).
 ///
 /// ```
-/// use verdict::engine::cel::match_constraints::resource_for_kind;
-/// assert_eq!(resource_for_kind("NetworkPolicy"), "networkpolicies");
-/// assert_eq!(resource_for_kind("Ingress"), "ingresses");
-/// assert_eq!(resource_for_kind("Endpoints"), "endpoints");
+/// use verdict::engine::cel::match_constraints::{resource_for_kind, PluralGuess};
+/// assert_eq!(resource_for_kind("NetworkPolicy", PluralGuess::RestMapper), "networkpolicies");
+/// assert_eq!(resource_for_kind("Ingress", PluralGuess::RestMapper), "ingresses");
+/// assert_eq!(resource_for_kind("Endpoints", PluralGuess::English), "endpoints");
+/// assert_eq!(resource_for_kind("Gateway", PluralGuess::English), "gateways");
 /// ```
-pub fn resource_for_kind(kind: &str) -> String {
+pub fn resource_for_kind(kind: &str, guess: PluralGuess) -> String {
     let lower = kind.to_ascii_lowercase();
-    if lower == "endpoints" {
+    if lower.is_empty() || lower == "endpoints" {
         return lower;
     }
-    if let Some(stem) = lower.strip_suffix('y') {
-        return format!("{stem}ies");
-    }
-    if lower.ends_with('s') {
+    let sibilant = match guess {
+        PluralGuess::RestMapper => lower.ends_with('s'),
+        PluralGuess::English => lower.ends_with(['s', 'x', 'z']) || lower.ends_with("ch") || lower.ends_with("sh"),
+    };
+    if sibilant {
         return format!("{lower}es");
     }
-    if lower.is_empty() {
-        return lower;
+    if let Some(stem) = lower.strip_suffix('y') {
+        let keeps_y = guess == PluralGuess::English && stem.ends_with(['a', 'e', 'i', 'o', 'u']);
+        if !keeps_y {
+            return format!("{stem}ies");
+        }
     }
     format!("{lower}s")
 }
@@ -394,7 +484,7 @@ mod tests {
     fn resource_rules_wildcards_subresources_scope_and_names() {
         let p = pod(json!({}));
         let r = RequestAttributes::for_create(&p);
-        let m = |v| rules(v).matches(&r, &p, None).unwrap();
+        let m = |v| rules(v).matches(&r, &p, None, MatchReading::KUBERNETES).unwrap();
         assert!(m(
             json!({"resourceRules": [{"apiGroups": ["*"], "apiVersions": ["*"], "resources": ["*"], "operations": ["*"]}]})
         ));
@@ -422,7 +512,7 @@ mod tests {
         let r = RequestAttributes::for_create(&p);
         let all = json!([{"apiGroups": ["*"], "apiVersions": ["*"], "resources": ["*"], "operations": ["*"]}]);
         let ns = Map::from_iter([("env".to_string(), json!("prod"))]);
-        let m = |v: Value| rules(v).matches(&r, &p, Some(&ns));
+        let m = |v: Value| rules(v).matches(&r, &p, Some(&ns), MatchReading::KUBERNETES);
         assert_eq!(
             m(
                 json!({"resourceRules": all, "excludeResourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["*"]}]})
@@ -444,7 +534,7 @@ mod tests {
             Ok(false)
         );
         let unknown = rules(json!({"namespaceSelector": {"matchLabels": {"env": "prod"}}}))
-            .matches(&r, &p, None);
+            .matches(&r, &p, None, MatchReading::KUBERNETES);
         assert!(unknown.unwrap_err().contains("Namespace `shop`"));
     }
 
@@ -466,5 +556,63 @@ mod tests {
         assert!(bad(json!({"resourceRule": []}))
             .unwrap_err()
             .contains("unknown field"));
+    }
+
+    #[test]
+    fn the_kyverno_vpol_reading_keeps_its_differences() {
+        let p = pod(json!({"app": "web-1"}));
+        let r = RequestAttributes::for_create(&p);
+        let ns = Map::from_iter([("kubernetes.io/metadata.name".to_string(), json!("shop"))]);
+        let both = |v: Value| {
+            let m = rules(v);
+            (
+                m.matches(&r, &p, Some(&ns), MatchReading::KUBERNETES).unwrap(),
+                m.matches(&r, &p, Some(&ns), MatchReading::KYVERNO_VPOL).unwrap(),
+            )
+        };
+        assert_eq!(both(json!({})), (true, false), "empty resourceRules");
+        let rule = |resources: Value, versions: Value| {
+            json!([{"apiGroups": [""], "apiVersions": versions, "resources": resources, "operations": ["*"]}])
+        };
+        assert_eq!(
+            both(json!({"resourceRules": rule(json!(["pods/*"]), json!(["v1"]))})),
+            (true, false),
+            "a subresource wildcard"
+        );
+        assert_eq!(
+            both(json!({"resourceRules": rule(json!(["*/*"]), json!(["v1"]))})),
+            (true, true)
+        );
+        assert_eq!(
+            both(json!({"resourceRules": rule(json!(["pods"]), json!(["v2"]))})),
+            (true, false),
+            "matchPolicy Equivalent"
+        );
+        let all = rule(json!(["*"]), json!(["*"]));
+        assert_eq!(
+            both(json!({"resourceRules": all, "objectSelector": {"matchLabels": {"app": "web-*"}}})),
+            (false, true),
+            "Kyverno's label wildcards"
+        );
+        assert_eq!(
+            both(json!({"resourceRules": all, "namespaceSelector": {"matchExpressions": [
+                {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["shop"]}]}})),
+            (false, false)
+        );
+    }
+
+    #[test]
+    fn plurals_by_each_guess() {
+        let both = |kind| {
+            (
+                resource_for_kind(kind, PluralGuess::RestMapper),
+                resource_for_kind(kind, PluralGuess::English),
+            )
+        };
+        assert_eq!(both("Pod"), ("pods".into(), "pods".into()));
+        assert_eq!(both("StorageClass"), ("storageclasses".into(), "storageclasses".into()));
+        assert_eq!(both("Gateway"), ("gatewaies".into(), "gateways".into()));
+        assert_eq!(both("Box"), ("boxs".into(), "boxes".into()));
+        assert_eq!(both(""), (String::new(), String::new()));
     }
 }

@@ -5,7 +5,7 @@ use super::params::{resolve, Params};
 use super::policy::{
     FailurePolicy, ParamKind, ParamRef, ParameterNotFoundAction, ValidationAction,
 };
-use crate::engine::cel::match_constraints::{MatchResources, RequestAttributes};
+use crate::engine::cel::match_constraints::{MatchReading, MatchResources, RequestAttributes};
 use crate::engine::cel::{Activation, Expression, Numbers};
 use crate::engine::Engine;
 use crate::input::inventory::{Inventory, InventoryCache};
@@ -86,7 +86,7 @@ impl Engine for VapRule {
             .and_then(|n| n["metadata"]["labels"].as_object());
         match self
             .match_constraints
-            .matches(&request, object, namespace_labels)
+            .matches(&request, object, namespace_labels, MatchReading::KUBERNETES)
         {
             Ok(true) => {}
             Ok(false) => return Outcome::not_applicable(),
@@ -98,7 +98,7 @@ impl Engine for VapRule {
         for binding in &self.bindings {
             let matched = match &binding.match_resources {
                 None => Ok(true),
-                Some(m) => m.matches(&request, object, namespace_labels),
+                Some(m) => m.matches(&request, object, namespace_labels, MatchReading::KUBERNETES),
             };
             match matched {
                 Ok(true) => decisions.extend(self.evaluate_binding(

@@ -10,8 +10,10 @@
 
 use super::libs::{with_context, MockContext};
 use super::policy::{ValidatingPolicy, Variant};
-use crate::engine::cel::admission::{admission_request, namespace_object, plural, RequestFacts};
-use super::matching::MatchInput;
+use crate::engine::cel::admission::{admission_request, namespace_object, RequestFacts};
+use crate::engine::cel::match_constraints::{
+    resource_for_kind, MatchReading, PluralGuess, RequestAttributes,
+};
 use crate::engine::cel::{Activation, Numbers};
 use crate::engine::kyverno::engine::RuleStatus;
 use crate::engine::Engine;
@@ -19,7 +21,7 @@ use crate::error::LoadError;
 use crate::input::Input;
 use crate::library::{LoadContext, LoadedRule, RuleHeader};
 use crate::verdict::Outcome;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -57,24 +59,39 @@ pub fn evaluate(policy: &ValidatingPolicy, input: &VpolInput) -> Option<VpolResu
     let object = input.object;
     let api_version = object["apiVersion"].as_str().unwrap_or("");
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    let resource = plural(object["kind"].as_str().unwrap_or(""));
+    let kind = object["kind"].as_str().unwrap_or("");
     let metadata = &object["metadata"];
+    // The namespace as written: Kyverno's CLI fills in no `default`.
+    let namespace = metadata["namespace"].as_str().unwrap_or("");
+    let request = RequestAttributes {
+        group: group.to_string(),
+        version: version.to_string(),
+        kind: kind.to_string(),
+        resource: resource_for_kind(kind, PluralGuess::English),
+        subresource: String::new(),
+        namespace: namespace.to_string(),
+        name: metadata["name"].as_str().unwrap_or("").to_string(),
+        operation: "CREATE".to_string(),
+    };
+    // Without the test's Namespace labels the Namespace carries only
+    // `kubernetes.io/metadata.name`, as Kyverno's CLI assumes.
+    let assumed = Map::from_iter([(
+        "kubernetes.io/metadata.name".to_string(),
+        Value::String(namespace.to_string()),
+    )]);
     let namespace_labels = input
         .namespace
-        .and_then(|n| n["metadata"]["labels"].as_object());
-    let match_input = MatchInput {
-        group,
-        version,
-        resource: &resource,
-        operation: "CREATE",
-        name: metadata["name"].as_str().unwrap_or(""),
-        namespace: metadata["namespace"].as_str().unwrap_or(""),
-        object_labels: metadata["labels"].as_object(),
-        namespace_labels,
-    };
+        .and_then(|n| n["metadata"]["labels"].as_object())
+        .unwrap_or(&assumed);
     let mut chosen = None;
     for variant in &policy.variants {
-        match variant.match_constraints.matches(&match_input) {
+        let matched = variant.match_constraints.matches(
+            &request,
+            object,
+            Some(namespace_labels),
+            MatchReading::KYVERNO_VPOL,
+        );
+        match matched {
             Ok(true) => {
                 chosen = Some(variant);
                 break;

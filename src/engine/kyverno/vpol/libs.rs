@@ -10,7 +10,7 @@
 //! evaluation, so the mocked context reaches them through a thread-local set
 //! around one policy evaluation ([`with_context`]).
 
-use crate::engine::cel::admission::plural;
+use crate::engine::cel::match_constraints::{resource_for_kind, PluralGuess};
 use crate::engine::cel::library::{call, global};
 use crate::engine::cel::{to_cel, Numbers};
 use cel::common::types::DYN_TYPE;
@@ -74,7 +74,7 @@ fn objects(args: &[Value], what: &str) -> Result<Vec<Json>, String> {
         .iter()
         .filter(|r| {
             r["apiVersion"].as_str() == Some(api_version.as_str())
-                && plural(r["kind"].as_str().unwrap_or("")) == resource
+                && resource_for_kind(r["kind"].as_str().unwrap_or(""), PluralGuess::English) == resource
                 && (namespace.is_empty()
                     || r["metadata"]["namespace"].as_str().unwrap_or("") == namespace)
         })

@@ -1,7 +1,8 @@
 //! Kyverno `ValidatingPolicy` (`policies.kyverno.io` v1alpha1, v1beta1, v1):
 //! CEL validations behind `matchConstraints`, as Kyverno 58cd762 evaluates
 //! them. Split by concern: [`policy`] reads and compiles (with autogen),
-//! `matchConstraints` is [`matching`] (Kyverno's reading; the VAP engine has its own),
+//! `matchConstraints` is the matcher the VAP engine shares
+//! ([`crate::engine::cel::match_constraints`], read as `MatchReading::KYVERNO_VPOL`),
 //! [`evaluate`] judges one resource (and is the library's `Engine`),
 //! [`libs`] and [`image`] hold Kyverno's CEL libraries an offline run can serve.
 //!
@@ -15,7 +16,6 @@
 pub mod evaluate;
 pub mod image;
 pub mod libs;
-pub mod matching;
 pub mod policy;
 
 pub use evaluate::{evaluate, load, VpolInput, VpolResult, VpolRule};

@@ -3,7 +3,7 @@
 //! here is [`ValidatingPolicy`].
 
 use super::libs;
-use super::matching::MatchConstraints;
+use crate::engine::cel::match_constraints::MatchResources;
 use crate::engine::cel::{CelEnv, Expression};
 use crate::verdict::Mode;
 use serde_json::{json, Map, Value};
@@ -38,7 +38,8 @@ pub struct Validation {
 pub struct Variant {
     /// `""` for the policy as written; `defaults` or `cronjobs` for autogen.
     pub autogen: &'static str,
-    pub match_constraints: MatchConstraints,
+    /// Matched with [`MatchReading::KYVERNO_VPOL`](crate::engine::cel::match_constraints::MatchReading::KYVERNO_VPOL).
+    pub match_constraints: MatchResources,
     pub match_conditions: Vec<(String, Expression)>,
     pub variables: Vec<(String, Expression)>,
     pub validations: Vec<Validation>,
@@ -196,13 +197,27 @@ impl Variant {
         }
         Ok(Variant {
             autogen,
-            match_constraints: MatchConstraints::from_value(&spec["matchConstraints"])?,
+            match_constraints: match_constraints(&spec["matchConstraints"])?,
             match_conditions: named("matchConditions", "name", "expression")?,
             variables: named("variables", "name", "expression")?,
             validations,
             audit_annotations: named("auditAnnotations", "key", "valueExpression")?,
         })
     }
+}
+
+/// `spec.matchConstraints`, checked as the API server checks it; absent
+/// (null) is no rules, which matches nothing under Kyverno's reading.
+fn match_constraints(value: &Value) -> Result<MatchResources, String> {
+    if value.is_null() {
+        return Ok(MatchResources::default());
+    }
+    let constraints: MatchResources = serde_json::from_value(value.clone())
+        .map_err(|e| format!("spec.matchConstraints: {e}"))?;
+    constraints
+        .check()
+        .map_err(|e| format!("spec.matchConstraints: {e}"))?;
+    Ok(constraints)
 }
 
 /// Kyverno's controllers for Pod policies, lower-case plural, in its order.
