@@ -258,13 +258,23 @@ impl MatchResources {
                 return Ok(false);
             }
         }
-        if rules_match(&self.exclude_resource_rules, request, self.equivalent(reading), reading) {
+        if rules_match(
+            &self.exclude_resource_rules,
+            request,
+            self.equivalent(reading),
+            reading,
+        ) {
             return Ok(false);
         }
         if self.resource_rules.is_empty() {
             return Ok(reading.empty_rules_match_all);
         }
-        Ok(rules_match(&self.resource_rules, request, self.equivalent(reading), reading))
+        Ok(rules_match(
+            &self.resource_rules,
+            request,
+            self.equivalent(reading),
+            reading,
+        ))
     }
 
     fn equivalent(&self, reading: MatchReading) -> bool {
@@ -278,14 +288,25 @@ fn rules_match(
     equivalent: bool,
     reading: MatchReading,
 ) -> bool {
-    let exact = rules.iter().any(|rule| rule.matches(request, false, reading));
-    exact || (equivalent && rules.iter().any(|rule| rule.matches(request, true, reading)))
+    let exact = rules
+        .iter()
+        .any(|rule| rule.matches(request, false, reading));
+    exact
+        || (equivalent
+            && rules
+                .iter()
+                .any(|rule| rule.matches(request, true, reading)))
 }
 
 impl NamedRule {
     /// `rules.Matcher`: scope, operation, group, version, resource/subresource,
     /// then the names. `any_version` is the Equivalent match policy's second try.
-    fn matches(&self, request: &RequestAttributes, any_version: bool, reading: MatchReading) -> bool {
+    fn matches(
+        &self,
+        request: &RequestAttributes,
+        any_version: bool,
+        reading: MatchReading,
+    ) -> bool {
         let has = |list: &[String], value: &str| list.iter().any(|v| v == "*" || v == value);
         // A Namespace is cluster-scoped even though its request names a namespace.
         let cluster_scoped = request.namespace.is_empty()
@@ -379,16 +400,16 @@ impl LabelSelector {
                 label(k).as_deref() == Some(v.as_str())
             }
         }) && self.match_expressions.iter().all(|r| {
-                let actual = label(&r.key);
-                let actual = actual.as_deref();
-                match r.operator.as_str() {
-                    "In" => actual.is_some_and(|a| r.values.iter().any(|v| v == a)),
-                    "NotIn" => actual.is_none_or(|a| !r.values.iter().any(|v| v == a)),
-                    "Exists" => actual.is_some(),
-                    "DoesNotExist" => actual.is_none(),
-                    _ => false,
-                }
-            })
+            let actual = label(&r.key);
+            let actual = actual.as_deref();
+            match r.operator.as_str() {
+                "In" => actual.is_some_and(|a| r.values.iter().any(|v| v == a)),
+                "NotIn" => actual.is_none_or(|a| !r.values.iter().any(|v| v == a)),
+                "Exists" => actual.is_some(),
+                "DoesNotExist" => actual.is_none(),
+                _ => false,
+            }
+        })
     }
 }
 
@@ -419,7 +440,9 @@ pub fn resource_for_kind(kind: &str, guess: PluralGuess) -> String {
     }
     let sibilant = match guess {
         PluralGuess::RestMapper => lower.ends_with('s'),
-        PluralGuess::English => lower.ends_with(['s', 'x', 'z']) || lower.ends_with("ch") || lower.ends_with("sh"),
+        PluralGuess::English => {
+            lower.ends_with(['s', 'x', 'z']) || lower.ends_with("ch") || lower.ends_with("sh")
+        }
     };
     if sibilant {
         return format!("{lower}es");
@@ -484,7 +507,11 @@ mod tests {
     fn resource_rules_wildcards_subresources_scope_and_names() {
         let p = pod(json!({}));
         let r = RequestAttributes::for_create(&p);
-        let m = |v| rules(v).matches(&r, &p, None, MatchReading::KUBERNETES).unwrap();
+        let m = |v| {
+            rules(v)
+                .matches(&r, &p, None, MatchReading::KUBERNETES)
+                .unwrap()
+        };
         assert!(m(
             json!({"resourceRules": [{"apiGroups": ["*"], "apiVersions": ["*"], "resources": ["*"], "operations": ["*"]}]})
         ));
@@ -566,14 +593,14 @@ mod tests {
         let both = |v: Value| {
             let m = rules(v);
             (
-                m.matches(&r, &p, Some(&ns), MatchReading::KUBERNETES).unwrap(),
-                m.matches(&r, &p, Some(&ns), MatchReading::KYVERNO_VPOL).unwrap(),
+                m.matches(&r, &p, Some(&ns), MatchReading::KUBERNETES)
+                    .unwrap(),
+                m.matches(&r, &p, Some(&ns), MatchReading::KYVERNO_VPOL)
+                    .unwrap(),
             )
         };
         assert_eq!(both(json!({})), (true, false), "empty resourceRules");
-        let rule = |resources: Value, versions: Value| {
-            json!([{"apiGroups": [""], "apiVersions": versions, "resources": resources, "operations": ["*"]}])
-        };
+        let rule = |resources: Value, versions: Value| json!([{"apiGroups": [""], "apiVersions": versions, "resources": resources, "operations": ["*"]}]);
         assert_eq!(
             both(json!({"resourceRules": rule(json!(["pods/*"]), json!(["v1"]))})),
             (true, false),
@@ -590,13 +617,17 @@ mod tests {
         );
         let all = rule(json!(["*"]), json!(["*"]));
         assert_eq!(
-            both(json!({"resourceRules": all, "objectSelector": {"matchLabels": {"app": "web-*"}}})),
+            both(
+                json!({"resourceRules": all, "objectSelector": {"matchLabels": {"app": "web-*"}}})
+            ),
             (false, true),
             "Kyverno's label wildcards"
         );
         assert_eq!(
-            both(json!({"resourceRules": all, "namespaceSelector": {"matchExpressions": [
-                {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["shop"]}]}})),
+            both(
+                json!({"resourceRules": all, "namespaceSelector": {"matchExpressions": [
+                {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["shop"]}]}})
+            ),
             (false, false)
         );
     }
@@ -610,7 +641,10 @@ mod tests {
             )
         };
         assert_eq!(both("Pod"), ("pods".into(), "pods".into()));
-        assert_eq!(both("StorageClass"), ("storageclasses".into(), "storageclasses".into()));
+        assert_eq!(
+            both("StorageClass"),
+            ("storageclasses".into(), "storageclasses".into())
+        );
         assert_eq!(both("Gateway"), ("gatewaies".into(), "gateways".into()));
         assert_eq!(both("Box"), ("boxs".into(), "boxes".into()));
         assert_eq!(both(""), (String::new(), String::new()));

@@ -84,10 +84,12 @@ impl Engine for VapRule {
         let namespace_labels = namespace
             .as_ref()
             .and_then(|n| n["metadata"]["labels"].as_object());
-        match self
-            .match_constraints
-            .matches(&request, object, namespace_labels, MatchReading::KUBERNETES)
-        {
+        match self.match_constraints.matches(
+            &request,
+            object,
+            namespace_labels,
+            MatchReading::KUBERNETES,
+        ) {
             Ok(true) => {}
             Ok(false) => return Outcome::not_applicable(),
             Err(e) => {

@@ -212,8 +212,8 @@ fn match_constraints(value: &Value) -> Result<MatchResources, String> {
     if value.is_null() {
         return Ok(MatchResources::default());
     }
-    let constraints: MatchResources = serde_json::from_value(value.clone())
-        .map_err(|e| format!("spec.matchConstraints: {e}"))?;
+    let constraints: MatchResources =
+        serde_json::from_value(value.clone()).map_err(|e| format!("spec.matchConstraints: {e}"))?;
     constraints
         .check()
         .map_err(|e| format!("spec.matchConstraints: {e}"))?;
