@@ -34,3 +34,4 @@ mod policy;
 pub use evaluate::VapRule;
 pub use kyverno_cli::{CliRequest, CliResult, KyvernoCliVap};
 pub use load::load;
+pub use policy::{BINDING_KIND, POLICY_KIND};
