@@ -10,7 +10,7 @@ use support::verdict_json;
 fn vap_rows_are_judged_as_kyverno_test_judges_them() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (out, doc) = verdict_json(&["test", "tests/fixtures/kyverno-test-vap"], repo);
-    // Rows 3 and 18 fail on purpose (see the suite's comments).
+    // Rows 3, 18 and 19 fail on purpose (see the suite's comments).
     assert_eq!(out.status.code(), Some(1), "{doc:#}");
     let results = doc["results"].as_array().expect("results");
     let got: Vec<(String, String, bool)> = results
@@ -48,6 +48,7 @@ fn vap_rows_are_judged_as_kyverno_test_judges_them() {
             row("Pod/default/plain", "pass", true),
             row("Deployment/default/scaled", "pass", true),
             row("scaled", "error", false),
+            row("Deployment/default/scaled", "error", false),
         ]
     );
     let messages = |i: usize| results[i]["messages"].to_string();
@@ -92,6 +93,11 @@ fn vap_rows_are_judged_as_kyverno_test_judges_them() {
         messages(15)
     );
     assert!(messages(18).contains("`no-such-vap`"), "{}", messages(18));
+    assert!(
+        messages(19).contains("is not a rule of ValidatingAdmissionPolicy `max-replicas`"),
+        "{}",
+        messages(19)
+    );
     assert!(
         doc["warnings"].to_string().contains("binding dangling"),
         "{:#}",

@@ -561,8 +561,9 @@ impl TestRun<'_> {
                 "rule `{}` is not a rule of ValidatingAdmissionPolicy `{}` (its result is named after the policy; set isValidatingAdmissionPolicy or leave rule empty)",
                 row.rule, doc.name
             );
+            items.extend(selected.iter().map(|&i| Item::error(self.test.resources[i].label(), message.clone())));
             return RowOutcome {
-                items: selected.iter().map(|&i| Item::error(self.test.resources[i].label(), message.clone())).collect(),
+                items,
                 rule_key: None,
                 warnings,
             };
