@@ -53,7 +53,7 @@ pub struct VapRule {
 }
 
 /// What one binding (and param) decided.
-enum Decision {
+pub(super) enum Decision {
     Deny(String),
     /// An error under `failurePolicy: Fail`, or one `Ignore` cannot cover.
     Error(String),
@@ -169,7 +169,7 @@ impl VapRule {
 
     /// `validator.Validate` for one param: match conditions, then one decision
     /// per validation and per failing audit annotation.
-    fn validate(&self, activation: &Activation) -> Vec<Decision> {
+    pub(super) fn validate(&self, activation: &Activation) -> Vec<Decision> {
         let mut condition_errors = Vec::new();
         for (name, condition) in &self.match_conditions {
             match condition.eval_bool(activation) {
@@ -321,7 +321,7 @@ fn namespace_object(inventory: &Inventory, namespace: &str) -> Option<Value> {
 
 /// `request`: the AdmissionRequest of a CREATE by an anonymous user, as the
 /// plugin builds it (`CreateAdmissionRequest`), every field present.
-fn admission_request(request: &RequestAttributes, object: &Value) -> Value {
+pub(super) fn admission_request(request: &RequestAttributes, object: &Value) -> Value {
     let kind = json!({"group": request.group, "version": request.version, "kind": request.kind});
     let resource =
         json!({"group": request.group, "version": request.version, "resource": request.resource});

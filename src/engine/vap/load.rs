@@ -86,70 +86,7 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
             format!("ValidatingAdmissionPolicy {name} has no ValidatingAdmissionPolicyBinding in this file: without one it is never enforced, and its mode is unknown"),
         ));
     }
-    let spec = &policy.spec;
-    let fail = |field: &str, index: usize, e: String| {
-        at(first.line, format!("policy {name}, {field}[{index}]: {e}"))
-    };
-    if let Some(constraints) = &spec.match_constraints {
-        constraints
-            .check()
-            .map_err(|e| at(first.line, format!("policy {name}, matchConstraints: {e}")))?;
-    } else {
-        return Err(at(
-            first.line,
-            format!("policy {name}: spec.matchConstraints is required"),
-        ));
-    }
-    if spec.validations.is_empty() && spec.audit_annotations.is_empty() {
-        return Err(at(
-            first.line,
-            format!("policy {name}: spec.validations or spec.auditAnnotations must be set"),
-        ));
-    }
-    let env = CelEnv::builder()
-        .extension(super::authz::register)
-        .map_err(|e| {
-            at(
-                first.line,
-                format!("policy {name}: the authz library does not register: {e:?}"),
-            )
-        })?
-        .build();
-    let compile = |field: &str, index: usize, source: &str| -> Result<Expression, LoadError> {
-        env.compile(source)
-            .map_err(|e| fail(field, index, e.to_string()))
-    };
-    let match_conditions = named(&spec.match_conditions, "matchConditions", &compile)?;
-    let variables = named(&spec.variables, "variables", &compile)?;
-    let mut validations = Vec::new();
-    for (i, v) in spec.validations.iter().enumerate() {
-        validations.push(CompiledValidation {
-            expression: compile("validations", i, &v.expression)?,
-            message: v
-                .message
-                .clone()
-                .map(|m| m.trim().to_string())
-                .filter(|m| !m.is_empty()),
-            message_expression: v
-                .message_expression
-                .as_deref()
-                .map(|m| {
-                    compile("validations", i, m).map_err(|e| LoadError {
-                        message: format!("{} (messageExpression)", e.message),
-                        ..e
-                    })
-                })
-                .transpose()?,
-            reason: v.reason.clone(),
-        });
-    }
-    let mut audit_annotations = Vec::new();
-    for (i, a) in spec.audit_annotations.iter().enumerate() {
-        audit_annotations.push((
-            a.key.clone(),
-            compile("auditAnnotations", i, &a.value_expression)?,
-        ));
-    }
+    let compiled = compile_policy(&policy).map_err(|e| at(first.line, e))?;
     let annotation = |key: &str| {
         policy
             .metadata
@@ -175,6 +112,69 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
             .collect(),
     };
     let engine = VapRule {
+        bindings,
+        params,
+        inventories: Arc::new(InventoryCache::new(ctx.limits)),
+        ..compiled
+    };
+    Ok(LoadedRule {
+        header,
+        engine: Arc::new(engine),
+    })
+}
+
+/// Check and compile a policy's spec: every expression once, a compile error
+/// naming the policy, field, index and expression. The result has no bindings
+/// or params; the caller adds them.
+pub(super) fn compile_policy(policy: &PolicyDocument) -> Result<VapRule, String> {
+    let name = policy.metadata.name.clone();
+    let spec = &policy.spec;
+    let fail = |field: &str, index: usize, e: String| format!("policy {name}, {field}[{index}]: {e}");
+    match &spec.match_constraints {
+        Some(constraints) => constraints
+            .check()
+            .map_err(|e| format!("policy {name}, matchConstraints: {e}"))?,
+        None => return Err(format!("policy {name}: spec.matchConstraints is required")),
+    }
+    if spec.validations.is_empty() && spec.audit_annotations.is_empty() {
+        return Err(format!(
+            "policy {name}: spec.validations or spec.auditAnnotations must be set"
+        ));
+    }
+    let env = CelEnv::builder()
+        .extension(super::authz::register)
+        .map_err(|e| format!("policy {name}: the authz library does not register: {e:?}"))?
+        .build();
+    let compile = |field: &str, index: usize, source: &str| -> Result<Expression, String> {
+        env.compile(source).map_err(|e| fail(field, index, e.to_string()))
+    };
+    let match_conditions = named(&spec.match_conditions, "matchConditions", &compile)?;
+    let variables = named(&spec.variables, "variables", &compile)?;
+    let mut validations = Vec::new();
+    for (i, v) in spec.validations.iter().enumerate() {
+        validations.push(CompiledValidation {
+            expression: compile("validations", i, &v.expression)?,
+            message: v
+                .message
+                .clone()
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty()),
+            message_expression: v
+                .message_expression
+                .as_deref()
+                .map(|m| compile("validations", i, m).map_err(|e| format!("{e} (messageExpression)")))
+                .transpose()?,
+            reason: v.reason.clone(),
+        });
+    }
+    let mut audit_annotations = Vec::new();
+    for (i, a) in spec.audit_annotations.iter().enumerate() {
+        audit_annotations.push((
+            a.key.clone(),
+            compile("auditAnnotations", i, &a.value_expression)?,
+        ));
+    }
+    Ok(VapRule {
         name,
         param_kind: spec.param_kind.clone(),
         match_constraints: spec.match_constraints.clone().unwrap_or_default(),
@@ -183,28 +183,24 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
         variables,
         validations,
         audit_annotations,
-        bindings,
-        params,
-        inventories: Arc::new(InventoryCache::new(ctx.limits)),
-    };
-    Ok(LoadedRule {
-        header,
-        engine: Arc::new(engine),
+        bindings: Vec::new(),
+        params: Vec::new(),
+        inventories: Arc::new(InventoryCache::new(Default::default())),
     })
 }
 
 fn named(
     list: &[NamedExpression],
     field: &str,
-    compile: &dyn Fn(&str, usize, &str) -> Result<Expression, LoadError>,
-) -> Result<Vec<(String, Expression)>, LoadError> {
+    compile: &dyn Fn(&str, usize, &str) -> Result<Expression, String>,
+) -> Result<Vec<(String, Expression)>, String> {
     list.iter()
         .enumerate()
         .map(|(i, n)| Ok((n.name.clone(), compile(field, i, &n.expression)?)))
         .collect()
 }
 
-fn check_api_version(api_version: &str, kind: &str, expected_kind: &str) -> Result<(), String> {
+pub(super) fn check_api_version(api_version: &str, kind: &str, expected_kind: &str) -> Result<(), String> {
     if kind != expected_kind {
         return Err(format!("expected kind {expected_kind}, got {kind}"));
     }

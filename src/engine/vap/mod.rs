@@ -19,12 +19,19 @@
 //!   ignored, never a silent pass. A reference to `authorizer` (no RBAC offline)
 //!   is always an error verdict naming it.
 //! - Numbers as the cluster sees them ([`Numbers::Cluster`](crate::engine::cel::Numbers)).
+//!
+//! `kyverno test` judges VAPs differently (no cluster, its own binding and
+//! param plumbing); [`KyvernoCliVap`] is that reading, over the same compiled
+//! policy and validator.
 
 mod authz;
 mod evaluate;
+mod kyverno_cli;
 mod load;
 mod params;
 mod policy;
 
 pub use evaluate::VapRule;
+pub use kyverno_cli::{CliRequest, CliResult, KyvernoCliVap};
 pub use load::load;
+pub use policy::{BINDING_KIND, POLICY_KIND};

@@ -184,10 +184,6 @@ impl ResultRow {
     /// Why verdict cannot check this row, if it checks something other than a validate result.
     pub fn unsupported(&self) -> Option<String> {
         let policy_type = [
-            (
-                self.is_validating_admission_policy,
-                "ValidatingAdmissionPolicy",
-            ),
             (self.is_mutating_admission_policy, "MutatingAdmissionPolicy"),
             (self.is_deleting_policy, "DeletingPolicy"),
             (self.is_image_validating_policy, "ImageValidatingPolicy"),

@@ -10,6 +10,9 @@
 //! does not exist is an `error`, an excluded resource fails a `fail`/`warn`/
 //! `error` expectation, an invalid policy is an `error` (Kyverno skips it),
 //! and a rule that matches none of the suite's resources is flagged.
+//!
+//! ValidatingPolicy and ValidatingAdmissionPolicy rows follow Kyverno's CLI for
+//! those kinds (see `check_vpol_row`, `check_vap_row`).
 
 use super::load::{load_tests, locate_document, LoadedTest, PolicyDoc, ResourceDoc};
 use super::model::ResultRow;
@@ -18,6 +21,7 @@ use crate::engine::kyverno::engine::{
 };
 use crate::engine::kyverno::policy::{ContextEntry, ContextSource, ForEach, Policy, RuleKind};
 use crate::engine::kyverno::vpol::{self, ValidatingPolicy, VpolInput};
+use crate::engine::vap::{self, CliRequest, CliResult, KyvernoCliVap};
 use crate::error::LoadError;
 use crate::limits::Limits;
 use crate::input::schema::SchemaMode;
@@ -98,6 +102,16 @@ fn run_test(test: &LoadedTest, schema: SchemaMode, limits: &Limits, report: &mut
             if doc.is_validating_policy() {
                 return Some(ValidatingPolicy::from_value(&doc.value).map(|p| Compiled::Vpol(Box::new(p))));
             }
+            if doc.kind == vap::POLICY_KIND {
+                // Bindings attach by `spec.policyName`, from any policy file of the test.
+                let bindings: Vec<&Value> = test
+                    .policies
+                    .iter()
+                    .filter(|b| b.kind == vap::BINDING_KIND && b.value["spec"]["policyName"].as_str() == Some(doc.name.as_str()))
+                    .map(|b| &b.value)
+                    .collect();
+                return Some(KyvernoCliVap::compile(&doc.value, &bindings).map(|p| Compiled::Vap(Box::new(p))));
+            }
             doc.is_kyverno_policy().then(|| {
                 // Read strictly, as for library rules: a misspelt field makes every row of the policy an error.
                 if let Err(e) = crate::engine::kyverno::check_policy(&doc.value, &doc.source, None, None) {
@@ -110,6 +124,17 @@ fn run_test(test: &LoadedTest, schema: SchemaMode, limits: &Limits, report: &mut
             })
         })
         .collect();
+    for binding in test.policies.iter().filter(|b| b.kind == vap::BINDING_KIND) {
+        let target = binding.value["spec"]["policyName"].as_str().unwrap_or("");
+        if !test.policies.iter().any(|p| p.kind == vap::POLICY_KIND && p.name == target) {
+            report.warnings.push(format!(
+                "test `{}`: binding {} ({}) names ValidatingAdmissionPolicy `{target}`, which the test does not load: it binds nothing",
+                test.name,
+                binding.name,
+                binding.source.display()
+            ));
+        }
+    }
     let mut runner = TestRun {
         test,
         schema,
@@ -234,6 +259,7 @@ struct RowOutcome {
 enum Compiled {
     Kyverno(Policy),
     Vpol(Box<ValidatingPolicy>),
+    Vap(Box<KyvernoCliVap>),
 }
 
 struct TestRun<'a> {
@@ -322,6 +348,7 @@ impl TestRun<'_> {
                 );
             }
             Some(Ok(Compiled::Vpol(policy))) => return self.check_vpol_row(row, doc, policy, expected),
+            Some(Ok(Compiled::Vap(policy))) => return self.check_vap_row(row, doc, policy, expected),
             Some(Ok(Compiled::Kyverno(policy))) => policy,
         };
         let base_rule = base_rule_name(&row.rule);
@@ -523,6 +550,90 @@ impl TestRun<'_> {
             rule_key: None,
             warnings,
         }
+    }
+
+    /// A row naming a ValidatingAdmissionPolicy, judged as `kyverno test`
+    /// judges it ([`KyvernoCliVap`]): its one result is named after the policy.
+    fn check_vap_row(&self, row: &ResultRow, doc: &PolicyDoc, policy: &KyvernoCliVap, expected: &str) -> RowOutcome {
+        let (mut items, selected, warnings) = self.select(row);
+        if !row.rule.is_empty() && !row.is_validating_admission_policy && !rule_matches(&row.rule, &doc.name) {
+            let message = format!(
+                "rule `{}` is not a rule of ValidatingAdmissionPolicy `{}` (its result is named after the policy; set isValidatingAdmissionPolicy or leave rule empty)",
+                row.rule, doc.name
+            );
+            items.extend(selected.iter().map(|&i| Item::error(self.test.resources[i].label(), message.clone())));
+            return RowOutcome {
+                items,
+                rule_key: None,
+                warnings,
+            };
+        }
+        for resource_index in selected {
+            let resource = &self.test.resources[resource_index];
+            let label = resource.label();
+            if let (SchemaMode::Strict, Some(problem)) = (self.schema, &resource.schema_problem) {
+                items.push(Item::error(label, problem.clone()));
+                continue;
+            }
+            let labels = self.namespace_labels(&resource.namespace);
+            let request = CliRequest {
+                object: &resource.value,
+                numbers: crate::engine::cel::Numbers::KyvernoCli,
+                namespace_labels: labels.as_ref(),
+                user_info: self.test.user_info.as_ref().and_then(|u| u.user_info.as_ref()),
+                param_resources: &self.test.param_resources,
+            };
+            let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| policy.evaluate(&request)));
+            let (actual, message) = match evaluated {
+                Err(_) => {
+                    items.push(Item::error(label, format!("the ValidatingAdmissionPolicy engine panicked on policy `{}`", doc.name)));
+                    continue;
+                }
+                Ok(CliResult::Excluded) => {
+                    // As for ClusterPolicy rows: Kyverno counts it as a pass; a fail/warn/error expectation fails here.
+                    let mut messages = vec!["excluded: neither the policy's matchConstraints (no binding) nor a binding's matchResources select the resource".to_string()];
+                    if expected == "pass" {
+                        messages.push("kyverno test counts an excluded resource as a pass".into());
+                    }
+                    items.push(Item {
+                        resource: label,
+                        actual: "skip".into(),
+                        ok: matches!(expected, "pass" | "skip"),
+                        skipped: None,
+                        messages,
+                        reported: false,
+                    });
+                    continue;
+                }
+                Ok(CliResult::Skip(m)) => ("skip", m),
+                Ok(CliResult::Pass) => ("pass", String::new()),
+                Ok(CliResult::Fail(m)) => ("fail", m),
+                Ok(CliResult::Error(m)) => ("error", m),
+            };
+            items.push(Item {
+                resource: label,
+                actual: actual.into(),
+                ok: actual == expected,
+                skipped: None,
+                messages: if message.is_empty() { Vec::new() } else { vec![message] },
+                reported: true,
+            });
+        }
+        RowOutcome {
+            items,
+            rule_key: None,
+            warnings,
+        }
+    }
+
+    /// Labels a values file gives namespace `name`: a full Namespace object's win over `namespaceSelector`.
+    fn namespace_labels(&self, name: &str) -> Option<Map<String, Value>> {
+        let spec = self.test.values.as_ref()?;
+        spec.namespaces
+            .iter()
+            .find(|n| n["metadata"]["name"].as_str() == Some(name))
+            .and_then(|n| n["metadata"]["labels"].as_object().cloned())
+            .or_else(|| spec.namespace_selector.iter().find(|n| n.name == name).map(|n| n.labels.clone()))
     }
 
     /// The Namespace a values file gives for `name` (its full object, else
@@ -827,8 +938,11 @@ fn base_rule_name(rule: &str) -> &str {
 }
 
 fn find_policy(policies: &[PolicyDoc], namespace: Option<&str>, name: &str) -> Option<usize> {
+    // A binding is not a policy a row can name, even when it shares the policy's name.
     policies.iter().position(|p| {
-        p.name == name && namespace.is_none_or(|ns| p.namespace.as_deref() == Some(ns))
+        p.kind != vap::BINDING_KIND
+            && p.name == name
+            && namespace.is_none_or(|ns| p.namespace.as_deref() == Some(ns))
     })
 }
 
