@@ -19,7 +19,7 @@
 use super::evaluate::{admission_request, Decision, VapRule};
 use super::load::{check_api_version, compile_policy};
 use super::policy::{decode, BindingDocument, ParamRef, PolicyDocument, BINDING_KIND, POLICY_KIND};
-use crate::engine::cel::match_constraints::{MatchResources, RequestAttributes};
+use crate::engine::cel::match_constraints::{MatchReading, MatchResources, RequestAttributes};
 use crate::engine::cel::{Activation, Numbers};
 use serde_json::{json, Map, Value};
 
@@ -122,7 +122,8 @@ impl KyvernoCliVap {
             }
             json!({"metadata": metadata, "spec": {}, "status": {}})
         });
-        let matches = |m: &MatchResources| m.matches(&request, input.object, Some(labels));
+        // Kubernetes' reading of the rules, as the library path (and the API server) reads them.
+        let matches = |m: &MatchResources| m.matches(&request, input.object, Some(labels), MatchReading::KUBERNETES);
         if self.bindings.is_empty() {
             return match matches(&self.rule.match_constraints) {
                 Ok(true) => self.validate(input, &request, namespace.as_ref(), &Value::Null),
