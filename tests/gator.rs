@@ -205,6 +205,21 @@ fn a_cel_compile_error_is_a_load_error_naming_file_line_and_expression() {
     assert_eq!((error["path"].as_str().unwrap(), error["line"].as_u64()), ("tests/fixtures/gator/cel-broken/template.yaml", Some(19)), "{error:#}");
     let message = error["message"].as_str().unwrap();
     assert!(message.contains("validations[1].expression") && message.contains("l.startsWith('team')"), "{message}");
+    // A CEL-only template runs on CEL whatever --gator-engine says, so the error stays.
+    let (out, _) = verdict_test("cel-broken", &["--gator-engine", "rego"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn gator_engine_rego_never_compiles_a_templates_cel_code() {
+    // Both engines, the CEL code broken: a load error by default and on the CEL
+    // path; the Rego path runs, as gator with --enable-k8s-native-validation=false.
+    for (extra, exit) in [(&[][..], 2), (&["--gator-engine", "cel"][..], 2), (&["--gator-engine", "rego"][..], 0)] {
+        let (out, doc) = verdict_test("cel-broken-both", extra);
+        assert_eq!(out.status.code(), Some(exit), "{extra:?}: {doc:#}");
+    }
+    let (_, doc) = verdict_test("cel-broken-both", &["--gator-engine", "rego"]);
+    assert_eq!(doc["summary"]["passed"].as_u64(), Some(2), "{doc:#}");
 }
 
 #[test]

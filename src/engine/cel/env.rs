@@ -48,7 +48,10 @@ impl std::fmt::Debug for CelEnv {
 impl CelEnv {
     /// The environment Kubernetes admission CEL runs in (see the module doc).
     pub fn kubernetes() -> CelEnv {
-        CelEnvBuilder::kubernetes().build()
+        // Declaring the libraries costs far more than compiling an expression;
+        // the environment is immutable, so one per process serves every policy.
+        static KUBERNETES: std::sync::OnceLock<CelEnv> = std::sync::OnceLock::new();
+        KUBERNETES.get_or_init(|| CelEnvBuilder::kubernetes().build()).clone()
     }
 
     /// A builder starting from [`CelEnv::kubernetes`], to add a policy kind's

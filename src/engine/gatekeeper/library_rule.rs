@@ -111,8 +111,20 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
 /// `doc` of `text`, read from `path`; a Rego error names its line in the file.
 /// Shared by library rules and gator suites, so both reject the same templates.
 pub fn load_template(path: &Path, text: &str, doc: &Document, limits: &Limits) -> Result<Template, LoadError> {
+    load_template_for(path, text, doc, limits, None)
+}
+
+/// As [`load_template`], compiling only `only`'s code when the template has
+/// code for it (see [`Template::from_value_for`]).
+pub fn load_template_for(
+    path: &Path,
+    text: &str,
+    doc: &Document,
+    limits: &Limits,
+    only: Option<super::TemplateEngine>,
+) -> Result<Template, LoadError> {
     check_template(&doc.value, path, Some(text), Some(doc.line))?;
-    Template::from_value_with_limits(&doc.value, path, limits)
+    Template::from_value_for(&doc.value, path, limits, only)
         .map_err(|e| locate_rego_error(e, text, &doc.value, doc.line))
 }
 

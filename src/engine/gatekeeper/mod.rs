@@ -25,7 +25,7 @@ mod template;
 pub use constraint::{Action, Constraint, EnforcementAction, WEBHOOK_ENFORCEMENT_POINT};
 pub use documents::{parse_documents, Document};
 pub use expansion::{Expander, ExpansionCycle, ExpansionTemplate, Resultant, EXPANSION_GROUP};
-pub use library_rule::{load, load_constraint, load_template, GatekeeperRule, INVENTORY_FILE};
+pub use library_rule::{load, load_constraint, load_template, load_template_for, GatekeeperRule, INVENTORY_FILE};
 pub use matching::{
     Candidate, KindSelector, LabelSelector, Match, Operator, Requirement, Source, Wildcard,
 };

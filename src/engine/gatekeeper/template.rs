@@ -59,6 +59,9 @@ pub struct Template {
     /// The engine [`Template::review`] runs: Rego when the template has it
     /// (verdict's library default), else CEL; see [`Template::with_engine`].
     pub engine: TemplateEngine,
+    /// An engine the template has code for that [`Template::from_value_for`]
+    /// was told not to compile.
+    pub uncompiled: Option<TemplateEngine>,
     /// `openAPIV3Schema` for Constraint parameters, when declared.
     pub parameters: Option<ParameterSchema>,
 }
@@ -86,6 +89,20 @@ impl Template {
         value: &Value,
         path: &Path,
         limits: &Limits,
+    ) -> Result<Template, LoadError> {
+        Self::from_value_for(value, path, limits, None)
+    }
+
+    /// As [`Template::from_value_with_limits`], compiling only `only`'s code
+    /// when the template has code for it (gator with
+    /// `--enable-k8s-native-validation` off never compiles the CEL code, and
+    /// with it on the CEL driver takes such a template alone); `None`
+    /// compiles every engine's code.
+    pub fn from_value_for(
+        value: &Value,
+        path: &Path,
+        limits: &Limits,
+        only: Option<TemplateEngine>,
     ) -> Result<Template, LoadError> {
         let err = |m: String| LoadError::new(path, m);
         let api_version = value["apiVersion"].as_str().unwrap_or("");
@@ -131,8 +148,20 @@ impl Template {
                 "target {target_name:?} is not supported, only {ADMISSION_TARGET}"
             )));
         }
-        let cel = cel_code(target).map_err(&at)?;
+        let has_cel = target["code"]
+            .as_array()
+            .is_some_and(|code| code.iter().any(|e| e["engine"].as_str() == Some(CEL_ENGINE)));
         let chosen = choose_rego(target).map_err(&at)?;
+        let (chosen, cel, uncompiled) = match only {
+            Some(TemplateEngine::Rego) if chosen.is_some() => {
+                (chosen, None, has_cel.then_some(TemplateEngine::Cel))
+            }
+            Some(TemplateEngine::Cel) if has_cel => {
+                let uncompiled = chosen.is_some().then_some(TemplateEngine::Rego);
+                (None, cel_code(target).map_err(&at)?, uncompiled)
+            }
+            _ => (chosen, cel_code(target).map_err(&at)?, None),
+        };
         let parameters = ParameterSchema::from_template(value).map_err(&at)?;
         let (notes, rego_field, program, entrypoint) = match chosen {
             Some(chosen) => {
@@ -166,6 +195,7 @@ impl Template {
             entrypoint,
             cel,
             engine,
+            uncompiled,
             parameters,
         })
     }

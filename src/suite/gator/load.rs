@@ -5,7 +5,8 @@
 
 use super::model::{Suite, SUITE_GROUP, SUITE_KIND};
 use crate::engine::gatekeeper::{
-    load_constraint, load_template, parse_documents, Constraint, Document, Expander, ExpansionTemplate, Template,
+    load_constraint, load_template_for, parse_documents, Constraint, Document, Expander, ExpansionTemplate, Template,
+    TemplateEngine,
 };
 use crate::error::LoadError;
 use crate::limits::Limits;
@@ -191,6 +192,7 @@ pub fn load_pair(
     suite: &SuiteFile,
     index: usize,
     limits: &Limits,
+    only: Option<TemplateEngine>,
     templates: &mut TemplateCache,
 ) -> Result<(Template, Constraint), PairError> {
     let test = &suite.suite.tests[index];
@@ -200,7 +202,7 @@ pub fn load_pair(
         resolve(suite, &at("constraint"), "constraint", &test.constraint).map_err(PairError::Missing)?;
     let template = templates
         .entry(template_path.clone())
-        .or_insert_with(|| read_template(&template_path, limits))
+        .or_insert_with(|| read_template(&template_path, limits, only))
         .clone()?;
     let (text, docs) = documents(&constraint_path, limits).map_err(PairError::Missing)?;
     let doc = the_one(&constraint_path, &docs, "Constraint (apiVersion constraints.gatekeeper.sh/...)", |v| {
@@ -239,15 +241,16 @@ pub fn load_pair(
     Ok((template, constraint))
 }
 
-/// Read, check and compile the ConstraintTemplate of `template_path`.
-fn read_template(template_path: &Path, limits: &Limits) -> Result<Template, PairError> {
+/// Read, check and compile the ConstraintTemplate of `template_path` (only
+/// `only`'s code when it has code for that engine).
+fn read_template(template_path: &Path, limits: &Limits, only: Option<TemplateEngine>) -> Result<Template, PairError> {
     let (text, docs) = documents(template_path, limits).map_err(PairError::Missing)?;
     let doc = the_one(template_path, &docs, "ConstraintTemplate", |v| {
         v["kind"] == "ConstraintTemplate"
             && v["apiVersion"].as_str().is_some_and(|a| a.starts_with("templates.gatekeeper.sh/"))
     })
     .map_err(PairError::Missing)?;
-    load_template(template_path, &text, doc, limits).map_err(PairError::Rejected)
+    load_template_for(template_path, &text, doc, limits, only).map_err(PairError::Rejected)
 }
 
 /// The test's `expansion` file as an [`Expander`], `None` when the test names none.

@@ -109,7 +109,7 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
             report.results.push(r);
             continue;
         }
-        let pair = load_pair(&suite, t, &options.limits, &mut templates);
+        let pair = load_pair(&suite, t, &options.limits, options.engine, &mut templates);
         if test.invalid {
             let mut r = row(&test.name, None, &format!("/tests/{t}/invalid"));
             r.expected = "rejected".into();
@@ -157,7 +157,7 @@ pub fn run_suite(path: &Path, options: &SuiteOptions) -> Result<SuiteReport, Loa
         // runs gator with and without --enable-k8s-native-validation; the rows
         // of a template with CEL code name their engine: `test[rego]`, `test[cel]`.
         let mut engines = template.engines();
-        let has_cel = engines.contains(&TemplateEngine::Cel);
+        let has_cel = engines.contains(&TemplateEngine::Cel) || template.uncompiled == Some(TemplateEngine::Cel);
         if let Some(only) = options.engine.filter(|e| engines.contains(e)) {
             engines.retain(|e| *e == only);
         }
