@@ -1,9 +1,10 @@
 //! The Kubernetes CEL libraries cel-rust lacks, written from the behaviour of
 //! k8s.io/apiserver/pkg/cel/library: lists, sets, regex, quantity, URL, IP and
-//! CIDR, semver, and cel-go's two-variable comprehensions, which Kubernetes enables.
+//! CIDR, semver, format, and cel-go's two-variable comprehensions, which Kubernetes enables.
 //! Each file registers its overloads (and macros) on the crate's `Env`.
 
 mod comprehensions;
+mod format;
 mod ip;
 mod lists;
 mod quantity;
@@ -25,6 +26,7 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     url::register(env)?;
     ip::register(env)?;
     semver::register(env)?;
+    format::register(env)?;
     comprehensions::register(env)
 }
 

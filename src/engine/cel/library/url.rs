@@ -164,6 +164,16 @@ fn check_host(host: &str) -> Result<(), String> {
     }
 }
 
+/// Why Go's `url.ParseRequestURI` rejects `s`, worded as Go's `url.Error`
+/// (`parse "s": why`); `format.uri()` reports it.
+pub(super) fn request_uri_error(s: &str) -> Option<String> {
+    let error = Url::parse(s).err()?;
+    Some(match error.strip_prefix("URL parse error during conversion from string: ") {
+        Some(rest) => format!("parse {rest}"),
+        None => error,
+    })
+}
+
 fn url_type() -> Type {
     Type::new_opaque_type(TYPE_NAME)
 }
