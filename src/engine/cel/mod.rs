@@ -23,7 +23,7 @@
 //! policies use written in [`library`] from the behaviour of
 //! k8s.io/apiserver/pkg/cel/library (lists `isSorted`/`sum`/`min`/`max`/
 //! `indexOf`/`lastIndexOf`, `sets.*`, regex `find`/`findAll`, `quantity`, `url`,
-//! `ip`, `cidr`, `semver`), plus `cel.bind` and the two-variable comprehensions as
+//! `ip`, `cidr`, `semver`, `format`), plus `cel.bind` and the two-variable comprehensions as
 //! macros. A policy kind adds its own functions (Kyverno's `resource.*`,
 //! `image.*`, ...) through
 //! [`CelEnv::builder`] and [`CelEnvBuilder::extension`]. A call to a function
