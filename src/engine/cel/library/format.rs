@@ -524,6 +524,34 @@ mod tests {
     }
 
     #[test]
+    fn formats_compare_by_name() {
+        for format in FORMATS {
+            let name = format.name;
+            holds(&format!(
+                "format.named({name:?}).value() == format.{name}()"
+            ));
+            holds(&format!(
+                "format.{name}() != format.labelValue() || {name:?} == 'labelValue'"
+            ));
+        }
+    }
+
+    #[test]
+    fn messages_match_apimachinery_word_for_word() {
+        // Kubernetes' format library tests expect these exact texts.
+        holds(
+            r#"format.qualifiedName().validate("contains a space").value() == ["name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"]"#,
+        );
+        holds(
+            r#"format.dns1123SubdomainPrefix().validate("contains a space-").value() == ["a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"]"#,
+        );
+        holds(
+            r#"format.labelValue().validate("my-cool-label-Value!!\n\n!!!").value() == ["a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"]"#,
+        );
+        holds("format.date().validate('2020-01-32').value() == ['invalid date'] && format.datetime().validate('2020-01-32T00:00:00Z').value() == ['invalid datetime']");
+    }
+
+    #[test]
     fn validate_lists_every_message() {
         // Too long and badly formed at once: both messages, in apimachinery's order.
         holds(&format!(
