@@ -30,6 +30,22 @@ pub struct RuleHeader {
     pub controls: Vec<String>,
 }
 
+impl RuleHeader {
+    /// The control ids of a comma-separated annotation (`verdict.dev/controls`).
+    ///
+    /// ```
+    /// use verdict::library::RuleHeader;
+    /// assert_eq!(RuleHeader::controls_of(" a, ,b "), ["a", "b"]);
+    /// ```
+    pub fn controls_of(list: &str) -> Vec<String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
 /// One rule of the library, compiled and ready.
 #[derive(Debug, Clone)]
 pub struct Rule {

@@ -73,16 +73,7 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
             ),
         ));
     }
-    let controls = template
-        .annotation("verdict.dev/controls")
-        .map(|c| {
-            c.split(',')
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let controls = RuleHeader::controls_of(template.annotation("verdict.dev/controls").unwrap_or(""));
     let header = RuleHeader {
         id: constraint.name.clone(),
         title: template

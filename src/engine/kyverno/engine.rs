@@ -150,12 +150,9 @@ pub struct KyvernoRule {
 }
 
 /// Load a library policy file holding one `ClusterPolicy` or `Policy` (or a
-/// `ValidatingPolicy`, handed to [`super::vpol::load`]).
+/// `ValidatingPolicy`, handed to [`super::vpol::load`] once read).
 pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, LoadError> {
     let docs = crate::input::load_str(path, text, &ctx.limits)?;
-    if docs.iter().find(|d| !d.value.is_null()).is_some_and(|d| d.value["kind"] == "ValidatingPolicy") {
-        return super::vpol::load(path, text, ctx);
-    }
     let mut policies = docs.into_iter().filter(|d| !d.value.is_null());
     let doc = policies
         .next()
@@ -165,6 +162,9 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
             path,
             "a library policy file must hold exactly one Kyverno policy",
         ));
+    }
+    if doc.value["kind"] == "ValidatingPolicy" {
+        return super::vpol::load(path, &doc);
     }
     super::strict::check_policy(&doc.value, path, Some(text), doc.line)?;
     let policy = Policy::from_value(&doc.value).map_err(|e| match doc.line {
@@ -195,12 +195,7 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
         description: annotation("policies.kyverno.io/description"),
         mode,
         severity: Some(annotation("policies.kyverno.io/severity")).filter(|s| !s.is_empty()),
-        controls: annotation("verdict.dev/controls")
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(str::to_string)
-            .collect(),
+        controls: RuleHeader::controls_of(&annotation("verdict.dev/controls")),
     };
     let needs_namespace_labels = policy.rules.iter().any(|rule| {
         uses_namespace_selector(&rule.match_resources)

@@ -104,12 +104,7 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
         description: annotation("verdict.dev/description"),
         mode: Some(if enforce { Mode::Enforce } else { Mode::Audit }),
         severity: Some(annotation("verdict.dev/severity")).filter(|s| !s.is_empty()),
-        controls: annotation("verdict.dev/controls")
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(str::to_string)
-            .collect(),
+        controls: RuleHeader::controls_of(&annotation("verdict.dev/controls")),
     };
     let engine = VapRule {
         bindings,

@@ -19,7 +19,7 @@ use crate::engine::kyverno::engine::RuleStatus;
 use crate::engine::Engine;
 use crate::error::LoadError;
 use crate::input::Input;
-use crate::library::{LoadContext, LoadedRule, RuleHeader};
+use crate::library::{LoadedRule, RuleHeader};
 use crate::verdict::Outcome;
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -194,20 +194,10 @@ pub struct VpolRule {
     policy: ValidatingPolicy,
 }
 
-/// Loads a library file holding one ValidatingPolicy; metadata come from the
-/// same annotations as other Kyverno library rules.
-pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, LoadError> {
-    let docs = crate::input::load_str(path, text, &ctx.limits)?;
-    let mut policies = docs.into_iter().filter(|d| !d.value.is_null());
-    let doc = policies
-        .next()
-        .ok_or_else(|| LoadError::new(path, "no ValidatingPolicy in file"))?;
-    if policies.next().is_some() {
-        return Err(LoadError::new(
-            path,
-            "a library policy file must hold exactly one policy",
-        ));
-    }
+/// Loads the ValidatingPolicy of a library file (read, and checked to hold
+/// one policy, by the Kyverno loader); metadata come from the same
+/// annotations as other Kyverno library rules.
+pub fn load(path: &Path, doc: &Input) -> Result<LoadedRule, LoadError> {
     let policy = ValidatingPolicy::from_value(&doc.value).map_err(|e| match doc.line {
         Some(line) => LoadError::at_line(path, line, e),
         None => LoadError::new(path, e),
@@ -227,12 +217,7 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
         description: annotation("policies.kyverno.io/description"),
         mode: Some(policy.mode),
         severity: Some(annotation("policies.kyverno.io/severity")).filter(|s| !s.is_empty()),
-        controls: annotation("verdict.dev/controls")
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(str::to_string)
-            .collect(),
+        controls: RuleHeader::controls_of(&annotation("verdict.dev/controls")),
     };
     Ok(LoadedRule {
         header,
