@@ -20,7 +20,7 @@ use base64::Engine as _;
 use cel::objects::{Key, Map};
 use cel::Value;
 use serde_json::Value as Json;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -396,37 +396,8 @@ fn cel_spec_conformance() -> Result<(), libtest_mimic::Failed> {
         .into());
     }
 
-    let failing: BTreeSet<&String> = m.failures.keys().collect();
-    let unexpected: Vec<String> = m
-        .failures
-        .iter()
-        .filter(|(k, _)| !gaps.contains_key(*k))
-        .map(|(k, message)| format!("  {k}: {message}"))
-        .collect();
-    let stale: Vec<String> = gaps
-        .keys()
-        .filter(|k| !failing.contains(k))
-        .map(|k| format!("  {k}"))
-        .collect();
-    let mut problems = String::new();
-    if !unexpected.is_empty() {
-        writeln!(
-            problems,
-            "{} failing tests are not known gaps:\n{}",
-            unexpected.len(),
-            unexpected.join("\n")
-        )
-        .unwrap();
-    }
-    if !stale.is_empty() {
-        writeln!(
-            problems,
-            "{} known gaps no longer fail; remove them from {GAPS_FILE}:\n{}",
-            stale.len(),
-            stale.join("\n")
-        )
-        .unwrap();
-    }
+    let failures = m.failures.iter().map(|(k, message)| (k.clone(), message.clone()));
+    let problems = support::gap_problems(failures, &gaps, "tests", GAPS_FILE);
     if problems.is_empty() {
         Ok(())
     } else {

@@ -269,21 +269,11 @@ fn gatekeeper_library_conformance() -> Result<(), libtest_mimic::Failed> {
         .into());
     }
 
-    let failing: BTreeSet<&GapKey> = m.failures.iter().map(|f| &f.key).collect();
-    let unexpected: Vec<String> = m
+    let failures = m
         .failures
         .iter()
-        .filter(|f| !gaps.contains_key(&f.key))
-        .map(|f| format!("  {}: expected {}, got {}: {}", f.key, f.expected, f.actual, f.message))
-        .collect();
-    let stale: Vec<String> = gaps.keys().filter(|k| !failing.contains(k)).map(|k| format!("  {k}")).collect();
-    let mut problems = String::new();
-    if !unexpected.is_empty() {
-        writeln!(problems, "{} failing assertions are not known gaps:\n{}", unexpected.len(), unexpected.join("\n")).unwrap();
-    }
-    if !stale.is_empty() {
-        writeln!(problems, "{} known gaps no longer fail; remove them from {GAPS_FILE}:\n{}", stale.len(), stale.join("\n")).unwrap();
-    }
+        .map(|f| (f.key.clone(), format!("expected {}, got {}: {}", f.expected, f.actual, f.message)));
+    let mut problems = support::gap_problems(failures, &gaps, "assertions", GAPS_FILE);
     if m.suites != SUITES {
         writeln!(problems, "found {} suites, the pinned snapshot has {SUITES}", m.suites).unwrap();
     }

@@ -381,26 +381,18 @@ fn check_published(path: &Path, generated: &str) -> Result<(), libtest_mimic::Fa
 
 /// Fails naming every failing result the gaps file lacks and every gap that no longer fails.
 fn check_gaps(m: &Measurement, gaps: &BTreeMap<GapKey, String>, gaps_file: &str) -> Result<(), libtest_mimic::Failed> {
-    let failing: BTreeSet<&GapKey> = m.failures.iter().map(|f| &f.key).collect();
-    let unexpected: Vec<String> = m
+    match gap_problems_of(m, gaps, gaps_file) {
+        problems if problems.is_empty() => Ok(()),
+        problems => Err(problems.into()),
+    }
+}
+
+fn gap_problems_of(m: &Measurement, gaps: &BTreeMap<GapKey, String>, gaps_file: &str) -> String {
+    let failures = m
         .failures
         .iter()
-        .filter(|f| !gaps.contains_key(&f.key))
-        .map(|f| format!("  {}: expected {}, got {}: {}", f.key, f.expected, f.actual, f.message))
-        .collect();
-    let stale: Vec<String> = gaps.keys().filter(|k| !failing.contains(k)).map(|k| format!("  {k}")).collect();
-    let mut problems = String::new();
-    if !unexpected.is_empty() {
-        writeln!(problems, "{} failing results are not known gaps:\n{}", unexpected.len(), unexpected.join("\n")).unwrap();
-    }
-    if !stale.is_empty() {
-        writeln!(problems, "{} known gaps no longer fail; remove them from {gaps_file}:\n{}", stale.len(), stale.join("\n")).unwrap();
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.into())
-    }
+        .map(|f| (f.key.clone(), format!("expected {}, got {}: {}", f.expected, f.actual, f.message)));
+    support::gap_problems(failures, gaps, "results", gaps_file)
 }
 
 /// The README's table: resource results per policy kind over both snapshots.
@@ -506,42 +498,7 @@ fn kyverno_policies_conformance() -> Result<(), libtest_mimic::Failed> {
         );
     }
 
-    let failing: BTreeSet<&GapKey> = m.failures.iter().map(|f| &f.key).collect();
-    let unexpected: Vec<String> = m
-        .failures
-        .iter()
-        .filter(|f| !gaps.contains_key(&f.key))
-        .map(|f| {
-            format!(
-                "  {}: expected {}, got {}: {}",
-                f.key, f.expected, f.actual, f.message
-            )
-        })
-        .collect();
-    let stale: Vec<String> = gaps
-        .keys()
-        .filter(|k| !failing.contains(k))
-        .map(|k| format!("  {k}"))
-        .collect();
-    let mut problems = String::new();
-    if !unexpected.is_empty() {
-        writeln!(
-            problems,
-            "{} failing results are not known gaps:\n{}",
-            unexpected.len(),
-            unexpected.join("\n")
-        )
-        .unwrap();
-    }
-    if !stale.is_empty() {
-        writeln!(
-            problems,
-            "{} known gaps no longer fail; remove them from {GAPS_FILE}:\n{}",
-            stale.len(),
-            stale.join("\n")
-        )
-        .unwrap();
-    }
+    let problems = gap_problems_of(&m, &gaps, GAPS_FILE);
     assert!(problems.is_empty(), "{problems}");
 
     assert_eq!(m.suites, 103, "the pinned snapshot has 103 suites");

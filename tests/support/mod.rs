@@ -143,3 +143,32 @@ pub fn conformance_trial(
         libtest_mimic::Trial::test(name, move || Err(message.into()))
     }
 }
+
+/// What a conformance run and its known-gaps file disagree on: failures the
+/// file does not name (`what` says what failed: "results", "assertions", ...)
+/// and named gaps that no longer fail; empty when they agree.
+pub fn gap_problems<K: Ord + std::fmt::Display>(
+    failures: impl IntoIterator<Item = (K, String)>,
+    gaps: &std::collections::BTreeMap<K, String>,
+    what: &str,
+    gaps_file: &str,
+) -> String {
+    use std::fmt::Write as _;
+    let mut failing = std::collections::BTreeSet::new();
+    let mut unexpected = Vec::new();
+    for (key, detail) in failures {
+        if !gaps.contains_key(&key) {
+            unexpected.push(format!("  {key}: {detail}"));
+        }
+        failing.insert(key);
+    }
+    let stale: Vec<String> = gaps.keys().filter(|k| !failing.contains(*k)).map(|k| format!("  {k}")).collect();
+    let mut problems = String::new();
+    if !unexpected.is_empty() {
+        writeln!(problems, "{} failing {what} are not known gaps:\n{}", unexpected.len(), unexpected.join("\n")).unwrap();
+    }
+    if !stale.is_empty() {
+        writeln!(problems, "{} known gaps no longer fail; remove them from {gaps_file}:\n{}", stale.len(), stale.join("\n")).unwrap();
+    }
+    problems
+}
