@@ -359,3 +359,46 @@ fn report_figures_on_a_small_library() {
     assert!(dom.contains(&format!("{}: audit → enforce", date_in(0))), "the promotion history is on the page: {dom}");
     assert!(dom.contains(&format!("until {}", date_in(30))), "the waiver's expiry is on the page");
 }
+
+/// The library's CEL rules keep their mode where their kind does (a ValidatingPolicy's
+/// and a VAP binding's `validationActions`, a ClusterPolicy's `failureAction`):
+/// each promotes on its evidence, still passes its snapshot, and demotes back to the
+/// same file.
+#[test]
+fn the_library_cel_rules_promote_and_demote_in_their_own_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for top in ["policies", "cases", "snapshots"] {
+        for entry in walkdir::WalkDir::new(repo.join(top)).into_iter().filter_map(Result::ok) {
+            let target = dir.path().join(entry.path().strip_prefix(&repo).unwrap());
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&target).unwrap();
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+    }
+    let root = dir.path();
+    let rules = [
+        ("disallow-proc-mount", "policies/gate5-pod-security/disallow-proc-mount.yaml", "  validationActions: [Deny, Audit]"),
+        ("restrict-sysctls", "policies/gate5-pod-security/restrict-sysctls.yaml", "  validationActions: [Deny, Audit]"),
+        ("require-memory-limits", "policies/gate4-admission/require-memory-limits.yaml", "Enforce"),
+    ];
+    let before: Vec<String> = rules.iter().map(|(_, file, _)| std::fs::read_to_string(root.join(file)).unwrap()).collect();
+    let ids: Vec<&str> = rules.iter().map(|(id, _, _)| *id).collect();
+    let out = verdict(&[&["promote"], ids.as_slice()].concat(), root);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for ((id, file, want), before) in rules.iter().zip(&before) {
+        let after = std::fs::read_to_string(root.join(file)).unwrap();
+        let changed: Vec<(&str, &str)> = before.lines().zip(after.lines()).filter(|(a, b)| a != b).collect();
+        assert_eq!(changed.len(), 1, "{id}: only the mode line changes: {changed:?}");
+        assert!(changed[0].1.contains(want), "{id}: {changed:?}");
+    }
+    let test = verdict(&["test", "--filter", "disallow-proc-mount"], root);
+    assert_eq!(test.status.code(), Some(0), "the promoted rule still passes its accepted snapshot: {}", text(&test));
+    for ((id, file, _), before) in rules.iter().zip(&before) {
+        let down = verdict(&["demote", id, "--reason", "too noisy"], root);
+        assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+        assert_eq!(&std::fs::read_to_string(root.join(file)).unwrap(), before, "{id}");
+    }
+}

@@ -15,6 +15,8 @@ type NewValue = fn(&str, Mode) -> Result<&'static str, String>;
 /// - Rego: `mode:` inside the `# METADATA` comment (`custom.mode`).
 /// - Gatekeeper: the Constraint's `enforcementAction` (`dryrun`/`warn` ↔ `deny`).
 /// - Kyverno: `validationFailureAction` and every rule's `failureAction` (`Audit` ↔ `Enforce`).
+/// - Kyverno ValidatingPolicy, when it has no `failureAction`: its one-line
+///   `validationActions: [...]`, as a VAP binding's.
 /// - ValidatingAdmissionPolicy: every binding's one-line `validationActions: [...]`
 ///   (`[Audit]` ↔ `[Deny]`, keeping `Audit` beside `Deny` when it was there).
 ///
@@ -35,25 +37,43 @@ pub fn set_mode(language: Language, text: &str, to: Mode) -> Result<String, Stri
         Regex::new(r"^(?P<head>\s*-?\s*(validationFailureAction|failureAction):\s*)(?P<q>[\x22']?)(?P<value>[A-Za-z]+)[\x22']?(?P<tail>\s*(#.*)?)$")
             .unwrap()
     });
-    static VAP: LazyLock<Regex> = LazyLock::new(|| {
+    static ACTIONS: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^(?P<head>\s*validationActions:\s*\[)(?P<q>)(?P<value>[^\]]*)\](?P<tail>\s*(#.*)?)$").unwrap()
     });
-    let (re, value_for): (&Regex, NewValue) = match language {
-        Language::Rego => (&REGO, |_, to| Ok(if to == Mode::Enforce { "enforce" } else { "audit" })),
-        Language::Gatekeeper => (&GATEKEEPER, |old, to| match (old.to_ascii_lowercase().as_str(), to) {
+    let actions: NewValue = |old, to| {
+        Ok(match to {
+            Mode::Enforce if old.contains("Audit") => "Deny, Audit",
+            Mode::Enforce => "Deny",
+            Mode::Audit => "Audit",
+        })
+    };
+    let rewritten = match language {
+        Language::Rego => rewrite(text, &REGO, "", to, |_, to| Ok(if to == Mode::Enforce { "enforce" } else { "audit" }))?,
+        Language::Gatekeeper => rewrite(text, &GATEKEEPER, "", to, |old, to| match (old.to_ascii_lowercase().as_str(), to) {
             ("scoped", _) => Err("enforcementAction is `scoped`: set each enforcement point's action by hand".into()),
             (_, Mode::Enforce) => Ok("deny"),
             (_, Mode::Audit) => Ok("dryrun"),
-        }),
-        Language::Kyverno => (&KYVERNO, |_, to| Ok(if to == Mode::Enforce { "Enforce" } else { "Audit" })),
-        Language::Vap => (&VAP, |old, to| {
-            Ok(match to {
-                Mode::Enforce if old.contains("Audit") => "Deny, Audit",
-                Mode::Enforce => "Deny",
-                Mode::Audit => "Audit",
-            })
-        }),
+        })?,
+        // A ValidatingPolicy keeps its mode in `spec.validationActions`, as a VAP binding does.
+        Language::Kyverno => match rewrite(text, &KYVERNO, "", to, |_, to| Ok(if to == Mode::Enforce { "Enforce" } else { "Audit" }))? {
+            None => rewrite(text, &ACTIONS, "]", to, actions)?,
+            some => some,
+        },
+        Language::Vap => rewrite(text, &ACTIONS, "]", to, actions)?,
     };
+    rewritten.ok_or_else(|| match language {
+        Language::Rego => "no `mode:` line in the # METADATA custom block".into(),
+        Language::Gatekeeper => "the Constraint has no `enforcementAction:` line".into(),
+        Language::Kyverno => {
+            "no `validationFailureAction:` or `failureAction:` line, nor a one-line `validationActions: [...]` (ValidatingPolicy)".into()
+        }
+        Language::Vap => "no one-line `validationActions: [...]` in a binding (write the list on one line)".into(),
+    })
+}
+
+/// `text` with every line `re` matches given the value `value_for` picks, or
+/// `None` when no line matches. `close` ends a rewritten list.
+fn rewrite(text: &str, re: &Regex, close: &str, to: Mode, value_for: NewValue) -> Result<Option<String>, String> {
     let mut out = String::with_capacity(text.len() + 8);
     let mut changed = 0;
     for line in text.split_inclusive('\n') {
@@ -65,22 +85,13 @@ pub fn set_mode(language: Language, text: &str, to: Mode) -> Result<String, Stri
             Some(c) => {
                 let value = value_for(&c["value"], to)?;
                 let q = &c["q"];
-                let close = if language == Language::Vap { "]" } else { "" };
                 out.push_str(&format!("{}{q}{value}{q}{close}{}{newline}", &c["head"], &c["tail"]));
                 changed += 1;
             }
             None => out.push_str(line),
         }
     }
-    if changed == 0 {
-        return Err(match language {
-            Language::Rego => "no `mode:` line in the # METADATA custom block".into(),
-            Language::Gatekeeper => "the Constraint has no `enforcementAction:` line".into(),
-            Language::Kyverno => "no `validationFailureAction:` or `failureAction:` line".into(),
-            Language::Vap => "no one-line `validationActions: [...]` in a binding (write the list on one line)".into(),
-        });
-    }
-    Ok(out)
+    Ok((changed > 0).then_some(out))
 }
 
 #[cfg(test)]
@@ -110,6 +121,16 @@ mod tests {
         assert_eq!(up, "spec:\n  policyName: p\n  validationActions: [Deny, Audit] # new rule\n");
         assert_eq!(set_mode(Language::Vap, &up, Mode::Audit).unwrap(), "spec:\n  policyName: p\n  validationActions: [Audit] # new rule\n");
         assert!(set_mode(Language::Vap, "spec:\n  validationActions:\n    - Deny\n", Mode::Audit).unwrap_err().contains("one line"));
+    }
+
+    #[test]
+    fn kyverno_validating_policy_flips_its_validation_actions() {
+        let text = "kind: ValidatingPolicy\nspec:\n  validationActions: [Audit]\n  validations: []\n";
+        let up = set_mode(Language::Kyverno, text, Mode::Enforce).unwrap();
+        assert_eq!(up, "kind: ValidatingPolicy\nspec:\n  validationActions: [Deny, Audit]\n  validations: []\n");
+        assert_eq!(set_mode(Language::Kyverno, &up, Mode::Audit).unwrap(), text);
+        let error = set_mode(Language::Kyverno, "kind: ValidatingPolicy\nspec:\n  validations: []\n", Mode::Audit).unwrap_err();
+        assert!(error.contains("validationActions"), "{error}");
     }
 
     #[test]
