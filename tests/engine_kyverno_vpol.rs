@@ -59,6 +59,7 @@ fn run_case(path: &Path, file: &Value, case: &Value) -> Result<(), String> {
         namespace: case.get("namespace"),
         user_info: case.get("userInfo"),
         context,
+        ..Default::default()
     };
     let got = evaluate(&policy, &input);
     let want = &case["want"];

@@ -125,6 +125,12 @@ pub fn detect_kind(value: &Value) -> InputKind {
 
 fn resource_label(kind: InputKind, value: &Value) -> String {
     match kind {
+        InputKind::Manifest if crate::input::schema::is_admission_review(value) => {
+            let request = &value["request"];
+            let object = if request["object"].is_object() { &request["object"] } else { &request["oldObject"] };
+            let operation = request["operation"].as_str().unwrap_or("?");
+            format!("{operation} {}", resource_label(InputKind::Manifest, object))
+        }
         InputKind::Manifest => {
             let k = value["kind"].as_str().unwrap_or("");
             let ns = value["metadata"]["namespace"].as_str().unwrap_or("");

@@ -53,6 +53,46 @@ pub fn admission_request(object: &Value, old_object: &Value, facts: RequestFacts
     })
 }
 
+/// The `request` of a case written as a whole `AdmissionReview`
+/// (`admission.k8s.io/v1` or `v1beta1`), as gator reads one; `None` for any
+/// other object. An AdmissionReview without a usable request is an error,
+/// never an object to judge as it is.
+///
+/// ```
+/// use verdict::engine::cel::admission::review_request;
+/// let review = serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+///     "request": {"operation": "DELETE", "oldObject": {"kind": "Pod"}}});
+/// assert_eq!(review_request(&review).unwrap().unwrap()["operation"], "DELETE");
+/// assert!(review_request(&serde_json::json!({"kind": "Pod"})).is_none());
+/// ```
+pub fn review_request(value: &Value) -> Option<Result<&Value, String>> {
+    let is_review = value["kind"] == "AdmissionReview"
+        && value["apiVersion"].as_str().is_some_and(|v| v.starts_with("admission.k8s.io/"));
+    if !is_review {
+        return None;
+    }
+    let request = &value["request"];
+    let checked = if !request.is_object() {
+        Err("the AdmissionReview has no request (an AdmissionRequest) to judge".to_string())
+    } else {
+        match request["operation"].as_str() {
+            Some("CREATE" | "UPDATE" | "CONNECT") if !request["object"].is_object() => {
+                Err(format!("the AdmissionReview's {} request has no object", request["operation"].as_str().unwrap_or("")))
+            }
+            Some("DELETE") if !request["oldObject"].is_object() => {
+                Err("the AdmissionReview's DELETE request has no oldObject".to_string())
+            }
+            Some("UPDATE") if !request["oldObject"].is_object() => {
+                Err("the AdmissionReview's UPDATE request has no oldObject".to_string())
+            }
+            Some("CREATE" | "UPDATE" | "DELETE" | "CONNECT") => Ok(request),
+            Some(other) => Err(format!("request.operation `{other}` is not CREATE, UPDATE, DELETE or CONNECT")),
+            None => Err("the AdmissionReview's request has no operation".to_string()),
+        }
+    };
+    Some(checked)
+}
+
 /// `namespaceObject` as Kyverno's CLI builds it without a cluster: a
 /// Namespace holding the object's namespace name (and the labels and
 /// annotations a test gives), or null for cluster-scoped objects and

@@ -179,6 +179,37 @@ impl RequestAttributes {
     }
 }
 
+impl RequestAttributes {
+    /// The attributes of an AdmissionRequest a case gives whole: what it
+    /// states (`kind`, `resource`, `subResource`, `namespace`, `name`,
+    /// `operation`), the rest read from its object (the old one for a DELETE)
+    /// as for a CREATE.
+    pub fn for_request(request: &Value) -> RequestAttributes {
+        let subject = if request["object"].is_object() { &request["object"] } else { &request["oldObject"] };
+        let mut attributes = RequestAttributes::for_create(subject);
+        let text = |v: &Value| v.as_str().map(str::to_string);
+        if let Some(kind) = request["kind"].as_object() {
+            attributes.group = kind.get("group").and_then(text).unwrap_or_default();
+            attributes.version = kind.get("version").and_then(text).unwrap_or(attributes.version);
+            attributes.kind = kind.get("kind").and_then(text).unwrap_or(attributes.kind);
+        }
+        if let Some(resource) = request["resource"]["resource"].as_str() {
+            attributes.resource = resource.to_string();
+        }
+        for (field, value) in [
+            ("subResource", &mut attributes.subresource),
+            ("namespace", &mut attributes.namespace),
+            ("name", &mut attributes.name),
+            ("operation", &mut attributes.operation),
+        ] {
+            if let Some(given) = text(&request[field]) {
+                *value = given;
+            }
+        }
+        attributes
+    }
+}
+
 impl MatchResources {
     /// Reject what the API server's validation would: unknown operators,
     /// values where none belong, unknown scopes or match policies.

@@ -1,10 +1,13 @@
 //! Judging one object: match, bindings, params, then the validator, as the
-//! plugin's dispatcher and `validator.Validate` do for a CREATE request.
+//! plugin's dispatcher and `validator.Validate` do: for a CREATE of the case's
+//! object, or for the request of a case written as a whole `AdmissionReview`
+//! (UPDATE with `oldObject`, DELETE, a `userInfo`).
 
 use super::params::{resolve, Params};
 use super::policy::{
     FailurePolicy, ParamKind, ParamRef, ParameterNotFoundAction, ValidationAction,
 };
+use crate::engine::cel::admission::review_request;
 use crate::engine::cel::match_constraints::{MatchReading, MatchResources, RequestAttributes};
 use crate::engine::cel::{Activation, Expression, Numbers};
 use crate::engine::Engine;
@@ -72,8 +75,16 @@ impl Engine for VapRule {
             Ok(inventory) => inventory,
             Err(e) => return Outcome::error(format!("inventory: {e}")),
         };
-        let object = &input.value;
-        let request = RequestAttributes::for_create(object);
+        let (request, reviewed) = match review_request(&input.value) {
+            None => (RequestAttributes::for_create(&input.value), None),
+            Some(Ok(given)) => (RequestAttributes::for_request(given), Some(given)),
+            Some(Err(e)) => return Outcome::error(e),
+        };
+        let object = reviewed.map_or(&input.value, |r| &r["object"]);
+        let old_object = reviewed.map_or(&Value::Null, |r| &r["oldObject"]);
+        let subject = if object.is_null() { old_object } else { object };
+        let old = Some(old_object).filter(|o| o.is_object() && !object.is_null());
+        let ctx = RequestContext { attributes: &request, object, old_object, given: reviewed };
         // A Namespace's own request names itself, but has no namespaceObject (as the dispatcher unsets it).
         let is_namespace = request.kind == "Namespace" && request.group.is_empty();
         let namespace = if is_namespace {
@@ -84,12 +95,14 @@ impl Engine for VapRule {
         let namespace_labels = namespace
             .as_ref()
             .and_then(|n| n["metadata"]["labels"].as_object());
-        match self.match_constraints.matches(
-            &request,
-            object,
-            namespace_labels,
-            MatchReading::KUBERNETES,
-        ) {
+        // An objectSelector matches when the new or the old object matches, as the API server reads it.
+        let matches = |m: &MatchResources| {
+            m.matches(&request, subject, namespace_labels, MatchReading::KUBERNETES).and_then(|hit| match (hit, old) {
+                (false, Some(old)) => m.matches(&request, old, namespace_labels, MatchReading::KUBERNETES),
+                _ => Ok(hit),
+            })
+        };
+        match matches(&self.match_constraints) {
             Ok(true) => {}
             Ok(false) => return Outcome::not_applicable(),
             Err(e) => {
@@ -100,16 +113,10 @@ impl Engine for VapRule {
         for binding in &self.bindings {
             let matched = match &binding.match_resources {
                 None => Ok(true),
-                Some(m) => m.matches(&request, object, namespace_labels, MatchReading::KUBERNETES),
+                Some(m) => matches(m),
             };
             match matched {
-                Ok(true) => decisions.extend(self.evaluate_binding(
-                    binding,
-                    &request,
-                    object,
-                    namespace.as_ref(),
-                    &inventory,
-                )),
+                Ok(true) => decisions.extend(self.evaluate_binding(binding, &ctx, namespace.as_ref(), &inventory)),
                 Ok(false) => {}
                 Err(e) => decisions.push((
                     binding.name.clone(),
@@ -121,15 +128,26 @@ impl Engine for VapRule {
     }
 }
 
+/// The request one case makes.
+pub(super) struct RequestContext<'a> {
+    pub attributes: &'a RequestAttributes,
+    /// Null for a DELETE.
+    pub object: &'a Value,
+    /// Null for a CREATE.
+    pub old_object: &'a Value,
+    /// The AdmissionRequest a case gave whole.
+    pub given: Option<&'a Value>,
+}
+
 impl VapRule {
     fn evaluate_binding(
         &self,
         binding: &CompiledBinding,
-        request: &RequestAttributes,
-        object: &Value,
+        ctx: &RequestContext,
         namespace: Option<&Value>,
         inventory: &Inventory,
     ) -> Vec<(String, Decision)> {
+        let request = ctx.attributes;
         let named = |d| (binding.name.clone(), d);
         let params: Vec<Value> = match (&self.param_kind, &binding.param_ref) {
             (Some(kind), Some(param_ref)) => match resolve(kind, param_ref, &request.namespace, self.params.iter().chain(inventory.objects())) {
@@ -142,13 +160,13 @@ impl VapRule {
             },
             _ => vec![Value::Null],
         };
-        let request_json = admission_request(request, object);
+        let request_json = admission_request(ctx);
         params
             .iter()
             .flat_map(|param| {
                 let mut activation = Activation::new();
-                activation.bind_json("object", object, Numbers::Cluster);
-                activation.bind_json("oldObject", &Value::Null, Numbers::Cluster);
+                activation.bind_json("object", ctx.object, Numbers::Cluster);
+                activation.bind_json("oldObject", ctx.old_object, Numbers::Cluster);
                 activation.bind_json("request", &request_json, Numbers::Cluster);
                 activation.bind_json(
                     "namespaceObject",
@@ -319,20 +337,28 @@ fn namespace_object(inventory: &Inventory, namespace: &str) -> Option<Value> {
     )
 }
 
-/// `request`: the AdmissionRequest of a CREATE by an anonymous user, as the
-/// plugin builds it (`CreateAdmissionRequest`), every field present.
-pub(super) fn admission_request(request: &RequestAttributes, object: &Value) -> Value {
+/// `request`: the AdmissionRequest as the plugin builds it
+/// (`CreateAdmissionRequest`), every field present: for a plain case a CREATE
+/// by an anonymous user; for a case written as an AdmissionReview, each field
+/// its request states (`uid`, `userInfo`, `dryRun`, `options`, ...) over those.
+pub(super) fn admission_request(ctx: &RequestContext) -> Value {
+    let request = ctx.attributes;
     let kind = json!({"group": request.group, "version": request.version, "kind": request.kind});
     let resource =
         json!({"group": request.group, "version": request.version, "resource": request.resource});
+    let options = match request.operation.as_str() {
+        "UPDATE" => "UpdateOptions",
+        "DELETE" => "DeleteOptions",
+        _ => "CreateOptions",
+    };
     let mut r = Map::new();
     r.insert("uid".into(), json!(""));
     r.insert("kind".into(), kind.clone());
     r.insert("resource".into(), resource.clone());
-    r.insert("subResource".into(), json!(""));
+    r.insert("subResource".into(), json!(request.subresource));
     r.insert("requestKind".into(), kind);
     r.insert("requestResource".into(), resource);
-    r.insert("requestSubResource".into(), json!(""));
+    r.insert("requestSubResource".into(), json!(request.subresource));
     r.insert("name".into(), json!(request.name));
     r.insert("namespace".into(), json!(request.namespace));
     r.insert("operation".into(), json!(request.operation));
@@ -340,13 +366,18 @@ pub(super) fn admission_request(request: &RequestAttributes, object: &Value) -> 
         "userInfo".into(),
         json!({"username": "", "uid": "", "groups": [], "extra": {}}),
     );
-    r.insert("object".into(), object.clone());
-    r.insert("oldObject".into(), Value::Null);
     r.insert("dryRun".into(), json!(false));
     r.insert(
         "options".into(),
-        json!({"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}),
+        json!({"apiVersion": "meta.k8s.io/v1", "kind": options}),
     );
+    if let Some(given) = ctx.given.and_then(Value::as_object) {
+        for (field, value) in given {
+            r.insert(field.clone(), value.clone());
+        }
+    }
+    r.insert("object".into(), ctx.object.clone());
+    r.insert("oldObject".into(), ctx.old_object.clone());
     Value::Object(r)
 }
 

@@ -16,7 +16,7 @@
 //!   error is `error` (even under `failurePolicy: Ignore`), the first denial
 //!   `fail`; else `pass`. No match at all is [`CliResult::Excluded`].
 
-use super::evaluate::{admission_request, Decision, VapRule};
+use super::evaluate::{admission_request, Decision, RequestContext, VapRule};
 use super::load::{check_api_version, compile_policy};
 use super::policy::{decode, BindingDocument, ParamRef, PolicyDocument, BINDING_KIND, POLICY_KIND};
 use crate::engine::cel::match_constraints::{MatchReading, MatchResources, RequestAttributes};
@@ -155,7 +155,8 @@ impl KyvernoCliVap {
         namespace: Option<&Value>,
         params: &Value,
     ) -> CliResult {
-        let mut request_json = admission_request(request, input.object);
+        let ctx = RequestContext { attributes: request, object: input.object, old_object: &Value::Null, given: None };
+        let mut request_json = admission_request(&ctx);
         if let Some(user) = input.user_info {
             request_json["userInfo"] = user.clone();
         }

@@ -521,6 +521,7 @@ impl TestRun<'_> {
                 namespace: namespace.as_ref(),
                 user_info: user,
                 context: self.test.context.clone(),
+                ..Default::default()
             };
             let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| vpol::evaluate(policy, &input)));
             items.push(match evaluated {

@@ -10,7 +10,7 @@
 
 use super::libs::{with_context, MockContext};
 use super::policy::{ValidatingPolicy, Variant};
-use crate::engine::cel::admission::{admission_request, namespace_object, RequestFacts};
+use crate::engine::cel::admission::{admission_request, namespace_object, review_request, RequestFacts};
 use crate::engine::cel::match_constraints::{
     resource_for_kind, MatchReading, PluralGuess, RequestAttributes,
 };
@@ -28,7 +28,12 @@ use std::sync::Arc;
 /// One resource and what the test (or the run) knows around it.
 #[derive(Debug, Clone, Default)]
 pub struct VpolInput<'a> {
+    /// Null for a DELETE.
     pub object: &'a Value,
+    /// Null but for an UPDATE or DELETE a library case gives as an AdmissionReview.
+    pub old_object: &'a Value,
+    /// `CREATE` when empty, as Kyverno's CLI always sends.
+    pub operation: &'a str,
     pub numbers: Numbers,
     /// The Namespace object a test gives (values file `namespaces`), for labels and `namespaceObject`.
     pub namespace: Option<&'a Value>,
@@ -54,9 +59,10 @@ impl VpolResult {
 }
 
 /// Evaluates the policy (or the autogen variant that matches the resource's
-/// kind) as a CREATE request, as Kyverno's CLI always sends; `None` when no variant matches.
+/// kind) as the input's request (a CREATE, as Kyverno's CLI always sends,
+/// unless a library case gave an AdmissionReview); `None` when no variant matches.
 pub fn evaluate(policy: &ValidatingPolicy, input: &VpolInput) -> Option<VpolResult> {
-    let object = input.object;
+    let object = if input.object.is_null() { input.old_object } else { input.object };
     let api_version = object["apiVersion"].as_str().unwrap_or("");
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let kind = object["kind"].as_str().unwrap_or("");
@@ -71,7 +77,7 @@ pub fn evaluate(policy: &ValidatingPolicy, input: &VpolInput) -> Option<VpolResu
         subresource: String::new(),
         namespace: namespace.to_string(),
         name: metadata["name"].as_str().unwrap_or("").to_string(),
-        operation: "CREATE".to_string(),
+        operation: operation(input).to_string(),
     };
     // Without the test's Namespace labels the Namespace carries only
     // `kubernetes.io/metadata.name`, as Kyverno's CLI assumes.
@@ -111,18 +117,26 @@ pub fn evaluate(policy: &ValidatingPolicy, input: &VpolInput) -> Option<VpolResu
     }))
 }
 
+fn operation<'a>(input: &VpolInput<'a>) -> &'a str {
+    if input.operation.is_empty() {
+        "CREATE"
+    } else {
+        input.operation
+    }
+}
+
 fn evaluate_variant(policy: &ValidatingPolicy, variant: &Variant, input: &VpolInput) -> VpolResult {
     let request = admission_request(
         input.object,
-        &Value::Null,
+        input.old_object,
         RequestFacts {
-            operation: "CREATE",
+            operation: operation(input),
             user_info: input.user_info,
         },
     );
     let mut activation = Activation::new();
     activation.bind_json("object", input.object, input.numbers);
-    activation.bind_json("oldObject", &Value::Null, input.numbers);
+    activation.bind_json("oldObject", input.old_object, input.numbers);
     activation.bind_json("request", &request, input.numbers);
     // Without a cluster Kyverno's CLI knows a Namespace only from the values file.
     let namespace = match input.namespace {
@@ -230,10 +244,17 @@ impl Engine for VpolRule {
         if input.kind != crate::input::InputKind::Manifest {
             return Outcome::not_applicable();
         }
-        let vpol_input = VpolInput {
-            object: &input.value,
-            numbers: Numbers::Cluster,
-            ..Default::default()
+        let vpol_input = match review_request(&input.value) {
+            None => VpolInput { object: &input.value, numbers: Numbers::Cluster, ..Default::default() },
+            Some(Ok(request)) => VpolInput {
+                object: &request["object"],
+                old_object: &request["oldObject"],
+                operation: request["operation"].as_str().unwrap_or_default(),
+                user_info: request.get("userInfo"),
+                numbers: Numbers::Cluster,
+                ..Default::default()
+            },
+            Some(Err(e)) => return Outcome::error(format!("policy {}: {e}", self.policy.name)),
         };
         let Some(result) = evaluate(&self.policy, &vpol_input) else {
             return Outcome::not_applicable();
