@@ -5,8 +5,9 @@
 //!   Namespace object), `userInfo`, `context: {resources, images}`) and `want:
 //!   {status, message?}` (`message` must be contained), or `want: not-matched`;
 //! - `want_error: text`: the policy fails to load with an error containing `text`;
-//! - `library: text` (a policy file) with `resource` and `want_outcome` (`pass`,
-//!   `fail`, `error`, `not-applicable`) and optional `want_mode`: the library `Engine`.
+//! - `library: text` (a policy file) with `resource` (+ optional `inventory:
+//!   [objects]`, written as the case's `_inventory.yaml`) and `want_outcome`
+//!   (`pass`, `fail`, `error`, `not-applicable`) and optional `want_mode`: the library `Engine`.
 
 mod support;
 
@@ -106,7 +107,8 @@ fn run_library_case(path: &Path, text: &str, case: &Value) -> Result<(), String>
         }
     }
     let resource = case.get("resource").ok_or("no resource")?.clone();
-    let input = Input::from_value(path.to_path_buf(), 0, None, resource);
+    let dir = support::case_dir_with_inventory(case)?;
+    let input = Input::from_value(dir.path().join("case.yaml"), 0, None, resource);
     let outcome = loaded.engine.evaluate(&input);
     let want = case["want_outcome"]
         .as_str()

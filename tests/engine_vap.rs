@@ -55,17 +55,7 @@ fn run_case(path: &Path, file: &Value, case: &Value) -> Result<(), String> {
     let Some(want) = case.get("want") else {
         return Ok(());
     };
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    if let Some(inventory) = case.get("inventory") {
-        let docs: Vec<String> = inventory
-            .as_array()
-            .ok_or("inventory must be a list")?
-            .iter()
-            .map(|o| serde_yaml_ng::to_string(o).unwrap())
-            .collect();
-        std::fs::write(dir.path().join("_inventory.yaml"), docs.join("---\n"))
-            .map_err(|e| e.to_string())?;
-    }
+    let dir = support::case_dir_with_inventory(case)?;
     let object = case.get("input").cloned().ok_or("no input")?;
     let input = Input::from_value(dir.path().join("case.yaml"), 0, None, object);
     let outcome = loaded.engine.evaluate(&input);

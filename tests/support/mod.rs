@@ -70,6 +70,22 @@ pub fn run_cases<C>(
     );
 }
 
+/// A case directory holding the case's `inventory: [objects]` as its
+/// `_inventory.yaml` (none when the case gives none), where library rules look for it.
+pub fn case_dir_with_inventory(case: &Value) -> Result<tempfile::TempDir, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    if let Some(inventory) = case.get("inventory") {
+        let docs: Vec<String> = inventory
+            .as_array()
+            .ok_or("inventory must be a list")?
+            .iter()
+            .map(|o| serde_yaml_ng::to_string(o).unwrap())
+            .collect();
+        std::fs::write(dir.path().join("_inventory.yaml"), docs.join("---\n")).map_err(|e| e.to_string())?;
+    }
+    Ok(dir)
+}
+
 /// Runs `verdict ARGS --format json` in `dir` and parses standard output; output
 /// that is not JSON fails the test showing both streams.
 pub fn verdict_json(args: &[&str], dir: &Path) -> (std::process::Output, Value) {

@@ -4,6 +4,7 @@
 //! main function here is [`admission_request`].
 
 use super::match_constraints::{resource_for_kind, PluralGuess};
+use crate::input::inventory::Inventory;
 use serde_json::{json, Value};
 
 /// The parts of a request that are not in the object itself.
@@ -111,6 +112,38 @@ pub fn namespace_object(object: &Value, namespace: Option<&Value>) -> Value {
         }
     }
     json!({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata, "spec": {}, "status": {}})
+}
+
+/// The request's Namespace: from the inventory, else the object every
+/// Namespace has (its name as the `kubernetes.io/metadata.name` label); null
+/// for cluster-scoped requests and a namespace an inventory does not list.
+pub fn namespace_from_inventory(inventory: &Inventory, namespace: &str) -> Option<Value> {
+    if namespace.is_empty() {
+        return None;
+    }
+    if let Some(found) = inventory.objects().iter().find(|o| {
+        o["apiVersion"] == "v1" && o["kind"] == "Namespace" && o["metadata"]["name"] == namespace
+    }) {
+        let mut found = found.clone();
+        if let Some(labels) = found["metadata"]
+            .as_object_mut()
+            .map(|m| m.entry("labels").or_insert_with(|| json!({})))
+        {
+            if let Some(labels) = labels.as_object_mut() {
+                labels
+                    .entry("kubernetes.io/metadata.name")
+                    .or_insert_with(|| json!(namespace));
+            }
+        }
+        return Some(found);
+    }
+    if inventory.path().is_some() {
+        // An inventory that does not list the namespace: selectors must not guess.
+        return None;
+    }
+    Some(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": {"kubernetes.io/metadata.name": namespace}}}),
+    )
 }
 
 #[cfg(test)]

@@ -164,7 +164,7 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
         ));
     }
     if doc.value["kind"] == "ValidatingPolicy" {
-        return super::vpol::load(path, &doc);
+        return super::vpol::load(path, &doc, ctx);
     }
     super::strict::check_policy(&doc.value, path, Some(text), doc.line)?;
     let policy = Policy::from_value(&doc.value).map_err(|e| match doc.line {

@@ -7,7 +7,7 @@ use super::params::{resolve, Params};
 use super::policy::{
     FailurePolicy, ParamKind, ParamRef, ParameterNotFoundAction, ValidationAction,
 };
-use crate::engine::cel::admission::review_request;
+use crate::engine::cel::admission::{namespace_from_inventory, review_request};
 use crate::engine::cel::match_constraints::{MatchReading, MatchResources, RequestAttributes};
 use crate::engine::cel::{Activation, Expression, Numbers};
 use crate::engine::Engine;
@@ -90,7 +90,7 @@ impl Engine for VapRule {
         let namespace = if is_namespace {
             None
         } else {
-            namespace_object(&inventory, &request.namespace)
+            namespace_from_inventory(&inventory, &request.namespace)
         };
         let namespace_labels = namespace
             .as_ref()
@@ -305,37 +305,6 @@ fn outcome(policy: &str, decisions: Vec<(String, Decision)>) -> Outcome {
     }
 }
 
-/// The request's Namespace: from the inventory, else the object every
-/// Namespace has (its name as the `kubernetes.io/metadata.name` label); null
-/// for cluster-scoped requests.
-fn namespace_object(inventory: &Inventory, namespace: &str) -> Option<Value> {
-    if namespace.is_empty() {
-        return None;
-    }
-    if let Some(found) = inventory.objects().iter().find(|o| {
-        o["apiVersion"] == "v1" && o["kind"] == "Namespace" && o["metadata"]["name"] == namespace
-    }) {
-        let mut found = found.clone();
-        if let Some(labels) = found["metadata"]
-            .as_object_mut()
-            .map(|m| m.entry("labels").or_insert_with(|| json!({})))
-        {
-            if let Some(labels) = labels.as_object_mut() {
-                labels
-                    .entry("kubernetes.io/metadata.name")
-                    .or_insert_with(|| json!(namespace));
-            }
-        }
-        return Some(found);
-    }
-    if inventory.path().is_some() {
-        // An inventory that does not list the namespace: selectors must not guess.
-        return None;
-    }
-    Some(
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": {"kubernetes.io/metadata.name": namespace}}}),
-    )
-}
 
 /// `request`: the AdmissionRequest as the plugin builds it
 /// (`CreateAdmissionRequest`), every field present: for a plain case a CREATE

@@ -10,7 +10,9 @@
 
 use super::libs::{with_context, MockContext};
 use super::policy::{ValidatingPolicy, Variant};
-use crate::engine::cel::admission::{admission_request, namespace_object, review_request, RequestFacts};
+use crate::engine::cel::admission::{admission_request, namespace_from_inventory, namespace_object, review_request, RequestFacts};
+use crate::input::inventory::InventoryCache;
+use crate::library::LoadContext;
 use crate::engine::cel::match_constraints::{
     resource_for_kind, MatchReading, PluralGuess, RequestAttributes,
 };
@@ -139,8 +141,9 @@ fn evaluate_variant(policy: &ValidatingPolicy, variant: &Variant, input: &VpolIn
     activation.bind_json("oldObject", input.old_object, input.numbers);
     activation.bind_json("request", &request, input.numbers);
     // Without a cluster Kyverno's CLI knows a Namespace only from the values file.
+    let subject = if input.object.is_null() { input.old_object } else { input.object };
     let namespace = match input.namespace {
-        Some(given) => namespace_object(input.object, Some(given)),
+        Some(given) => namespace_object(subject, Some(given)),
         None => Value::Null,
     };
     activation.bind_json("namespaceObject", &namespace, Numbers::Cluster);
@@ -206,12 +209,14 @@ fn evaluate_variant(policy: &ValidatingPolicy, variant: &Variant, input: &VpolIn
 #[derive(Debug, Clone)]
 pub struct VpolRule {
     policy: ValidatingPolicy,
+    /// A case's `_inventory.yaml` gives the Namespace a cluster would.
+    inventories: Arc<InventoryCache>,
 }
 
 /// Loads the ValidatingPolicy of a library file (read, and checked to hold
 /// one policy, by the Kyverno loader); metadata come from the same
 /// annotations as other Kyverno library rules.
-pub fn load(path: &Path, doc: &Input) -> Result<LoadedRule, LoadError> {
+pub fn load(path: &Path, doc: &Input, ctx: &LoadContext) -> Result<LoadedRule, LoadError> {
     let policy = ValidatingPolicy::from_value(&doc.value).map_err(|e| match doc.line {
         Some(line) => LoadError::at_line(path, line, e),
         None => LoadError::new(path, e),
@@ -235,7 +240,7 @@ pub fn load(path: &Path, doc: &Input) -> Result<LoadedRule, LoadError> {
     };
     Ok(LoadedRule {
         header,
-        engine: Arc::new(VpolRule { policy }),
+        engine: Arc::new(VpolRule { policy, inventories: Arc::new(InventoryCache::new(ctx.limits)) }),
     })
 }
 
@@ -244,7 +249,11 @@ impl Engine for VpolRule {
         if input.kind != crate::input::InputKind::Manifest {
             return Outcome::not_applicable();
         }
-        let vpol_input = match review_request(&input.value) {
+        let inventory = match self.inventories.for_input(input) {
+            Ok(inventory) => inventory,
+            Err(e) => return Outcome::error(format!("inventory: {e}")),
+        };
+        let mut vpol_input = match review_request(&input.value) {
             None => VpolInput { object: &input.value, numbers: Numbers::Cluster, ..Default::default() },
             Some(Ok(request)) => VpolInput {
                 object: &request["object"],
@@ -256,6 +265,12 @@ impl Engine for VpolRule {
             },
             Some(Err(e)) => return Outcome::error(format!("policy {}: {e}", self.policy.name)),
         };
+        let subject = if vpol_input.object.is_null() { vpol_input.old_object } else { vpol_input.object };
+        let namespace = match subject["metadata"]["namespace"].as_str() {
+            Some(name) if subject["kind"] != "Namespace" => namespace_from_inventory(&inventory, name),
+            _ => None,
+        };
+        vpol_input.namespace = namespace.as_ref();
         let Some(result) = evaluate(&self.policy, &vpol_input) else {
             return Outcome::not_applicable();
         };
