@@ -481,6 +481,35 @@ fn readme_adding_a_rule_steps_hold() {
     assert_eq!(result(&removed, "disallow-host-ports", "disallow-host-ports.snap")["actual"], "error");
 }
 
+/// Every `--lang` writes a rule that loads in audit mode and whose minimal cases
+/// come out as their names say (the fail case fails, the pass case passes).
+#[rstest::rstest]
+#[case::rego("rego")]
+#[case::kyverno("kyverno")]
+#[case::gatekeeper("gatekeeper")]
+#[case::vpol("vpol")]
+#[case::vap("vap")]
+fn new_rule_writes_a_working_rule_in_every_language(#[case] lang: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir(root.join("policies")).unwrap();
+    let made = verdict_env(&["new-rule", "gate/new-thing", "--lang", lang], root, true);
+    assert_eq!(made.status.code(), Some(0), "{}", String::from_utf8_lossy(&made.stderr));
+    let run = json_of(&verdict_env(&["test", "--format", "json"], root, true));
+    let cases: Vec<(String, String)> = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["rule"] == "new-thing" && r["test"].as_str().is_some_and(|t| t.starts_with("pass-") || t.starts_with("fail-")))
+        .map(|r| (r["test"].as_str().unwrap().to_string(), format!("{} {}", r["actual"], r["ok"])))
+        .collect();
+    assert_eq!(cases.len(), 2, "{run:#}");
+    for (test, got) in cases {
+        let want = if test.starts_with("fail-") { "\"fail\" true" } else { "\"pass\" true" };
+        assert_eq!(got, want, "{lang}: {test}");
+    }
+}
+
 /// `verdict init` writes a project that passes `verdict test` as it stands.
 #[test]
 fn init_writes_a_project_that_passes() {

@@ -10,13 +10,20 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
     Rego,
+    /// A Kyverno ClusterPolicy (pattern rules).
     Kyverno,
     Gatekeeper,
+    /// A Kyverno ValidatingPolicy (CEL).
+    Vpol,
+    /// A Kubernetes ValidatingAdmissionPolicy with its binding (CEL).
+    Vap,
 }
 
 const REGO: &str = include_str!("templates/rule.rego");
 const KYVERNO: &str = include_str!("templates/rule.kyverno.yaml");
 const GATEKEEPER: &str = include_str!("templates/rule.gatekeeper.yaml");
+const VPOL: &str = include_str!("templates/rule.vpol.yaml");
+const VAP: &str = include_str!("templates/rule.vap.yaml");
 const POD_PASS: &str = include_str!("templates/pass-minimal.yaml");
 const POD_FAIL: &str = include_str!("templates/fail-minimal.yaml");
 const PLAN_PASS: &str = include_str!("templates/pass-minimal.tfplan.json");
@@ -56,6 +63,8 @@ pub fn new_rule(root: &Path, spec: &str, lang: Lang) -> Result<Vec<PathBuf>> {
         Lang::Rego => ("rego", REGO),
         Lang::Kyverno => ("yaml", KYVERNO),
         Lang::Gatekeeper => ("yaml", GATEKEEPER),
+        Lang::Vpol => ("yaml", VPOL),
+        Lang::Vap => ("yaml", VAP),
     };
     let kind_name: String = id.split('-').filter(|w| !w.is_empty()).map(|w| w[..1].to_uppercase() + &w[1..]).collect();
     let fill = |t: &str| {

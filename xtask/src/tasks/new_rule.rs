@@ -1,4 +1,4 @@
-//! `cargo xtask new-rule <gate>/<rule-id> --lang rego|kyverno|gatekeeper`: the three
+//! `cargo xtask new-rule <gate>/<rule-id> --lang rego|kyverno|gatekeeper|vpol|vap`: the three
 //! files of a new rule, in audit mode, with the documentation skeleton (the same
 //! scaffold as `verdict new-rule`).
 
