@@ -9,7 +9,7 @@
 //! `fail` with its message; else `pass`. `validationActions` set the mode only.
 
 use super::libs::{with_context, MockContext};
-use super::policy::{ValidatingPolicy, Variant};
+use super::policy::{EvaluationMode, ValidatingPolicy, Variant};
 use crate::engine::cel::admission::{admission_request, namespace_from_inventory, namespace_object, review_request, RequestFacts};
 use crate::input::inventory::InventoryCache;
 use crate::library::LoadContext;
@@ -64,6 +64,11 @@ impl VpolResult {
 /// kind) as the input's request (a CREATE, as Kyverno's CLI always sends,
 /// unless a library case gave an AdmissionReview); `None` when no variant matches.
 pub fn evaluate(policy: &ValidatingPolicy, input: &VpolInput) -> Option<VpolResult> {
+    if policy.evaluation == EvaluationMode::Json {
+        return Some(with_context(input.context.clone(), || {
+            super::json::evaluate(policy, input.object, input.numbers)
+        }));
+    }
     let object = if input.object.is_null() { input.old_object } else { input.object };
     let api_version = object["apiVersion"].as_str().unwrap_or("");
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
@@ -147,10 +152,15 @@ fn evaluate_variant(policy: &ValidatingPolicy, variant: &Variant, input: &VpolIn
         None => Value::Null,
     };
     activation.bind_json("namespaceObject", &namespace, Numbers::Cluster);
+    judge(policy, variant, &mut activation)
+}
 
+/// matchConditions, variables and validations over bound variables: the part
+/// both evaluation modes share.
+pub(super) fn judge(policy: &ValidatingPolicy, variant: &Variant, activation: &mut Activation) -> VpolResult {
     let mut errors = Vec::new();
     for (name, condition) in &variant.match_conditions {
-        match condition.eval_bool(&activation) {
+        match condition.eval_bool(activation) {
             Ok(true) => {}
             Ok(false) => {
                 return VpolResult::new(
@@ -172,11 +182,11 @@ fn evaluate_variant(policy: &ValidatingPolicy, variant: &Variant, input: &VpolIn
     }
     activation.bind_variables(&variant.variables);
     for (index, validation) in variant.validations.iter().enumerate() {
-        match validation.expression.eval_bool(&activation) {
+        match validation.expression.eval_bool(activation) {
             Ok(true) => {}
             Ok(false) => {
                 for (key, annotation) in &variant.audit_annotations {
-                    if let Err(e) = annotation.evaluate(&activation) {
+                    if let Err(e) = annotation.evaluate(activation) {
                         return VpolResult::new(
                             RuleStatus::Error,
                             format!("audit annotation `{key}`: {e}"),
@@ -184,7 +194,7 @@ fn evaluate_variant(policy: &ValidatingPolicy, variant: &Variant, input: &VpolIn
                     }
                 }
                 let message = match &validation.message_expression {
-                    Some(expression) => match expression.eval_string(&activation) {
+                    Some(expression) => match expression.eval_string(activation) {
                         Ok(text) => text,
                         Err(e) => format!("failed to evaluate message expression: {e}"),
                     },
@@ -246,6 +256,10 @@ pub fn load(path: &Path, doc: &Input, ctx: &LoadContext) -> Result<LoadedRule, L
 
 impl Engine for VpolRule {
     fn evaluate(&self, input: &Input) -> Outcome {
+        if self.policy.evaluation == EvaluationMode::Json {
+            // Kyverno hands a JSON-mode policy every document, Kubernetes objects included.
+            return self.outcome(super::json::evaluate(&self.policy, &input.value, Numbers::Cluster));
+        }
         if input.kind != crate::input::InputKind::Manifest {
             return Outcome::not_applicable();
         }
@@ -271,9 +285,15 @@ impl Engine for VpolRule {
             _ => None,
         };
         vpol_input.namespace = namespace.as_ref();
-        let Some(result) = evaluate(&self.policy, &vpol_input) else {
-            return Outcome::not_applicable();
-        };
+        match evaluate(&self.policy, &vpol_input) {
+            Some(result) => self.outcome(result),
+            None => Outcome::not_applicable(),
+        }
+    }
+}
+
+impl VpolRule {
+    fn outcome(&self, result: VpolResult) -> Outcome {
         let name = &self.policy.name;
         match result.status {
             RuleStatus::Pass => Outcome::pass(),

@@ -4,7 +4,8 @@
 //! `matchConstraints` is the matcher the VAP engine shares
 //! ([`crate::engine::cel::match_constraints`], read as `MatchReading::KYVERNO_VPOL`),
 //! [`evaluate`] judges one resource (and is the library's `Engine`),
-//! [`libs`] and [`image`] hold Kyverno's CEL libraries an offline run can serve.
+//! [`libs`] and [`image`] hold Kyverno's CEL libraries an offline run can serve,
+//! [`json`] judges any document under `spec.evaluation.mode: JSON`.
 //!
 //! Kyverno's reading kept: a runtime error or non-bool validation is `error`
 //! (not `fail`, unlike `validate.cel`); `validationActions` set the mode, never
@@ -15,9 +16,10 @@
 
 pub mod evaluate;
 pub mod image;
+pub mod json;
 pub mod libs;
 pub mod policy;
 
 pub use evaluate::{evaluate, load, VpolInput, VpolResult, VpolRule};
 pub use libs::MockContext;
-pub use policy::{is_validating_policy, ValidatingPolicy};
+pub use policy::{is_validating_policy, EvaluationMode, ValidatingPolicy};

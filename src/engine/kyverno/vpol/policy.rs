@@ -46,11 +46,22 @@ pub struct Variant {
     pub audit_annotations: Vec<(String, Expression)>,
 }
 
+/// What a policy judges (`spec.evaluation.mode`); see [`super::json`] for Kyverno's JSON reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EvaluationMode {
+    /// Admission requests for Kubernetes objects, behind `matchConstraints` (the default).
+    #[default]
+    Kubernetes,
+    /// Any JSON/YAML document bound as `object`, selected by `matchConditions` only.
+    Json,
+}
+
 /// A compiled ValidatingPolicy.
 #[derive(Debug, Clone)]
 pub struct ValidatingPolicy {
     pub name: String,
     pub annotations: Map<String, Value>,
+    pub evaluation: EvaluationMode,
     /// `Deny` (the default) → enforce; only `Audit`/`Warn` → audit. Never changes a result.
     pub mode: Mode,
     /// `failurePolicy: Ignore`: a matchConditions error skips the policy instead of erroring.
@@ -134,9 +145,18 @@ impl ValidatingPolicy {
                 )))
             }
         };
+        let evaluation = evaluation_mode(spec.get("evaluation").unwrap_or(&Value::Null)).map_err(at)?;
         let spec_value = Value::Object(spec.clone());
         let mut variants = vec![Variant::compile("", &spec_value).map_err(at)?];
-        for (which, generated) in autogen(&spec_value) {
+        if evaluation == EvaluationMode::Json {
+            super::json::restrict_to_json(&mut variants[0]);
+        }
+        // Autogen follows matchConstraints, which JSON mode does not read.
+        let generated = match evaluation {
+            EvaluationMode::Kubernetes => autogen(&spec_value),
+            EvaluationMode::Json => Vec::new(),
+        };
+        for (which, generated) in generated {
             variants.push(
                 Variant::compile(which, &generated)
                     .map_err(|e| at(format!("autogen {which}: {e}")))?,
@@ -148,6 +168,7 @@ impl ValidatingPolicy {
                 .cloned()
                 .unwrap_or_default(),
             name,
+            evaluation,
             mode,
             ignore_failures,
             variants,
@@ -203,6 +224,25 @@ impl Variant {
             validations,
             audit_annotations: named("auditAnnotations", "key", "valueExpression")?,
         })
+    }
+}
+
+/// `spec.evaluation.mode`: `Kubernetes` (also when absent) or `JSON`, the
+/// values Kyverno's CRD allows; `Envoy` (the Kyverno Envoy plugin's) and
+/// anything else are load errors rather than a policy judged the wrong way.
+fn evaluation_mode(evaluation: &Value) -> Result<EvaluationMode, String> {
+    let mode = match evaluation {
+        Value::Null => return Ok(EvaluationMode::Kubernetes),
+        Value::Object(fields) => fields.get("mode").unwrap_or(&Value::Null),
+        _ => return Err("spec.evaluation must be an object".into()),
+    };
+    match mode {
+        Value::Null => Ok(EvaluationMode::Kubernetes),
+        Value::String(m) if m == "Kubernetes" => Ok(EvaluationMode::Kubernetes),
+        Value::String(m) if m == "JSON" => Ok(EvaluationMode::Json),
+        other => Err(format!(
+            "spec.evaluation.mode: unknown mode {other} (want Kubernetes or JSON)"
+        )),
     }
 }
 
