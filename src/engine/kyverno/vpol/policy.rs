@@ -61,6 +61,7 @@ pub enum EvaluationMode {
 pub struct ValidatingPolicy {
     pub name: String,
     pub annotations: Map<String, Value>,
+    /// `spec.evaluation.mode`: admission requests, or any document.
     pub evaluation: EvaluationMode,
     /// `Deny` (the default) → enforce; only `Audit`/`Warn` → audit. Never changes a result.
     pub mode: Mode,
