@@ -3,6 +3,7 @@
 //! `cel.bind`. The main type here is [`CelEnv`].
 
 use super::budget;
+use super::check::{self, ResultType};
 use super::error::CelError;
 use super::expression::Expression;
 use super::library;
@@ -62,7 +63,71 @@ impl CelEnv {
 
     /// Compiles `source` once: parse, expand macros, check every called
     /// function is declared, and instrument comprehensions for the budget.
+    /// Its result may be of any type (a variable's, say).
     pub fn compile(&self, source: &str) -> Result<Expression, CelError> {
+        self.compile_as(source, &[])
+    }
+
+    /// Compiles a validation or condition: as [`CelEnv::compile`], and an
+    /// expression whose result type is known at load and is not `bool` is
+    /// a [`CelError::ResultType`], as cel-go's checker rejects it.
+    ///
+    /// ```
+    /// use verdict::engine::cel::CelEnv;
+    /// let env = CelEnv::kubernetes();
+    /// assert!(env.compile_bool("size(object.spec.containers) > 0").is_ok());
+    /// assert!(env.compile_bool("object.spec.hostNetwork").is_ok()); // dyn: checked when evaluated
+    /// let error = env.compile_bool("size(object.spec.containers)").unwrap_err();
+    /// assert!(error.to_string().contains("must evaluate to bool, found int"), "{error}");
+    /// ```
+    pub fn compile_bool(&self, source: &str) -> Result<Expression, CelError> {
+        self.compile_as(source, &[ResultType::Bool])
+    }
+
+    /// Compiles a `messageExpression`, whose known result type must be `string`.
+    pub fn compile_string(&self, source: &str) -> Result<Expression, CelError> {
+        self.compile_as(source, &[ResultType::String])
+    }
+
+    /// Compiles `source`, which must evaluate to one of `wanted` (any type
+    /// when empty) unless its type is only known when evaluated (`dyn`).
+    pub fn compile_as(&self, source: &str, wanted: &[ResultType]) -> Result<Expression, CelError> {
+        let mut ast = self.parse_checked(source)?;
+        if !wanted.is_empty() {
+            let found = check::result_type(&ast, &|name| self.is_declared(name));
+            if found != ResultType::Dyn && !wanted.contains(&found) {
+                return Err(CelError::ResultType {
+                    expression: source.to_string(),
+                    wanted: wanted
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                    found: found.to_string(),
+                });
+            }
+        }
+        use_lenient_or(&mut ast);
+        budget::instrument(&mut ast);
+        Ok(Expression::new(source.to_string(), ast, self.clone()))
+    }
+
+    /// The result type `source` is known to have before evaluation
+    /// ([`ResultType::Dyn`] when it is not).
+    ///
+    /// ```
+    /// use verdict::engine::cel::{CelEnv, ResultType};
+    /// let env = CelEnv::kubernetes();
+    /// assert_eq!(env.result_type("object.metadata.name + '-x'").unwrap(), ResultType::String);
+    /// assert_eq!(env.result_type("object.metadata.name").unwrap(), ResultType::Dyn);
+    /// ```
+    pub fn result_type(&self, source: &str) -> Result<ResultType, CelError> {
+        let ast = self.parse_checked(source)?;
+        Ok(check::result_type(&ast, &|name| self.is_declared(name)))
+    }
+
+    /// Parses `source` and checks every called function is declared.
+    fn parse_checked(&self, source: &str) -> Result<IdedExpr, CelError> {
         let compile_error = |message: String| CelError::Compile {
             expression: source.to_string(),
             message,
@@ -70,7 +135,7 @@ impl CelEnv {
         let parser = self.env.parser();
         let parsed =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(source)));
-        let mut ast = match parsed {
+        let ast = match parsed {
             Ok(Ok(ast)) => ast,
             Ok(Err(e)) => return Err(compile_error(e.to_string().trim().to_string())),
             Err(_) => return Err(compile_error("the CEL parser panicked".to_string())),
@@ -81,9 +146,7 @@ impl CelEnv {
                 function,
             });
         }
-        use_lenient_or(&mut ast);
-        budget::instrument(&mut ast);
-        Ok(Expression::new(source.to_string(), ast, self.clone()))
+        Ok(ast)
     }
 
     /// The first function `ast` calls that this environment does not declare.

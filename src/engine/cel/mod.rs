@@ -76,6 +76,7 @@
 mod activation;
 pub mod admission;
 mod budget;
+mod check;
 mod env;
 mod error;
 mod expression;
@@ -84,6 +85,7 @@ pub mod match_constraints;
 mod value;
 
 pub use activation::Activation;
+pub use check::ResultType;
 pub use env::{CelEnv, CelEnvBuilder, DEFAULT_BUDGET};
 pub use error::CelError;
 pub use expression::{type_name, Expression};
