@@ -3,7 +3,8 @@
 //! ValidatingPolicies, gatekeeper-library `K8sNativeValidation` templates)
 //! compiles in `CelEnv::kubernetes()`, except for calls to the Kyverno
 //! libraries a policy kind adds later (listed in `KIND_LIBRARIES`), which must
-//! fail naming that function, never silently.
+//! fail naming that function, never silently. Each compiles in its field's
+//! role, so the load-time result-type check rejects none of them.
 
 mod support;
 
@@ -12,7 +13,7 @@ use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use verdict::engine::cel::{CelEnv, CelError};
+use verdict::engine::cel::{CelEnv, CelError, ResultType};
 
 /// Functions of Kyverno's CEL libraries, registered by the Kyverno policy
 /// kinds through `CelEnv::builder()`, not by the core environment.
@@ -51,20 +52,35 @@ fn main() {
     );
 }
 
-/// Every `expression`/`messageExpression`/`valueExpression` string under `node`.
-fn expressions(node: &Json, out: &mut Vec<String>) {
+/// Every `expression`/`messageExpression`/`valueExpression` string under
+/// `node`, with the result types its field allows (empty: any), as the
+/// upstream compilers check them: a condition (`validations`,
+/// `validate.cel.expressions`, `matchConditions`, `celPreconditions`) is a
+/// bool, a message a string, an audit annotation a string or null, a
+/// variable anything.
+fn expressions(node: &Json, list: &str, out: &mut Vec<(String, &'static [ResultType])>) {
     match node {
         Json::Object(map) => {
             for (key, value) in map {
                 match (key.as_str(), value) {
-                    ("expression" | "messageExpression" | "valueExpression", Json::String(s)) => {
-                        out.push(s.clone())
+                    ("expression", Json::String(s)) => {
+                        let wanted: &'static [ResultType] = match list {
+                            "variables" => &[],
+                            _ => &[ResultType::Bool],
+                        };
+                        out.push((s.clone(), wanted))
                     }
-                    _ => expressions(value, out),
+                    ("messageExpression", Json::String(s)) => {
+                        out.push((s.clone(), &[ResultType::String]))
+                    }
+                    ("valueExpression", Json::String(s)) => {
+                        out.push((s.clone(), &[ResultType::String, ResultType::Null]))
+                    }
+                    _ => expressions(value, key, out),
                 }
             }
         }
-        Json::Array(items) => items.iter().for_each(|i| expressions(i, out)),
+        Json::Array(items) => items.iter().for_each(|i| expressions(i, list, out)),
         _ => {}
     }
 }
@@ -91,7 +107,7 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn kyverno_expressions(root: &Path) -> Vec<(String, String)> {
+fn kyverno_expressions(root: &Path) -> Vec<(String, String, &'static [ResultType])> {
     let mut found = Vec::new();
     for file in yaml_files(&root.join("kyverno-policies-cel")) {
         for doc in documents(&file) {
@@ -100,15 +116,15 @@ fn kyverno_expressions(root: &Path) -> Vec<(String, String)> {
                 Some("ClusterPolicy" | "Policy" | "ValidatingPolicy")
             ) {
                 let mut exprs = Vec::new();
-                expressions(&doc["spec"], &mut exprs);
-                found.extend(exprs.into_iter().map(|e| (file.display().to_string(), e)));
+                expressions(&doc["spec"], "", &mut exprs);
+                found.extend(exprs.into_iter().map(|(e, w)| (file.display().to_string(), e, w)));
             }
         }
     }
     found
 }
 
-fn gatekeeper_expressions(root: &Path) -> Vec<(String, String)> {
+fn gatekeeper_expressions(root: &Path) -> Vec<(String, String, &'static [ResultType])> {
     let mut found = Vec::new();
     for file in yaml_files(&root.join("gatekeeper-library/library"))
         .into_iter()
@@ -123,8 +139,8 @@ fn gatekeeper_expressions(root: &Path) -> Vec<(String, String)> {
                     .filter(|c| c["engine"] == "K8sNativeValidation")
                 {
                     let mut exprs = Vec::new();
-                    expressions(&code["source"], &mut exprs);
-                    found.extend(exprs.into_iter().map(|e| (file.display().to_string(), e)));
+                    expressions(&code["source"], "", &mut exprs);
+                    found.extend(exprs.into_iter().map(|(e, w)| (file.display().to_string(), e, w)));
                 }
             }
         }
@@ -139,9 +155,16 @@ fn compile_all() -> Result<(), libtest_mimic::Failed> {
     let gatekeeper = gatekeeper_expressions(&root);
     let mut problems = String::new();
     let mut later: BTreeMap<String, usize> = BTreeMap::new();
-    for (file, source) in kyverno.iter().chain(&gatekeeper) {
-        match env.compile(source) {
-            Ok(_) => {}
+    let mut typed = 0;
+    for (file, source, wanted) in kyverno.iter().chain(&gatekeeper) {
+        // The result type is checked in the field's role: an upstream policy the
+        // upstream checker accepts must not be rejected here.
+        match env.compile_as(source, wanted) {
+            Ok(_) => {
+                if env.result_type(source).is_ok_and(|t| t != ResultType::Dyn) {
+                    typed += 1;
+                }
+            }
             Err(CelError::UnknownFunction { function, .. })
                 if KIND_LIBRARIES
                     .iter()
@@ -153,7 +176,7 @@ fn compile_all() -> Result<(), libtest_mimic::Failed> {
         }
     }
     println!(
-        "{} Kyverno and {} Gatekeeper expressions; calls left to the policy kinds' libraries: {later:?}",
+        "{} Kyverno and {} Gatekeeper expressions, {typed} of a type known at load; calls left to the policy kinds' libraries: {later:?}",
         kyverno.len(),
         gatekeeper.len()
     );

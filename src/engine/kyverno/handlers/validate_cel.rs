@@ -11,7 +11,7 @@
 //! no Kyverno libraries.
 
 use crate::engine::cel::admission::{admission_request, namespace_object, RequestFacts};
-use crate::engine::cel::{Activation, CelEnv, Expression, Numbers};
+use crate::engine::cel::{Activation, CelEnv, Expression, Numbers, ResultType};
 use crate::engine::kyverno::engine::{RuleResponse, RuleStatus};
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -60,11 +60,13 @@ impl CelRule {
             return Ok(None);
         };
         let env = environment();
-        let compile = |at: String, source: &Value| -> Result<Expression, String> {
+        // Kubernetes' validator checks result types at compile: expressions and
+        // preconditions are bool, messages string, variables anything.
+        let compile = |at: String, source: &Value, wanted: &[ResultType]| -> Result<Expression, String> {
             let source = source
                 .as_str()
                 .ok_or_else(|| format!("{at}: expression must be a string"))?;
-            env.compile(source).map_err(|e| format!("{at}: {e}"))
+            env.compile_as(source, wanted).map_err(|e| format!("{at}: {e}"))
         };
         let list = |value: &Value, at: &str| -> Result<Vec<Value>, String> {
             match value {
@@ -80,9 +82,13 @@ impl CelRule {
             .enumerate()
         {
             let at = format!("validate.cel.expressions[{i}]");
-            let expression = compile(at.clone(), &item["expression"])?;
+            let expression = compile(at.clone(), &item["expression"], &[ResultType::Bool])?;
             let message_expression = match item.get("messageExpression").filter(|m| !m.is_null()) {
-                Some(source) => Some(compile(format!("{at}.messageExpression"), source)?),
+                Some(source) => Some(compile(
+                    format!("{at}.messageExpression"),
+                    source,
+                    &[ResultType::String],
+                )?),
                 None => None,
             };
             let message = item["message"]
@@ -95,18 +101,21 @@ impl CelRule {
                 message_expression,
             });
         }
-        let named = |value: &Value, at: &str| -> Result<Vec<(String, Expression)>, String> {
+        let named = |value: &Value,
+                     at: &str,
+                     wanted: &[ResultType]|
+         -> Result<Vec<(String, Expression)>, String> {
             list(value, at)?
                 .iter()
                 .enumerate()
                 .map(|(i, item)| {
                     let name = item["name"].as_str().unwrap_or("").to_string();
-                    Ok((name, compile(format!("{at}[{i}]"), &item["expression"])?))
+                    Ok((name, compile(format!("{at}[{i}]"), &item["expression"], wanted)?))
                 })
                 .collect()
         };
-        let variables = named(&cel["variables"], "validate.cel.variables")?;
-        let preconditions = named(&raw["celPreconditions"], "celPreconditions")?;
+        let variables = named(&cel["variables"], "validate.cel.variables", &[])?;
+        let preconditions = named(&raw["celPreconditions"], "celPreconditions", &[ResultType::Bool])?;
         let params = cel.get("paramKind").filter(|p| p.is_object()).map(|kind| {
             let reference = &cel["paramRef"];
             Params {
