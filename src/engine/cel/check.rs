@@ -18,6 +18,13 @@ use cel::IdedExpr;
 use std::fmt;
 
 /// What an expression evaluates to, as far as can be known before evaluating.
+///
+/// ```
+/// use verdict::engine::cel::{CelEnv, ResultType};
+/// let env = CelEnv::kubernetes();
+/// assert_eq!(env.result_type("size(object.spec.containers)").unwrap(), ResultType::Int);
+/// assert_eq!(ResultType::Opaque("kubernetes.Quantity").to_string(), "kubernetes.Quantity");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultType {
     Bool,

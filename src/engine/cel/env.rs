@@ -85,13 +85,34 @@ impl CelEnv {
     }
 
     /// Compiles a `messageExpression`, whose known result type must be `string`.
+    ///
+    /// ```
+    /// use verdict::engine::cel::CelEnv;
+    /// let env = CelEnv::kubernetes();
+    /// assert!(env.compile_string("'replicas: ' + string(object.spec.replicas)").is_ok());
+    /// assert!(env.compile_string("object.spec.replicas > 3").is_err());
+    /// ```
     pub fn compile_string(&self, source: &str) -> Result<Expression, CelError> {
         self.compile_as(source, &[ResultType::String])
     }
 
     /// Compiles `source`, which must evaluate to one of `wanted` (any type
     /// when empty) unless its type is only known when evaluated (`dyn`).
-    pub fn compile_as(&self, source: &str, wanted: &[ResultType]) -> Result<Expression, CelError> {
+    ///
+    /// ```
+    /// use verdict::engine::cel::{CelEnv, ResultType};
+    /// let audit_annotation = [ResultType::String, ResultType::Null];
+    /// let env = CelEnv::kubernetes();
+    /// // Branches of two types are dyn: checked when evaluated.
+    /// assert!(env.compile_as("has(object.spec.x) ? 'x' : null", &audit_annotation).is_ok());
+    /// assert!(env.compile_as("null", &audit_annotation).is_ok());
+    /// assert!(env.compile_as("1", &audit_annotation).is_err());
+    /// ```
+    pub fn compile_as(
+        &self,
+        source: &str,
+        wanted: &[ResultType],
+    ) -> Result<Expression, CelError> {
         let mut ast = self.parse_checked(source)?;
         if !wanted.is_empty() {
             let found = check::result_type(&ast, &|name| self.is_declared(name));
