@@ -57,32 +57,48 @@ fn main() {
 /// upstream compilers check them: a condition (`validations`,
 /// `validate.cel.expressions`, `matchConditions`, `celPreconditions`) is a
 /// bool, a message a string, an audit annotation a string or null, a
-/// variable anything.
-fn expressions(node: &Json, list: &str, out: &mut Vec<(String, &'static [ResultType])>) {
+/// variable anything; and the `variables` (name, expression) beside it.
+fn expressions(node: &Json, list: &str, variables: &[(String, String)], out: &mut Vec<Found>) {
     match node {
         Json::Object(map) => {
+            let mut variables = variables.to_vec();
+            for item in map.get("variables").and_then(Json::as_array).into_iter().flatten() {
+                if let (Some(name), Some(expression)) = (item["name"].as_str(), item["expression"].as_str()) {
+                    variables.push((name.to_string(), expression.to_string()));
+                }
+            }
             for (key, value) in map {
-                match (key.as_str(), value) {
-                    ("expression", Json::String(s)) => {
-                        let wanted: &'static [ResultType] = match list {
-                            "variables" => &[],
-                            _ => &[ResultType::Bool],
-                        };
-                        out.push((s.clone(), wanted))
+                let wanted: &'static [ResultType] = match (key.as_str(), list) {
+                    ("expression", "variables") => &[],
+                    ("expression", _) => &[ResultType::Bool],
+                    ("messageExpression", _) => &[ResultType::String],
+                    ("valueExpression", _) => &[ResultType::String, ResultType::Null],
+                    _ => {
+                        expressions(value, key, &variables, out);
+                        continue;
                     }
-                    ("messageExpression", Json::String(s)) => {
-                        out.push((s.clone(), &[ResultType::String]))
-                    }
-                    ("valueExpression", Json::String(s)) => {
-                        out.push((s.clone(), &[ResultType::String, ResultType::Null]))
-                    }
-                    _ => expressions(value, key, out),
+                };
+                match value {
+                    Json::String(source) => out.push(Found {
+                        source: source.clone(),
+                        wanted,
+                        variables: variables.clone(),
+                    }),
+                    _ => expressions(value, key, &variables, out),
                 }
             }
         }
-        Json::Array(items) => items.iter().for_each(|i| expressions(i, list, out)),
+        Json::Array(items) => items.iter().for_each(|i| expressions(i, list, variables, out)),
         _ => {}
     }
+}
+
+/// One expression of an upstream policy, in its field's role.
+struct Found {
+    source: String,
+    wanted: &'static [ResultType],
+    /// The policy's variables in scope, in order.
+    variables: Vec<(String, String)>,
 }
 
 fn documents(path: &Path) -> Vec<Json> {
@@ -107,7 +123,7 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn kyverno_expressions(root: &Path) -> Vec<(String, String, &'static [ResultType])> {
+fn kyverno_expressions(root: &Path) -> Vec<(String, Found)> {
     let mut found = Vec::new();
     for file in yaml_files(&root.join("kyverno-policies-cel")) {
         for doc in documents(&file) {
@@ -116,15 +132,15 @@ fn kyverno_expressions(root: &Path) -> Vec<(String, String, &'static [ResultType
                 Some("ClusterPolicy" | "Policy" | "ValidatingPolicy")
             ) {
                 let mut exprs = Vec::new();
-                expressions(&doc["spec"], "", &mut exprs);
-                found.extend(exprs.into_iter().map(|(e, w)| (file.display().to_string(), e, w)));
+                expressions(&doc["spec"], "", &[], &mut exprs);
+                found.extend(exprs.into_iter().map(|e| (file.display().to_string(), e)));
             }
         }
     }
     found
 }
 
-fn gatekeeper_expressions(root: &Path) -> Vec<(String, String, &'static [ResultType])> {
+fn gatekeeper_expressions(root: &Path) -> Vec<(String, Found)> {
     let mut found = Vec::new();
     for file in yaml_files(&root.join("gatekeeper-library/library"))
         .into_iter()
@@ -139,8 +155,8 @@ fn gatekeeper_expressions(root: &Path) -> Vec<(String, String, &'static [ResultT
                     .filter(|c| c["engine"] == "K8sNativeValidation")
                 {
                     let mut exprs = Vec::new();
-                    expressions(&code["source"], "", &mut exprs);
-                    found.extend(exprs.into_iter().map(|(e, w)| (file.display().to_string(), e, w)));
+                    expressions(&code["source"], "", &[], &mut exprs);
+                    found.extend(exprs.into_iter().map(|e| (file.display().to_string(), e)));
                 }
             }
         }
@@ -156,12 +172,20 @@ fn compile_all() -> Result<(), libtest_mimic::Failed> {
     let mut problems = String::new();
     let mut later: BTreeMap<String, usize> = BTreeMap::new();
     let mut typed = 0;
-    for (file, source, wanted) in kyverno.iter().chain(&gatekeeper) {
-        // The result type is checked in the field's role: an upstream policy the
-        // upstream checker accepts must not be rejected here.
-        match env.compile_as(source, wanted) {
-            Ok(_) => {
-                if env.result_type(source).is_ok_and(|t| t != ResultType::Dyn) {
+    for (file, found) in kyverno.iter().chain(&gatekeeper) {
+        // The result type is checked in the field's role, with the policy's
+        // variables typed: an upstream policy the upstream checker accepts
+        // must not be rejected here.
+        let mut variables = Vec::new();
+        for (name, source) in &found.variables {
+            if let Ok(expression) = env.compile_with_variables(source, &[], &variables) {
+                variables.push((name.clone(), expression));
+            }
+        }
+        let source = &found.source;
+        match env.compile_with_variables(source, found.wanted, &variables) {
+            Ok(expression) => {
+                if expression.result_type() != ResultType::Dyn {
                     typed += 1;
                 }
             }

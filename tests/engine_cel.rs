@@ -5,7 +5,8 @@
 //! `kyverno-cli`), `variables` (`[{name, expression}]`, evaluated in order and
 //! bound as `variables`), `as` (`bool` or `string`: compile with `compile_bool` /
 //! `compile_string` and evaluate with `eval_bool` / `eval_string`;
-//! `string-or-null`: an audit annotation's type) and `huge_list: N` (binds `object: {items: [0, .., N-1]}`).
+//! `string-or-null`: an audit annotation's type; `variables.<name>` has its
+//! variable's type) and `huge_list: N` (binds `object: {items: [0, .., N-1]}`).
 //! `want` is the result as JSON; `want_error: text`: compiling or evaluating
 //! fails with a message containing `text`, and `error_at: compile | eval` says which.
 
@@ -52,10 +53,12 @@ fn evaluate(case: &Value) -> Result<Result<Value, Stop>, String> {
     let mut variables = Vec::new();
     for v in case["variables"].as_array().into_iter().flatten() {
         let name = v["name"].as_str().ok_or("variable without `name`")?;
-        match env.compile(
+        match env.compile_with_variables(
             v["expression"]
                 .as_str()
                 .ok_or("variable without `expression`")?,
+            &[],
+            &variables,
         ) {
             Ok(e) => variables.push((name.to_string(), e)),
             Err(e) => return Ok(Err(Stop::Compile(e))),
@@ -73,7 +76,7 @@ fn evaluate(case: &Value) -> Result<Result<Value, Stop>, String> {
         Some("string-or-null") => &[ResultType::String, ResultType::Null],
         Some(other) => return Err(format!("unknown `as: {other}`")),
     };
-    let expression = match env.compile_as(source, wanted) {
+    let expression = match env.compile_with_variables(source, wanted, &variables) {
         Ok(e) => e,
         Err(e) => return Ok(Err(Stop::Compile(e))),
     };

@@ -82,9 +82,15 @@ const MAX_DEPTH: usize = 256;
 /// The result type of a parsed expression. `is_function(name)` says whether
 /// the environment declares `name`, so that `ns.f(x)` is read as the
 /// namespaced function `ns.f`, as cel-go's checker reads it, when declared.
-pub(crate) fn result_type(ast: &IdedExpr, is_function: &dyn Fn(&str) -> bool) -> ResultType {
+/// `variables` are the types of the policy's variables, read as `variables.<name>`.
+pub(crate) fn result_type(
+    ast: &IdedExpr,
+    is_function: &dyn Fn(&str) -> bool,
+    variables: &[(&str, ResultType)],
+) -> ResultType {
     Inference {
         is_function,
+        variables,
         scope: Vec::new(),
     }
     .infer(ast, 0)
@@ -92,6 +98,7 @@ pub(crate) fn result_type(ast: &IdedExpr, is_function: &dyn Fn(&str) -> bool) ->
 
 struct Inference<'a> {
     is_function: &'a dyn Fn(&str) -> bool,
+    variables: &'a [(&'a str, ResultType)],
     /// Comprehension variables in scope, innermost last.
     scope: Vec<(std::string::String, ResultType)>,
 }
@@ -118,7 +125,7 @@ impl Inference<'_> {
                 if select.test {
                     Bool
                 } else {
-                    Dyn
+                    self.policy_variable(&select.operand, &select.field)
                 }
             }
             Expr::Ident(name) => self.variable(name),
@@ -155,6 +162,23 @@ impl Inference<'_> {
                 result
             }
             Expr::Struct(_) | Expr::Unspecified => Dyn,
+        }
+    }
+
+    /// `variables.<field>`: the type of the policy variable, unless a
+    /// comprehension variable named `variables` hides it.
+    fn policy_variable(&self, operand: &IdedExpr, field: &str) -> ResultType {
+        match &operand.expr {
+            Expr::Ident(name)
+                if name == "variables" && !self.scope.iter().any(|(n, _)| n == name) =>
+            {
+                self.variables
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| *n == field)
+                    .map_or(Dyn, |(_, t)| *t)
+            }
+            _ => Dyn,
         }
     }
 
@@ -467,6 +491,31 @@ mod tests {
             inferred("cel.bind(base64, object.x, base64.decode(1))"),
             Dyn
         );
+    }
+
+    #[test]
+    fn a_policy_variable_has_its_expression_type() {
+        let env = CelEnv::kubernetes();
+        let is_function = |name: &str| env.is_declared(name);
+        let parse = |source: &str| env.env.parser().parse(source).unwrap();
+        let variables = [("count", Int), ("names", List), ("object", Dyn)];
+        for (source, want) in [
+            ("variables.count", Int),
+            ("variables.names", List),
+            ("variables.object", Dyn),
+            ("variables.missing", Dyn),
+            ("variables.count > 1", Bool),
+            ("variables.count + 1", Int),
+            // A comprehension variable named `variables` hides the policy's.
+            ("[{'count': true}].map(variables, variables.count)", List),
+            ("cel.bind(variables, {'count': 'a'}, variables.count)", Dyn),
+        ] {
+            assert_eq!(
+                result_type(&parse(source), &is_function, &variables),
+                want,
+                "{source}"
+            );
+        }
     }
 
     #[test]

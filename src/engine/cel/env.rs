@@ -113,24 +113,49 @@ impl CelEnv {
         source: &str,
         wanted: &[ResultType],
     ) -> Result<Expression, CelError> {
+        self.compile_with_variables(source, wanted, &[])
+    }
+
+    /// As [`CelEnv::compile_as`], where `variables.<name>` has the result
+    /// type of the compiled variable `name`, as the upstream compilers
+    /// declare each variable with its expression's type.
+    ///
+    /// ```
+    /// use verdict::engine::cel::{CelEnv, ResultType};
+    /// let env = CelEnv::kubernetes();
+    /// let variables = vec![("names".to_string(), env.compile("object.spec.containers.map(c, c.name)").unwrap())];
+    /// let bool_only = [ResultType::Bool];
+    /// assert!(env.compile_with_variables("variables.names.all(n, n != '')", &bool_only, &variables).is_ok());
+    /// let error = env.compile_with_variables("variables.names", &bool_only, &variables).unwrap_err();
+    /// assert!(error.to_string().contains("must evaluate to bool, found list"), "{error}");
+    /// ```
+    pub fn compile_with_variables(
+        &self,
+        source: &str,
+        wanted: &[ResultType],
+        variables: &[(String, Expression)],
+    ) -> Result<Expression, CelError> {
         let mut ast = self.parse_checked(source)?;
-        if !wanted.is_empty() {
-            let found = check::result_type(&ast, &|name| self.is_declared(name));
-            if found != ResultType::Dyn && !wanted.contains(&found) {
-                return Err(CelError::ResultType {
-                    expression: source.to_string(),
-                    wanted: wanted
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(" or "),
-                    found: found.to_string(),
-                });
-            }
+        let variable_types: Vec<(&str, ResultType)> = variables
+            .iter()
+            .map(|(name, e)| (name.as_str(), e.result_type()))
+            .collect();
+        let found = check::result_type(&ast, &|name| self.is_declared(name), &variable_types);
+        // No wanted types: any result (a variable's); dyn: only evaluation tells.
+        if !wanted.is_empty() && found != ResultType::Dyn && !wanted.contains(&found) {
+            return Err(CelError::ResultType {
+                expression: source.to_string(),
+                wanted: wanted
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                found: found.to_string(),
+            });
         }
         use_lenient_or(&mut ast);
         budget::instrument(&mut ast);
-        Ok(Expression::new(source.to_string(), ast, self.clone()))
+        Ok(Expression::new(source.to_string(), ast, self.clone(), found))
     }
 
     /// The result type `source` is known to have before evaluation
@@ -144,7 +169,7 @@ impl CelEnv {
     /// ```
     pub fn result_type(&self, source: &str) -> Result<ResultType, CelError> {
         let ast = self.parse_checked(source)?;
-        Ok(check::result_type(&ast, &|name| self.is_declared(name)))
+        Ok(check::result_type(&ast, &|name| self.is_declared(name), &[]))
     }
 
     /// Parses `source` and checks every called function is declared.
@@ -193,7 +218,7 @@ impl CelEnv {
     /// Asks the crate itself: a call to an undeclared name fails with
     /// `UndeclaredReference`, a declared one with an overload error. The probe
     /// passes [`PROBE_ARITY`] nulls, which no overload takes, so no function runs.
-    fn is_declared(&self, name: &str) -> bool {
+    pub(crate) fn is_declared(&self, name: &str) -> bool {
         if name.starts_with(['@', '_', '!', '-']) {
             return true; // operators and internal helpers: the parser makes them
         }

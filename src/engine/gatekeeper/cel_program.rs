@@ -94,14 +94,16 @@ impl CelProgram {
         }
         check_fields(source, &format!("{field}.source"), SOURCE_FIELDS)?;
         // Kubernetes' validator compiler checks result types: validations and
-        // match conditions bool, messages string, variables anything.
+        // match conditions bool, messages string, variables anything; a
+        // variable has its expression's type in the expressions after it.
         let compile = |at: String,
                        text: &str,
                        params_allowed: bool,
-                       wanted: &[ResultType]|
+                       wanted: &[ResultType],
+                       variables: &[(String, Expression)]|
          -> Result<Expression, String> {
             let expression = env
-                .compile_as(text, wanted)
+                .compile_with_variables(text, wanted, variables)
                 .map_err(|e| format!("{at}: {e}"))?;
             if !params_allowed && reads_identifier(text, "params") {
                 return Err(format!(
@@ -129,11 +131,11 @@ impl CelProgram {
         let mut variables = vec![
             (
                 "anyObject".to_string(),
-                compile("driver variable anyObject".into(), ANY_OBJECT, true, &[])?,
+                compile("driver variable anyObject".into(), ANY_OBJECT, true, &[], &[])?,
             ),
             (
                 "params".to_string(),
-                compile("driver variable params".into(), PARAMS, true, &[])?,
+                compile("driver variable params".into(), PARAMS, true, &[], &[])?,
             ),
         ];
         for (i, item) in list("variables")?.iter().enumerate() {
@@ -152,10 +154,8 @@ impl CelProgram {
             }
             let expression =
                 text(item, &at, "expression")?.ok_or(format!("{at}.expression is missing"))?;
-            variables.push((
-                name,
-                compile(format!("{at}.expression"), &expression, true, &[])?,
-            ));
+            let expression = compile(format!("{at}.expression"), &expression, true, &[], &variables)?;
+            variables.push((name, expression));
         }
         let mut match_conditions = Vec::new();
         for (i, item) in list("matchCondition")?.iter().enumerate() {
@@ -176,6 +176,7 @@ impl CelProgram {
                     &expression,
                     false,
                     &[ResultType::Bool],
+                    &[],
                 )?,
             ));
         }
@@ -192,6 +193,7 @@ impl CelProgram {
                         &m,
                         false,
                         &[ResultType::String],
+                        &variables,
                     )?)
                 }
                 _ => None,
@@ -202,6 +204,7 @@ impl CelProgram {
                     &expression,
                     false,
                     &[ResultType::Bool],
+                    &variables,
                 )?,
                 message: text(item, &at, "message")?.unwrap_or_default(),
                 message_expression,

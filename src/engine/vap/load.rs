@@ -141,19 +141,29 @@ pub(super) fn compile_policy(policy: &PolicyDocument) -> Result<VapRule, String>
         .map_err(|e| format!("policy {name}: the authz library does not register: {e:?}"))?
         .build();
     // The API server's result types: validations and match conditions bool,
-    // messages string, audit annotations string or null, variables anything.
-    let compile_as = |field: &str, index: usize, source: &str, wanted: &[ResultType]| {
-        env.compile_as(source, wanted)
+    // messages string, audit annotations string or null, variables anything;
+    // a variable has its expression's type in the expressions after it.
+    let compile_as = |field: &str,
+                      index: usize,
+                      source: &str,
+                      wanted: &[ResultType],
+                      variables: &[(String, Expression)]| {
+        env.compile_with_variables(source, wanted, variables)
             .map_err(|e| fail(field, index, e.to_string()))
     };
-    let condition = |field: &str, index: usize, source: &str| compile_as(field, index, source, &[ResultType::Bool]);
-    let any = |field: &str, index: usize, source: &str| compile_as(field, index, source, &[]);
+    let condition = |field: &str, index: usize, source: &str| {
+        compile_as(field, index, source, &[ResultType::Bool], &[])
+    };
     let match_conditions = named(&spec.match_conditions, "matchConditions", &condition)?;
-    let variables = named(&spec.variables, "variables", &any)?;
+    let mut variables: Vec<(String, Expression)> = Vec::new();
+    for (i, v) in spec.variables.iter().enumerate() {
+        let expression = compile_as("variables", i, &v.expression, &[], &variables)?;
+        variables.push((v.name.clone(), expression));
+    }
     let mut validations = Vec::new();
     for (i, v) in spec.validations.iter().enumerate() {
         validations.push(CompiledValidation {
-            expression: condition("validations", i, &v.expression)?,
+            expression: compile_as("validations", i, &v.expression, &[ResultType::Bool], &variables)?,
             message: v
                 .message
                 .clone()
@@ -163,7 +173,7 @@ pub(super) fn compile_policy(policy: &PolicyDocument) -> Result<VapRule, String>
                 .message_expression
                 .as_deref()
                 .map(|m| {
-                    compile_as("validations", i, m, &[ResultType::String])
+                    compile_as("validations", i, m, &[ResultType::String], &variables)
                         .map_err(|e| format!("{e} (messageExpression)"))
                 })
                 .transpose()?,
@@ -179,6 +189,7 @@ pub(super) fn compile_policy(policy: &PolicyDocument) -> Result<VapRule, String>
                 i,
                 &a.value_expression,
                 &[ResultType::String, ResultType::Null],
+                &variables,
             )?,
         ));
     }
