@@ -43,6 +43,17 @@
 //! [`to_json`] converts a result back (message expressions, variables, audit
 //! annotations).
 //!
+//! # Result types at load
+//!
+//! cel-go's checker rejects a validation that is not a `bool` (a message that
+//! is not a `string`) when a policy is created. cel-rust has none, so
+//! `check.rs` infers the result type from an expression's shape (literals,
+//! operators, macros, library functions with one result type, typed
+//! `variables.<name>`); [`CelEnv::compile_bool`], [`CelEnv::compile_string`]
+//! and [`CelEnv::compile_with_variables`] reject a known wrong type with
+//! [`CelError::ResultType`]. An unknown type ([`ResultType::Dyn`]) is never
+//! rejected there: [`Expression::eval_bool`] checks the value.
+//!
 //! # Runtime budget
 //!
 //! cel-rust cannot be interrupted, so each compiled expression is rewritten:
