@@ -74,6 +74,16 @@ fn hostile_inputs_are_errors_naming_the_file_and_the_rest_still_runs() {
         doc["load_errors"].as_array().unwrap().iter().map(|e| format!("{} {}", e["path"], e["message"])).collect();
     assert!(load_errors.iter().any(|e| e.contains("broken-template.yaml")), "{load_errors:?}");
     assert!(load_errors.iter().any(|e| e.contains("orphan-constraint.yaml")), "{load_errors:?}");
+    // A CEL expression whose result type is known at load and wrong for its field,
+    // one per policy kind: the error names the file, the field and the expression.
+    for (file, says) in [
+        ("cel-rule-not-bool.yaml", "rule `count-containers`: validate.cel.expressions[1]: CEL expression `size(object.spec.containers)` must evaluate to bool, found int"),
+        ("vpol-message-not-string.yaml", "spec.validations[0].messageExpression: CEL expression `size(object.spec.containers)` must evaluate to string, found int"),
+        ("vap-validation-not-bool.yaml", "validations[1]: CEL expression `object.metadata.name + '-checked'` must evaluate to bool, found string"),
+        ("cel-template-not-bool.yaml", "validations[0].expression: CEL expression `variables.anyObject.spec.containers.map(c, c.name)` must evaluate to bool, found list"),
+    ] {
+        assert!(load_errors.iter().any(|e| e.contains(file) && e.contains(says)), "{file}: {says}: {load_errors:?}");
+    }
 
     // The good rule still runs and its good cases still hold.
     assert_eq!(result(&doc, "good-rule", "pass-labelled.yaml")["ok"], true);

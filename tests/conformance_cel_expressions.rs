@@ -3,7 +3,8 @@
 //! ValidatingPolicies, gatekeeper-library `K8sNativeValidation` templates)
 //! compiles in `CelEnv::kubernetes()`, except for calls to the Kyverno
 //! libraries a policy kind adds later (listed in `KIND_LIBRARIES`), which must
-//! fail naming that function, never silently.
+//! fail naming that function, never silently. Each compiles in its field's
+//! role, so the load-time result-type check rejects none of them.
 
 mod support;
 
@@ -12,7 +13,7 @@ use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use verdict::engine::cel::{CelEnv, CelError};
+use verdict::engine::cel::{CelEnv, CelError, ResultType};
 
 /// Functions of Kyverno's CEL libraries, registered by the Kyverno policy
 /// kinds through `CelEnv::builder()`, not by the core environment.
@@ -51,22 +52,53 @@ fn main() {
     );
 }
 
-/// Every `expression`/`messageExpression`/`valueExpression` string under `node`.
-fn expressions(node: &Json, out: &mut Vec<String>) {
+/// Every `expression`/`messageExpression`/`valueExpression` string under
+/// `node`, with the result types its field allows (empty: any), as the
+/// upstream compilers check them: a condition (`validations`,
+/// `validate.cel.expressions`, `matchConditions`, `celPreconditions`) is a
+/// bool, a message a string, an audit annotation a string or null, a
+/// variable anything; and the `variables` (name, expression) beside it.
+fn expressions(node: &Json, list: &str, variables: &[(String, String)], out: &mut Vec<Found>) {
     match node {
         Json::Object(map) => {
+            let mut variables = variables.to_vec();
+            for item in map.get("variables").and_then(Json::as_array).into_iter().flatten() {
+                if let (Some(name), Some(expression)) = (item["name"].as_str(), item["expression"].as_str()) {
+                    variables.push((name.to_string(), expression.to_string()));
+                }
+            }
             for (key, value) in map {
-                match (key.as_str(), value) {
-                    ("expression" | "messageExpression" | "valueExpression", Json::String(s)) => {
-                        out.push(s.clone())
+                let wanted: &'static [ResultType] = match (key.as_str(), list) {
+                    ("expression", "variables") => &[],
+                    ("expression", _) => &[ResultType::Bool],
+                    ("messageExpression", _) => &[ResultType::String],
+                    ("valueExpression", _) => &[ResultType::String, ResultType::Null],
+                    _ => {
+                        expressions(value, key, &variables, out);
+                        continue;
                     }
-                    _ => expressions(value, out),
+                };
+                match value {
+                    Json::String(source) => out.push(Found {
+                        source: source.clone(),
+                        wanted,
+                        variables: variables.clone(),
+                    }),
+                    _ => expressions(value, key, &variables, out),
                 }
             }
         }
-        Json::Array(items) => items.iter().for_each(|i| expressions(i, out)),
+        Json::Array(items) => items.iter().for_each(|i| expressions(i, list, variables, out)),
         _ => {}
     }
+}
+
+/// One expression of an upstream policy, in its field's role.
+struct Found {
+    source: String,
+    wanted: &'static [ResultType],
+    /// The policy's variables in scope, in order.
+    variables: Vec<(String, String)>,
 }
 
 fn documents(path: &Path) -> Vec<Json> {
@@ -91,7 +123,7 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn kyverno_expressions(root: &Path) -> Vec<(String, String)> {
+fn kyverno_expressions(root: &Path) -> Vec<(String, Found)> {
     let mut found = Vec::new();
     for file in yaml_files(&root.join("kyverno-policies-cel")) {
         for doc in documents(&file) {
@@ -100,7 +132,7 @@ fn kyverno_expressions(root: &Path) -> Vec<(String, String)> {
                 Some("ClusterPolicy" | "Policy" | "ValidatingPolicy")
             ) {
                 let mut exprs = Vec::new();
-                expressions(&doc["spec"], &mut exprs);
+                expressions(&doc["spec"], "", &[], &mut exprs);
                 found.extend(exprs.into_iter().map(|e| (file.display().to_string(), e)));
             }
         }
@@ -108,7 +140,7 @@ fn kyverno_expressions(root: &Path) -> Vec<(String, String)> {
     found
 }
 
-fn gatekeeper_expressions(root: &Path) -> Vec<(String, String)> {
+fn gatekeeper_expressions(root: &Path) -> Vec<(String, Found)> {
     let mut found = Vec::new();
     for file in yaml_files(&root.join("gatekeeper-library/library"))
         .into_iter()
@@ -123,7 +155,7 @@ fn gatekeeper_expressions(root: &Path) -> Vec<(String, String)> {
                     .filter(|c| c["engine"] == "K8sNativeValidation")
                 {
                     let mut exprs = Vec::new();
-                    expressions(&code["source"], &mut exprs);
+                    expressions(&code["source"], "", &[], &mut exprs);
                     found.extend(exprs.into_iter().map(|e| (file.display().to_string(), e)));
                 }
             }
@@ -139,9 +171,24 @@ fn compile_all() -> Result<(), libtest_mimic::Failed> {
     let gatekeeper = gatekeeper_expressions(&root);
     let mut problems = String::new();
     let mut later: BTreeMap<String, usize> = BTreeMap::new();
-    for (file, source) in kyverno.iter().chain(&gatekeeper) {
-        match env.compile(source) {
-            Ok(_) => {}
+    let mut typed = 0;
+    for (file, found) in kyverno.iter().chain(&gatekeeper) {
+        // The result type is checked in the field's role, with the policy's
+        // variables typed: an upstream policy the upstream checker accepts
+        // must not be rejected here.
+        let mut variables = Vec::new();
+        for (name, source) in &found.variables {
+            if let Ok(expression) = env.compile_with_variables(source, &[], &variables) {
+                variables.push((name.clone(), expression));
+            }
+        }
+        let source = &found.source;
+        match env.compile_with_variables(source, found.wanted, &variables) {
+            Ok(expression) => {
+                if expression.result_type() != ResultType::Dyn {
+                    typed += 1;
+                }
+            }
             Err(CelError::UnknownFunction { function, .. })
                 if KIND_LIBRARIES
                     .iter()
@@ -153,7 +200,7 @@ fn compile_all() -> Result<(), libtest_mimic::Failed> {
         }
     }
     println!(
-        "{} Kyverno and {} Gatekeeper expressions; calls left to the policy kinds' libraries: {later:?}",
+        "{} Kyverno and {} Gatekeeper expressions, {typed} of a type known at load; calls left to the policy kinds' libraries: {later:?}",
         kyverno.len(),
         gatekeeper.len()
     );

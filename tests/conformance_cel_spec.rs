@@ -5,7 +5,8 @@
 //!
 //! Each test compiles its expression in `CelEnv::kubernetes()` (with the
 //! test's container), binds its bindings, evaluates, and compares with the
-//! expected value, or expects an error for an `evalError` test. Tests verdict
+//! expected value, or expects an error for an `evalError` test; the result
+//! type verdict infers at load, when not `dyn`, must be the value's. Tests verdict
 //! cannot express are skipped with a reason (counted in the table): check-only
 //! tests (there is no type checker), and tests whose expected value or
 //! bindings are protobuf messages, enums or type values.
@@ -25,7 +26,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use support::Counts;
-use verdict::engine::cel::{Activation, CelEnv};
+use verdict::engine::cel::{Activation, CelEnv, ResultType};
 
 const VERSION: &str = "0.6.1";
 const GAPS_FILE: &str = "tests/conformance/cel-spec.known-gaps";
@@ -217,10 +218,35 @@ fn run_test(test: &Json) -> Outcome {
     match (want, result) {
         (None, Err(_)) => Outcome::Passed,
         (None, Ok(v)) => Outcome::Failed(format!("want an error, got {v:?}")),
-        (Some(want), Ok(v)) if same(&v, &want) => Outcome::Passed,
+        // The load-time result type, when known, must be the type of the value.
+        (Some(want), Ok(v)) if same(&v, &want) => match (env.result_type(expr), result_type_of(&v)) {
+            (Ok(ResultType::Dyn), _) | (_, None) => Outcome::Passed,
+            (Ok(inferred), Some(actual)) if inferred == actual => Outcome::Passed,
+            (inferred, actual) => Outcome::Failed(format!(
+                "the load-time result type {inferred:?} is not the type of the value, {actual:?}"
+            )),
+        },
         (Some(want), Ok(v)) => Outcome::Failed(format!("want {want:?}, got {v:?}")),
         (Some(_), Err(e)) => Outcome::Failed(e.to_string()),
     }
+}
+
+/// The [`ResultType`] of an evaluated value (`None` for values it has none for).
+fn result_type_of(value: &Value) -> Option<ResultType> {
+    Some(match value {
+        Value::Bool(_) => ResultType::Bool,
+        Value::Int(_) => ResultType::Int,
+        Value::UInt(_) => ResultType::Uint,
+        Value::Float(_) => ResultType::Double,
+        Value::String(_) => ResultType::String,
+        Value::Bytes(_) => ResultType::Bytes,
+        Value::List(_) => ResultType::List,
+        Value::Map(_) => ResultType::Map,
+        Value::Null => ResultType::Null,
+        Value::Timestamp(_) => ResultType::Timestamp,
+        Value::Duration(_) => ResultType::Duration,
+        _ => return None,
+    })
 }
 
 #[derive(Default)]

@@ -3,8 +3,10 @@
 //! Each file holds `cases: [{note, expression, want | want_error}]` with optional
 //! `bindings` (name → JSON document), `numbers` (`cluster`, the default, or
 //! `kyverno-cli`), `variables` (`[{name, expression}]`, evaluated in order and
-//! bound as `variables`), `as` (`bool` or `string`: evaluate with `eval_bool` /
-//! `eval_string`) and `huge_list: N` (binds `object: {items: [0, .., N-1]}`).
+//! bound as `variables`), `as` (`bool` or `string`: compile with `compile_bool` /
+//! `compile_string` and evaluate with `eval_bool` / `eval_string`;
+//! `string-or-null`: an audit annotation's type; `variables.<name>` has its
+//! variable's type) and `huge_list: N` (binds `object: {items: [0, .., N-1]}`).
 //! `want` is the result as JSON; `want_error: text`: compiling or evaluating
 //! fails with a message containing `text`, and `error_at: compile | eval` says which.
 
@@ -13,7 +15,7 @@ mod support;
 use rstest::rstest;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use verdict::engine::cel::{to_json, Activation, CelEnv, CelError, Numbers};
+use verdict::engine::cel::{to_json, Activation, CelEnv, CelError, Numbers, ResultType};
 
 #[rstest]
 fn cel_engine(#[files("tests/engine/cel/*.yaml")] path: PathBuf) {
@@ -51,10 +53,12 @@ fn evaluate(case: &Value) -> Result<Result<Value, Stop>, String> {
     let mut variables = Vec::new();
     for v in case["variables"].as_array().into_iter().flatten() {
         let name = v["name"].as_str().ok_or("variable without `name`")?;
-        match env.compile(
+        match env.compile_with_variables(
             v["expression"]
                 .as_str()
                 .ok_or("variable without `expression`")?,
+            &[],
+            &variables,
         ) {
             Ok(e) => variables.push((name.to_string(), e)),
             Err(e) => return Ok(Err(Stop::Compile(e))),
@@ -64,12 +68,20 @@ fn evaluate(case: &Value) -> Result<Result<Value, Stop>, String> {
     let source = case["expression"]
         .as_str()
         .ok_or("`expression` must be text")?;
-    let expression = match env.compile(source) {
+    // The field's result type is checked at compile, as the load sites do.
+    let wanted: &[ResultType] = match case["as"].as_str() {
+        None => &[],
+        Some("bool") => &[ResultType::Bool],
+        Some("string") => &[ResultType::String],
+        Some("string-or-null") => &[ResultType::String, ResultType::Null],
+        Some(other) => return Err(format!("unknown `as: {other}`")),
+    };
+    let expression = match env.compile_with_variables(source, wanted, &variables) {
         Ok(e) => e,
         Err(e) => return Ok(Err(Stop::Compile(e))),
     };
     let result = match case["as"].as_str() {
-        None => expression.evaluate(&activation).and_then(|v| {
+        None | Some("string-or-null") => expression.evaluate(&activation).and_then(|v| {
             to_json(&v).map_err(|e| CelError::Evaluation {
                 expression: source.into(),
                 message: e.to_string(),

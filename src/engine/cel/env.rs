@@ -3,6 +3,7 @@
 //! `cel.bind`. The main type here is [`CelEnv`].
 
 use super::budget;
+use super::check::{self, ResultType};
 use super::error::CelError;
 use super::expression::Expression;
 use super::library;
@@ -62,7 +63,117 @@ impl CelEnv {
 
     /// Compiles `source` once: parse, expand macros, check every called
     /// function is declared, and instrument comprehensions for the budget.
+    /// Its result may be of any type (a variable's, say).
     pub fn compile(&self, source: &str) -> Result<Expression, CelError> {
+        self.compile_as(source, &[])
+    }
+
+    /// Compiles a validation or condition: as [`CelEnv::compile`], and an
+    /// expression whose result type is known at load and is not `bool` is
+    /// a [`CelError::ResultType`], as cel-go's checker rejects it.
+    ///
+    /// ```
+    /// use verdict::engine::cel::CelEnv;
+    /// let env = CelEnv::kubernetes();
+    /// assert!(env.compile_bool("size(object.spec.containers) > 0").is_ok());
+    /// assert!(env.compile_bool("object.spec.hostNetwork").is_ok()); // dyn: checked when evaluated
+    /// let error = env.compile_bool("size(object.spec.containers)").unwrap_err();
+    /// assert!(error.to_string().contains("must evaluate to bool, found int"), "{error}");
+    /// ```
+    pub fn compile_bool(&self, source: &str) -> Result<Expression, CelError> {
+        self.compile_as(source, &[ResultType::Bool])
+    }
+
+    /// Compiles a `messageExpression`, whose known result type must be `string`.
+    ///
+    /// ```
+    /// use verdict::engine::cel::CelEnv;
+    /// let env = CelEnv::kubernetes();
+    /// assert!(env.compile_string("'replicas: ' + string(object.spec.replicas)").is_ok());
+    /// assert!(env.compile_string("object.spec.replicas > 3").is_err());
+    /// ```
+    pub fn compile_string(&self, source: &str) -> Result<Expression, CelError> {
+        self.compile_as(source, &[ResultType::String])
+    }
+
+    /// Compiles `source`, which must evaluate to one of `wanted` (any type
+    /// when empty) unless its type is only known when evaluated (`dyn`).
+    ///
+    /// ```
+    /// use verdict::engine::cel::{CelEnv, ResultType};
+    /// let audit_annotation = [ResultType::String, ResultType::Null];
+    /// let env = CelEnv::kubernetes();
+    /// // Branches of two types are dyn: checked when evaluated.
+    /// assert!(env.compile_as("has(object.spec.x) ? 'x' : null", &audit_annotation).is_ok());
+    /// assert!(env.compile_as("null", &audit_annotation).is_ok());
+    /// assert!(env.compile_as("1", &audit_annotation).is_err());
+    /// ```
+    pub fn compile_as(
+        &self,
+        source: &str,
+        wanted: &[ResultType],
+    ) -> Result<Expression, CelError> {
+        self.compile_with_variables(source, wanted, &[])
+    }
+
+    /// As [`CelEnv::compile_as`], where `variables.<name>` has the result
+    /// type of the compiled variable `name`, as the upstream compilers
+    /// declare each variable with its expression's type.
+    ///
+    /// ```
+    /// use verdict::engine::cel::{CelEnv, ResultType};
+    /// let env = CelEnv::kubernetes();
+    /// let variables = vec![("names".to_string(), env.compile("object.spec.containers.map(c, c.name)").unwrap())];
+    /// let bool_only = [ResultType::Bool];
+    /// assert!(env.compile_with_variables("variables.names.all(n, n != '')", &bool_only, &variables).is_ok());
+    /// let error = env.compile_with_variables("variables.names", &bool_only, &variables).unwrap_err();
+    /// assert!(error.to_string().contains("must evaluate to bool, found list"), "{error}");
+    /// ```
+    pub fn compile_with_variables(
+        &self,
+        source: &str,
+        wanted: &[ResultType],
+        variables: &[(String, Expression)],
+    ) -> Result<Expression, CelError> {
+        let mut ast = self.parse_checked(source)?;
+        let variable_types: Vec<(&str, ResultType)> = variables
+            .iter()
+            .map(|(name, e)| (name.as_str(), e.result_type()))
+            .collect();
+        let found = check::result_type(&ast, &|name| self.is_declared(name), &variable_types);
+        // No wanted types: any result (a variable's); dyn: only evaluation tells.
+        if !wanted.is_empty() && found != ResultType::Dyn && !wanted.contains(&found) {
+            return Err(CelError::ResultType {
+                expression: source.to_string(),
+                wanted: wanted
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                found: found.to_string(),
+            });
+        }
+        use_lenient_or(&mut ast);
+        budget::instrument(&mut ast);
+        Ok(Expression::new(source.to_string(), ast, self.clone(), found))
+    }
+
+    /// The result type `source` is known to have before evaluation
+    /// ([`ResultType::Dyn`] when it is not).
+    ///
+    /// ```
+    /// use verdict::engine::cel::{CelEnv, ResultType};
+    /// let env = CelEnv::kubernetes();
+    /// assert_eq!(env.result_type("object.metadata.name + '-x'").unwrap(), ResultType::String);
+    /// assert_eq!(env.result_type("object.metadata.name").unwrap(), ResultType::Dyn);
+    /// ```
+    pub fn result_type(&self, source: &str) -> Result<ResultType, CelError> {
+        let ast = self.parse_checked(source)?;
+        Ok(check::result_type(&ast, &|name| self.is_declared(name), &[]))
+    }
+
+    /// Parses `source` and checks every called function is declared.
+    fn parse_checked(&self, source: &str) -> Result<IdedExpr, CelError> {
         let compile_error = |message: String| CelError::Compile {
             expression: source.to_string(),
             message,
@@ -70,7 +181,7 @@ impl CelEnv {
         let parser = self.env.parser();
         let parsed =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(source)));
-        let mut ast = match parsed {
+        let ast = match parsed {
             Ok(Ok(ast)) => ast,
             Ok(Err(e)) => return Err(compile_error(e.to_string().trim().to_string())),
             Err(_) => return Err(compile_error("the CEL parser panicked".to_string())),
@@ -81,9 +192,7 @@ impl CelEnv {
                 function,
             });
         }
-        use_lenient_or(&mut ast);
-        budget::instrument(&mut ast);
-        Ok(Expression::new(source.to_string(), ast, self.clone()))
+        Ok(ast)
     }
 
     /// The first function `ast` calls that this environment does not declare.
@@ -109,7 +218,7 @@ impl CelEnv {
     /// Asks the crate itself: a call to an undeclared name fails with
     /// `UndeclaredReference`, a declared one with an overload error. The probe
     /// passes [`PROBE_ARITY`] nulls, which no overload takes, so no function runs.
-    fn is_declared(&self, name: &str) -> bool {
+    pub(crate) fn is_declared(&self, name: &str) -> bool {
         if name.starts_with(['@', '_', '!', '-']) {
             return true; // operators and internal helpers: the parser makes them
         }

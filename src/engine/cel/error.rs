@@ -13,6 +13,14 @@ pub enum CelError {
         expression: String,
         function: String,
     },
+    /// The result type is known at load and is not the one the field needs
+    /// (a validation that is a string, say), as cel-go's checker finds it.
+    #[error("CEL expression `{expression}` must evaluate to {wanted}, found {found}")]
+    ResultType {
+        expression: String,
+        wanted: String,
+        found: String,
+    },
     /// Evaluation failed: no matching overload, missing key, division by zero, ...
     #[error("CEL expression `{expression}` failed: {message}")]
     Evaluation { expression: String, message: String },

@@ -2,6 +2,7 @@
 
 use super::activation::Activation;
 use super::budget;
+use super::check::ResultType;
 use super::env::CelEnv;
 use super::error::CelError;
 use cel::{ExecutionError, IdedExpr, Value};
@@ -22,6 +23,7 @@ pub struct Expression {
     source: Arc<str>,
     ast: Arc<IdedExpr>,
     env: CelEnv,
+    result_type: ResultType,
 }
 
 impl std::fmt::Debug for Expression {
@@ -31,12 +33,20 @@ impl std::fmt::Debug for Expression {
 }
 
 impl Expression {
-    pub(crate) fn new(source: String, ast: IdedExpr, env: CelEnv) -> Self {
+    pub(crate) fn new(source: String, ast: IdedExpr, env: CelEnv, result_type: ResultType) -> Self {
         Expression {
             source: source.into(),
             ast: Arc::new(ast),
             env,
+            result_type,
         }
+    }
+
+    /// The result type known at load ([`ResultType::Dyn`] when only
+    /// evaluation tells); a later expression reading `variables.<name>` of
+    /// this one gets it.
+    pub fn result_type(&self) -> ResultType {
+        self.result_type
     }
 
     /// The source text it was compiled from.

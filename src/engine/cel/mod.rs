@@ -43,6 +43,17 @@
 //! [`to_json`] converts a result back (message expressions, variables, audit
 //! annotations).
 //!
+//! # Result types at load
+//!
+//! cel-go's checker rejects a validation that is not a `bool` (a message that
+//! is not a `string`) when a policy is created. cel-rust has none, so
+//! `check.rs` infers the result type from an expression's shape (literals,
+//! operators, macros, library functions with one result type, typed
+//! `variables.<name>`); [`CelEnv::compile_bool`], [`CelEnv::compile_string`]
+//! and [`CelEnv::compile_with_variables`] reject a known wrong type with
+//! [`CelError::ResultType`]. An unknown type ([`ResultType::Dyn`]) is never
+//! rejected there: [`Expression::eval_bool`] checks the value.
+//!
 //! # Runtime budget
 //!
 //! cel-rust cannot be interrupted, so each compiled expression is rewritten:
@@ -76,6 +87,7 @@
 mod activation;
 pub mod admission;
 mod budget;
+mod check;
 mod env;
 mod error;
 mod expression;
@@ -84,6 +96,7 @@ pub mod match_constraints;
 mod value;
 
 pub use activation::Activation;
+pub use check::ResultType;
 pub use env::{CelEnv, CelEnvBuilder, DEFAULT_BUDGET};
 pub use error::CelError;
 pub use expression::{type_name, Expression};

@@ -12,7 +12,7 @@
 //! variables only; a validation, message expression or match condition naming
 //! it does not compile, as upstream compiles them without params.
 
-use crate::engine::cel::{Activation, CelEnv, CelError, Expression, Numbers};
+use crate::engine::cel::{Activation, CelEnv, CelError, Expression, Numbers, ResultType};
 use serde_json::Value;
 
 /// `code[].engine` of a CEL source.
@@ -93,11 +93,18 @@ impl CelProgram {
             return Err(format!("{field}.source must be an object"));
         }
         check_fields(source, &format!("{field}.source"), SOURCE_FIELDS)?;
+        // Kubernetes' validator compiler checks result types: validations and
+        // match conditions bool, messages string, variables anything; a
+        // variable has its expression's type in the expressions after it.
         let compile = |at: String,
                        text: &str,
-                       params_allowed: bool|
+                       params_allowed: bool,
+                       wanted: &[ResultType],
+                       variables: &[(String, Expression)]|
          -> Result<Expression, String> {
-            let expression = env.compile(text).map_err(|e| format!("{at}: {e}"))?;
+            let expression = env
+                .compile_with_variables(text, wanted, variables)
+                .map_err(|e| format!("{at}: {e}"))?;
             if !params_allowed && reads_identifier(text, "params") {
                 return Err(format!(
                     "{at}: CEL expression `{text}` reads `params`, which only variables may read; use variables.params"
@@ -124,11 +131,11 @@ impl CelProgram {
         let mut variables = vec![
             (
                 "anyObject".to_string(),
-                compile("driver variable anyObject".into(), ANY_OBJECT, true)?,
+                compile("driver variable anyObject".into(), ANY_OBJECT, true, &[], &[])?,
             ),
             (
                 "params".to_string(),
-                compile("driver variable params".into(), PARAMS, true)?,
+                compile("driver variable params".into(), PARAMS, true, &[], &[])?,
             ),
         ];
         for (i, item) in list("variables")?.iter().enumerate() {
@@ -147,10 +154,8 @@ impl CelProgram {
             }
             let expression =
                 text(item, &at, "expression")?.ok_or(format!("{at}.expression is missing"))?;
-            variables.push((
-                name,
-                compile(format!("{at}.expression"), &expression, true)?,
-            ));
+            let expression = compile(format!("{at}.expression"), &expression, true, &[], &variables)?;
+            variables.push((name, expression));
         }
         let mut match_conditions = Vec::new();
         for (i, item) in list("matchCondition")?.iter().enumerate() {
@@ -166,7 +171,13 @@ impl CelProgram {
                 text(item, &at, "expression")?.ok_or(format!("{at}.expression is missing"))?;
             match_conditions.push((
                 name,
-                compile(format!("{at}.expression"), &expression, false)?,
+                compile(
+                    format!("{at}.expression"),
+                    &expression,
+                    false,
+                    &[ResultType::Bool],
+                    &[],
+                )?,
             ));
         }
         let mut validations = Vec::new();
@@ -177,12 +188,24 @@ impl CelProgram {
                 text(item, &at, "expression")?.ok_or(format!("{at}.expression is missing"))?;
             let message_expression = match text(item, &at, "messageExpression")? {
                 Some(m) if !m.trim().is_empty() => {
-                    Some(compile(format!("{at}.messageExpression"), &m, false)?)
+                    Some(compile(
+                        format!("{at}.messageExpression"),
+                        &m,
+                        false,
+                        &[ResultType::String],
+                        &variables,
+                    )?)
                 }
                 _ => None,
             };
             validations.push(Validation {
-                expression: compile(format!("{at}.expression"), &expression, false)?,
+                expression: compile(
+                    format!("{at}.expression"),
+                    &expression,
+                    false,
+                    &[ResultType::Bool],
+                    &variables,
+                )?,
                 message: text(item, &at, "message")?.unwrap_or_default(),
                 message_expression,
             });

@@ -5,7 +5,7 @@
 use super::evaluate::{CompiledBinding, CompiledValidation, VapRule};
 use super::policy::*;
 use crate::engine::cel::match_constraints::is_cluster_scoped;
-use crate::engine::cel::{CelEnv, Expression};
+use crate::engine::cel::{CelEnv, Expression, ResultType};
 use crate::error::LoadError;
 use crate::input::inventory::InventoryCache;
 use crate::library::{LoadContext, LoadedRule, RuleHeader};
@@ -140,15 +140,30 @@ pub(super) fn compile_policy(policy: &PolicyDocument) -> Result<VapRule, String>
         .extension(super::authz::register)
         .map_err(|e| format!("policy {name}: the authz library does not register: {e:?}"))?
         .build();
-    let compile = |field: &str, index: usize, source: &str| -> Result<Expression, String> {
-        env.compile(source).map_err(|e| fail(field, index, e.to_string()))
+    // The API server's result types: validations and match conditions bool,
+    // messages string, audit annotations string or null, variables anything;
+    // a variable has its expression's type in the expressions after it.
+    let compile_as = |field: &str,
+                      index: usize,
+                      source: &str,
+                      wanted: &[ResultType],
+                      variables: &[(String, Expression)]| {
+        env.compile_with_variables(source, wanted, variables)
+            .map_err(|e| fail(field, index, e.to_string()))
     };
-    let match_conditions = named(&spec.match_conditions, "matchConditions", &compile)?;
-    let variables = named(&spec.variables, "variables", &compile)?;
+    let condition = |field: &str, index: usize, source: &str| {
+        compile_as(field, index, source, &[ResultType::Bool], &[])
+    };
+    let match_conditions = named(&spec.match_conditions, "matchConditions", &condition)?;
+    let mut variables: Vec<(String, Expression)> = Vec::new();
+    for (i, v) in spec.variables.iter().enumerate() {
+        let expression = compile_as("variables", i, &v.expression, &[], &variables)?;
+        variables.push((v.name.clone(), expression));
+    }
     let mut validations = Vec::new();
     for (i, v) in spec.validations.iter().enumerate() {
         validations.push(CompiledValidation {
-            expression: compile("validations", i, &v.expression)?,
+            expression: compile_as("validations", i, &v.expression, &[ResultType::Bool], &variables)?,
             message: v
                 .message
                 .clone()
@@ -157,7 +172,10 @@ pub(super) fn compile_policy(policy: &PolicyDocument) -> Result<VapRule, String>
             message_expression: v
                 .message_expression
                 .as_deref()
-                .map(|m| compile("validations", i, m).map_err(|e| format!("{e} (messageExpression)")))
+                .map(|m| {
+                    compile_as("validations", i, m, &[ResultType::String], &variables)
+                        .map_err(|e| format!("{e} (messageExpression)"))
+                })
                 .transpose()?,
             reason: v.reason.clone(),
         });
@@ -166,7 +184,13 @@ pub(super) fn compile_policy(policy: &PolicyDocument) -> Result<VapRule, String>
     for (i, a) in spec.audit_annotations.iter().enumerate() {
         audit_annotations.push((
             a.key.clone(),
-            compile("auditAnnotations", i, &a.value_expression)?,
+            compile_as(
+                "auditAnnotations",
+                i,
+                &a.value_expression,
+                &[ResultType::String, ResultType::Null],
+                &variables,
+            )?,
         ));
     }
     Ok(VapRule {

@@ -11,7 +11,7 @@
 //! no Kyverno libraries.
 
 use crate::engine::cel::admission::{admission_request, namespace_object, RequestFacts};
-use crate::engine::cel::{Activation, CelEnv, Expression, Numbers};
+use crate::engine::cel::{Activation, CelEnv, Expression, Numbers, ResultType};
 use crate::engine::kyverno::engine::{RuleResponse, RuleStatus};
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -60,11 +60,19 @@ impl CelRule {
             return Ok(None);
         };
         let env = environment();
-        let compile = |at: String, source: &Value| -> Result<Expression, String> {
+        // Kubernetes' validator checks result types at compile: expressions and
+        // preconditions are bool, messages string, variables anything; a
+        // variable has its expression's type in the expressions after it.
+        let compile = |at: String,
+                       source: &Value,
+                       wanted: &[ResultType],
+                       variables: &[(String, Expression)]|
+         -> Result<Expression, String> {
             let source = source
                 .as_str()
                 .ok_or_else(|| format!("{at}: expression must be a string"))?;
-            env.compile(source).map_err(|e| format!("{at}: {e}"))
+            env.compile_with_variables(source, wanted, variables)
+                .map_err(|e| format!("{at}: {e}"))
         };
         let list = |value: &Value, at: &str| -> Result<Vec<Value>, String> {
             match value {
@@ -73,6 +81,13 @@ impl CelRule {
                 _ => Err(format!("{at} must be a list")),
             }
         };
+        let mut variables: Vec<(String, Expression)> = Vec::new();
+        for (i, item) in list(&cel["variables"], "validate.cel.variables")?.iter().enumerate() {
+            let name = item["name"].as_str().unwrap_or("").to_string();
+            let at = format!("validate.cel.variables[{i}]");
+            let expression = compile(at, &item["expression"], &[], &variables)?;
+            variables.push((name, expression));
+        }
         let rule_message = raw["validate"]["message"].as_str().unwrap_or("");
         let mut expressions = Vec::new();
         for (i, item) in list(&cel["expressions"], "validate.cel.expressions")?
@@ -80,9 +95,14 @@ impl CelRule {
             .enumerate()
         {
             let at = format!("validate.cel.expressions[{i}]");
-            let expression = compile(at.clone(), &item["expression"])?;
+            let expression = compile(at.clone(), &item["expression"], &[ResultType::Bool], &variables)?;
             let message_expression = match item.get("messageExpression").filter(|m| !m.is_null()) {
-                Some(source) => Some(compile(format!("{at}.messageExpression"), source)?),
+                Some(source) => Some(compile(
+                    format!("{at}.messageExpression"),
+                    source,
+                    &[ResultType::String],
+                    &variables,
+                )?),
                 None => None,
             };
             let message = item["message"]
@@ -95,18 +115,16 @@ impl CelRule {
                 message_expression,
             });
         }
-        let named = |value: &Value, at: &str| -> Result<Vec<(String, Expression)>, String> {
-            list(value, at)?
-                .iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let name = item["name"].as_str().unwrap_or("").to_string();
-                    Ok((name, compile(format!("{at}[{i}]"), &item["expression"])?))
-                })
-                .collect()
-        };
-        let variables = named(&cel["variables"], "validate.cel.variables")?;
-        let preconditions = named(&raw["celPreconditions"], "celPreconditions")?;
+        // Preconditions are match conditions: they see no variables.
+        let preconditions = list(&raw["celPreconditions"], "celPreconditions")?
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let name = item["name"].as_str().unwrap_or("").to_string();
+                let at = format!("celPreconditions[{i}]");
+                Ok((name, compile(at, &item["expression"], &[ResultType::Bool], &[])?))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         let params = cel.get("paramKind").filter(|p| p.is_object()).map(|kind| {
             let reference = &cel["paramRef"];
             Params {

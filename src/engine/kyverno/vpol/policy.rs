@@ -4,7 +4,7 @@
 
 use super::libs;
 use crate::engine::cel::match_constraints::MatchResources;
-use crate::engine::cel::{CelEnv, Expression};
+use crate::engine::cel::{CelEnv, Expression, ResultType};
 use crate::verdict::Mode;
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
@@ -180,11 +180,19 @@ impl ValidatingPolicy {
 impl Variant {
     fn compile(autogen: &'static str, spec: &Value) -> Result<Variant, String> {
         let env = environment();
-        let compile = |at: String, source: &Value| -> Result<Expression, String> {
+        // Result types as Kyverno's compiler checks them: validations and match
+        // conditions bool, messages string, audit annotations string or null;
+        // a variable has its expression's type in the expressions after it.
+        let compile = |at: String,
+                       source: &Value,
+                       wanted: &[ResultType],
+                       variables: &[(String, Expression)]|
+         -> Result<Expression, String> {
             let source = source
                 .as_str()
                 .ok_or_else(|| format!("{at}: expression must be a string"))?;
-            env.compile(source).map_err(|e| format!("{at}: {e}"))
+            env.compile_with_variables(source, wanted, variables)
+                .map_err(|e| format!("{at}: {e}"))
         };
         let list = |field: &str| -> Result<Vec<Value>, String> {
             match &spec[field] {
@@ -193,37 +201,62 @@ impl Variant {
                 _ => Err(format!("spec.{field} must be a list")),
             }
         };
-        let named =
-            |field: &str, key: &str, value: &str| -> Result<Vec<(String, Expression)>, String> {
-                list(field)?
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| {
-                        let name = item[key].as_str().unwrap_or("").to_string();
-                        Ok((name, compile(format!("spec.{field}[{i}]"), &item[value])?))
-                    })
-                    .collect()
-            };
+        let named = |field: &str,
+                     key: &str,
+                     value: &str,
+                     wanted: &[ResultType],
+                     variables: &[(String, Expression)]|
+         -> Result<Vec<(String, Expression)>, String> {
+            list(field)?
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let name = item[key].as_str().unwrap_or("").to_string();
+                    let at = format!("spec.{field}[{i}]");
+                    Ok((name, compile(at, &item[value], wanted, variables)?))
+                })
+                .collect()
+        };
+        let match_constraints = match_constraints(&spec["matchConstraints"])?;
+        let match_conditions = named("matchConditions", "name", "expression", &[ResultType::Bool], &[])?;
+        let mut variables: Vec<(String, Expression)> = Vec::new();
+        for (i, item) in list("variables")?.iter().enumerate() {
+            let name = item["name"].as_str().unwrap_or("").to_string();
+            let expression = compile(format!("spec.variables[{i}]"), &item["expression"], &[], &variables)?;
+            variables.push((name, expression));
+        }
         let mut validations = Vec::new();
         for (i, item) in list("validations")?.iter().enumerate() {
             let at = format!("spec.validations[{i}]");
             validations.push(Validation {
-                expression: compile(at.clone(), &item["expression"])?,
+                expression: compile(at.clone(), &item["expression"], &[ResultType::Bool], &variables)?,
                 message: item["message"].as_str().unwrap_or("").to_string(),
                 message_expression: match item.get("messageExpression").filter(|m| !m.is_null()) {
-                    Some(source) => Some(compile(format!("{at}.messageExpression"), source)?),
+                    Some(source) => Some(compile(
+                        format!("{at}.messageExpression"),
+                        source,
+                        &[ResultType::String],
+                        &variables,
+                    )?),
                     None => None,
                 },
                 reason: item["reason"].as_str().map(str::to_string),
             });
         }
+        let audit_annotations = named(
+            "auditAnnotations",
+            "key",
+            "valueExpression",
+            &[ResultType::String, ResultType::Null],
+            &variables,
+        )?;
         Ok(Variant {
             autogen,
-            match_constraints: match_constraints(&spec["matchConstraints"])?,
-            match_conditions: named("matchConditions", "name", "expression")?,
-            variables: named("variables", "name", "expression")?,
+            match_constraints,
+            match_conditions,
+            variables,
             validations,
-            audit_annotations: named("auditAnnotations", "key", "valueExpression")?,
+            audit_annotations,
         })
     }
 }
