@@ -96,6 +96,26 @@ pub(crate) fn result_type(
     .infer(ast, 0)
 }
 
+/// Whether `ast` is a plain field read (`a.b.c`, `a['b']`) of one of
+/// `roots`: declared `map(string, dyn)`, as Kyverno declares `object` and
+/// `oldObject`, such a read is `dyn` for cel-go's checker too, which Kyverno's
+/// compiler then rejects where it wants exactly `bool`.
+pub(crate) fn is_untyped_field_of(ast: &IdedExpr, roots: &[&str]) -> bool {
+    let mut node = ast;
+    let mut steps = 0;
+    loop {
+        match &node.expr {
+            Expr::Select(select) if !select.test => node = &select.operand,
+            Expr::Call(call) if call.func_name == operators::INDEX && call.args.len() == 2 && call.target.is_none() => {
+                node = &call.args[0]
+            }
+            Expr::Ident(name) => return steps > 0 && roots.contains(&name.as_str()),
+            _ => return false,
+        }
+        steps += 1;
+    }
+}
+
 struct Inference<'a> {
     is_function: &'a dyn Fn(&str) -> bool,
     variables: &'a [(&'a str, ResultType)],
@@ -363,6 +383,18 @@ mod tests {
         CelEnv::kubernetes()
             .result_type(source)
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn bare_fields_of_untyped_roots() {
+        let env = CelEnv::kubernetes();
+        let bare = |source: &str| env.compile(source).unwrap().is_untyped_field_of(&["object", "oldObject"]);
+        for source in ["object.spec.hostNetwork", "oldObject.spec['x'].y", "object['metadata']"] {
+            assert!(bare(source), "{source}");
+        }
+        for source in ["object", "object.spec.x == true", "has(object.spec.x)", "params.spec.x", "[object.a][0]", "object.a.startsWith('x')"] {
+            assert!(!bare(source), "{source}");
+        }
     }
 
     #[test]

@@ -42,6 +42,13 @@ impl Expression {
         }
     }
 
+    /// Whether the expression is nothing but a field read of one of `roots`
+    /// (`object.spec.hostNetwork`), whose type is `dyn` where `roots` are
+    /// declared as untyped maps.
+    pub fn is_untyped_field_of(&self, roots: &[&str]) -> bool {
+        super::check::is_untyped_field_of(&self.ast, roots)
+    }
+
     /// The result type known at load ([`ResultType::Dyn`] when only
     /// evaluation tells); a later expression reading `variables.<name>` of
     /// this one gets it.

@@ -228,8 +228,16 @@ impl Variant {
         let mut validations = Vec::new();
         for (i, item) in list("validations")?.iter().enumerate() {
             let at = format!("spec.validations[{i}]");
+            let expression = compile(at.clone(), &item["expression"], &[ResultType::Bool], &variables)?;
+            // Kyverno declares `object` and `oldObject` as map(string, dyn) and wants exactly bool.
+            if expression.is_untyped_field_of(&["object", "oldObject"]) {
+                return Err(format!(
+                    "{at}: CEL expression `{}` must evaluate to bool, found dyn (Kyverno types `object` as map(string, dyn); compare the field, e.g. `== true`)",
+                    expression.source()
+                ));
+            }
             validations.push(Validation {
-                expression: compile(at.clone(), &item["expression"], &[ResultType::Bool], &variables)?,
+                expression,
                 message: item["message"].as_str().unwrap_or("").to_string(),
                 message_expression: match item.get("messageExpression").filter(|m| !m.is_null()) {
                     Some(source) => Some(compile(
