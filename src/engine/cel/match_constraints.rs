@@ -181,7 +181,7 @@ impl RequestAttributes {
 
 impl RequestAttributes {
     /// The attributes of an AdmissionRequest a case gives whole: what it
-    /// states (`kind`, `resource`, `subResource`, `namespace`, `name`,
+    /// states (`kind`, `resource` with its group and version, `subResource`, `namespace`, `name`,
     /// `operation`), the rest read from its object (the old one for a DELETE)
     /// as for a CREATE.
     pub fn for_request(request: &Value) -> RequestAttributes {
@@ -193,8 +193,12 @@ impl RequestAttributes {
             attributes.version = kind.get("version").and_then(text).unwrap_or(attributes.version);
             attributes.kind = kind.get("kind").and_then(text).unwrap_or(attributes.kind);
         }
-        if let Some(resource) = request["resource"]["resource"].as_str() {
-            attributes.resource = resource.to_string();
+        // Rules match the resource's group and version (a `deployments/scale`
+        // request is `apps/v1` though its kind is `autoscaling/v1 Scale`).
+        if let Some(resource) = request["resource"].as_object() {
+            attributes.group = resource.get("group").and_then(text).unwrap_or_default();
+            attributes.version = resource.get("version").and_then(text).unwrap_or(attributes.version);
+            attributes.resource = resource.get("resource").and_then(text).unwrap_or(attributes.resource);
         }
         for (field, value) in [
             ("subResource", &mut attributes.subresource),

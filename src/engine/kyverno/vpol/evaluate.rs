@@ -340,7 +340,7 @@ mod tests {
             ("object.spec.replicas == 1", RuleStatus::Pass),
             ("object.spec.replicas == 2", RuleStatus::Fail),
             ("object.spec.nope == 1", RuleStatus::Error),
-            ("object.spec.replicas", RuleStatus::Error),
+            ("[object.spec.replicas][0]", RuleStatus::Error),
             ("1 / 0 == 1", RuleStatus::Error),
         ];
         for (source, want) in cases {
