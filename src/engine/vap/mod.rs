@@ -30,6 +30,7 @@ mod kyverno_cli;
 mod load;
 mod params;
 mod policy;
+pub mod rbac;
 
 pub use evaluate::VapRule;
 pub use kyverno_cli::{CliRequest, CliResult, KyvernoCliVap};
