@@ -448,5 +448,9 @@ mod tests {
         assert!(
             err("authorizer.path('').check('get').allowed()").contains("path must not be empty")
         );
+        let wrong_target = err("authorizer.check('get').allowed()");
+        assert!(wrong_target.contains("check"), "{wrong_target}");
+        let wrong_target = err("authorizer.group('').allowed()");
+        assert!(wrong_target.contains("allowed"), "{wrong_target}");
     }
 }
