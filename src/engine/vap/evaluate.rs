@@ -3,7 +3,9 @@
 //! object, or for the request of a case written as a whole `AdmissionReview`
 //! (UPDATE with `oldObject`, DELETE, a `userInfo`).
 
+use super::authz;
 use super::params::{resolve, Params};
+use super::rbac::{Rbac, User};
 use super::policy::{
     FailurePolicy, ParamKind, ParamRef, ParameterNotFoundAction, ValidationAction,
 };
@@ -11,7 +13,7 @@ use crate::engine::cel::admission::{namespace_from_inventory, review_request};
 use crate::engine::cel::match_constraints::{MatchReading, MatchResources, RequestAttributes};
 use crate::engine::cel::{Activation, Expression, Numbers};
 use crate::engine::Engine;
-use crate::input::inventory::{Inventory, InventoryCache};
+use crate::input::inventory::{Inventory, InventoryCache, INVENTORY_FILE};
 use crate::input::{Input, InputKind};
 use crate::verdict::Outcome;
 use serde_json::{json, Map, Value};
@@ -109,6 +111,10 @@ impl Engine for VapRule {
                 return Outcome::error(format!("policy {}, matchConstraints: {e}", self.name))
             }
         }
+        let rbac = match self.rbac(&inventory) {
+            Ok(rbac) => rbac,
+            Err(e) => return Outcome::error(format!("RBAC: {e}")),
+        };
         let mut decisions = Vec::new();
         for binding in &self.bindings {
             let matched = match &binding.match_resources {
@@ -116,7 +122,7 @@ impl Engine for VapRule {
                 Some(m) => matches(m),
             };
             match matched {
-                Ok(true) => decisions.extend(self.evaluate_binding(binding, &ctx, namespace.as_ref(), &inventory)),
+                Ok(true) => decisions.extend(self.evaluate_binding(binding, &ctx, namespace.as_ref(), &inventory, rbac.as_ref())),
                 Ok(false) => {}
                 Err(e) => decisions.push((
                     binding.name.clone(),
@@ -140,12 +146,27 @@ pub(super) struct RequestContext<'a> {
 }
 
 impl VapRule {
+    /// The RBAC objects of the rule file and the case's inventory; `None` when
+    /// there is none, so `authorizer` stays unbound (an error when read).
+    fn rbac(&self, inventory: &Inventory) -> Result<Option<Arc<Rbac>>, String> {
+        let inventory_file = inventory
+            .path()
+            .map_or_else(|| INVENTORY_FILE.to_string(), |p| p.display().to_string());
+        let objects = self
+            .params
+            .iter()
+            .map(|o| ("the rule file", o))
+            .chain(inventory.objects().iter().map(|o| (inventory_file.as_str(), o)));
+        Ok(Rbac::from_objects(objects)?.map(Arc::new))
+    }
+
     fn evaluate_binding(
         &self,
         binding: &CompiledBinding,
         ctx: &RequestContext,
         namespace: Option<&Value>,
         inventory: &Inventory,
+        rbac: Option<&Arc<Rbac>>,
     ) -> Vec<(String, Decision)> {
         let request = ctx.attributes;
         let named = |d| (binding.name.clone(), d);
@@ -161,6 +182,28 @@ impl VapRule {
             _ => vec![Value::Null],
         };
         let request_json = admission_request(ctx);
+        let authorizer = rbac.map(|rbac| {
+            let user = User {
+                name: request_json["userInfo"]["username"].as_str().unwrap_or("").to_string(),
+                groups: request_json["userInfo"]["groups"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|g| g.as_str().map(str::to_string))
+                    .collect(),
+            };
+            // The resource's group (`apps` for deployments/scale), not the kind's (`autoscaling`).
+            let field = |value: &Value| value.as_str().unwrap_or("").to_string();
+            let resource = &request_json["resource"];
+            let requested = [
+                field(&resource["group"]),
+                field(&resource["resource"]),
+                field(&request_json["subResource"]),
+                field(&request_json["namespace"]),
+                field(&request_json["name"]),
+            ];
+            authz::bindings(rbac.clone(), user, requested.each_ref().map(String::as_str))
+        });
         params
             .iter()
             .flat_map(|param| {
@@ -175,6 +218,10 @@ impl VapRule {
                 );
                 if self.param_kind.is_some() {
                     activation.bind_json("params", param, Numbers::Cluster);
+                }
+                if let Some((authorizer, request_resource)) = &authorizer {
+                    activation.bind("authorizer", authorizer.clone());
+                    activation.bind("authorizer.requestResource", request_resource.clone());
                 }
                 activation.bind_variables(&self.variables);
                 self.validate(&activation)
@@ -220,12 +267,10 @@ impl VapRule {
         decisions
     }
 
-    /// `failurePolicy` decides, except for what no policy can make offline: `authorizer`.
+    /// `failurePolicy` decides, except for what the case did not give: RBAC for `authorizer`.
     fn on_error(&self, error: String) -> Decision {
-        if error.contains("undeclared reference to `authorizer`")
-            || error.contains(super::authz::NOT_OFFLINE)
-        {
-            return Decision::Error(format!("{error} ({})", super::authz::NOT_OFFLINE));
+        if error.contains("undeclared reference to `authorizer`") {
+            return Decision::Error(format!("{error} ({})", authz::NOT_OFFLINE));
         }
         match self.failure_policy {
             FailurePolicy::Fail => Decision::Error(error),

@@ -80,6 +80,8 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
         let compiled = check_binding(&policy, binding).map_err(|e| at(doc.line, e))?;
         bindings.push(compiled);
     }
+    let source = path.display().to_string();
+    super::rbac::Rbac::from_objects(params.iter().map(|p| (source.as_str(), p))).map_err(|e| LoadError::new(path, e))?;
     if bindings.is_empty() {
         return Err(at(
             first.line,

@@ -16,20 +16,25 @@
 //!   `validations`, `auditAnnotations`.
 //! - Errors follow `failurePolicy`: `Fail` (default) gives an `error` verdict
 //!   (blocks like a failure), `Ignore` admits with a `warn` verdict saying what was
-//!   ignored, never a silent pass. A reference to `authorizer` (no RBAC offline)
-//!   is always an error verdict naming it.
+//!   ignored, never a silent pass.
+//! - `authorizer` and `authorizer.requestResource` ([`authz`]) answer from the
+//!   RBAC objects of the rule file and the case's `_inventory.yaml`
+//!   ([`rbac`]) for the request's user; with no RBAC object at all, reading
+//!   them is an error verdict whatever the `failurePolicy`, and a malformed
+//!   RBAC object is an error naming its file.
 //! - Numbers as the cluster sees them ([`Numbers::Cluster`](crate::engine::cel::Numbers)).
 //!
 //! `kyverno test` judges VAPs differently (no cluster, its own binding and
 //! param plumbing); [`KyvernoCliVap`] is that reading, over the same compiled
 //! policy and validator.
 
-mod authz;
+pub mod authz;
 mod evaluate;
 mod kyverno_cli;
 mod load;
 mod params;
 mod policy;
+pub mod rbac;
 
 pub use evaluate::VapRule;
 pub use kyverno_cli::{CliRequest, CliResult, KyvernoCliVap};
