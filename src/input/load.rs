@@ -11,6 +11,7 @@ use crate::error::LoadError;
 use crate::limits::Limits;
 use encoding_rs::{Encoding, UTF_8};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
 use std::fmt;
@@ -295,7 +296,9 @@ fn yaml_error(path: &Path, error: serde_yaml_ng::Error, ours: Option<String>, do
 
 /// 1-based line of each YAML document, in stream order: its first content
 /// line, or its `---` marker when it has none. Markers cannot occur inside
-/// scalars (YAML 1.2, "forbidden" lines), so a line scan is exact.
+/// scalars (YAML 1.2, "forbidden" lines), so a line scan is exact. Inside a
+/// document only markers matter, so the scan jumps from marker to marker
+/// (every file is read this way, most of them one document long).
 fn document_start_lines(text: &str) -> Vec<usize> {
     let is_marker = |line: &str, marker: &str| {
         line.strip_prefix(marker).is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r']))
@@ -303,7 +306,21 @@ fn document_start_lines(text: &str) -> Vec<usize> {
     let mut starts = Vec::new();
     // Some(has_content) while inside a document.
     let mut open: Option<bool> = None;
-    for (number, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l)) {
+    let mut rest = text;
+    let mut number = 0;
+    while !rest.is_empty() {
+        if open == Some(true) {
+            let Some(offset) = next_marker_candidate(rest) else { break };
+            number += rest.as_bytes()[..offset].iter().filter(|b| **b == b'\n').count();
+            rest = &rest[offset..];
+        }
+        // One line as `str::lines` splits them.
+        let (line, next) = match rest.find('\n') {
+            Some(end) => (rest[..end].strip_suffix('\r').unwrap_or(&rest[..end]), &rest[end + 1..]),
+            None => (rest, ""),
+        };
+        rest = next;
+        number += 1;
         let trimmed = line.trim();
         let content = !trimmed.is_empty() && !trimmed.starts_with('#');
         if is_marker(line, "---") {
@@ -330,6 +347,17 @@ fn document_start_lines(text: &str) -> Vec<usize> {
         }
     }
     starts
+}
+
+/// Byte offset of the first line of `rest` (which starts a line) that begins
+/// with `---` or `...`: the only lines that can end a document.
+fn next_marker_candidate(rest: &str) -> Option<usize> {
+    if rest.starts_with("---") || rest.starts_with("...") {
+        return Some(0);
+    }
+    let dashes = rest.find("\n---");
+    let dots = rest.find("\n...");
+    dashes.into_iter().chain(dots).min().map(|at| at + 1)
 }
 
 /// `kind: List` and `*List` objects with `items` stand for their items.
@@ -469,10 +497,13 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             let value = map.next_value_seed(ValueSeed { budget: &mut *self.budget, depth })?;
             if key == "<<" && self.budget.yaml {
                 merges.push(value);
-            } else if object.contains_key(&key) {
-                return Err(self.budget.fail(format!("duplicate key {key:?}")));
-            } else {
-                object.insert(key, value);
+                continue;
+            }
+            match object.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                Entry::Occupied(slot) => return Err(self.budget.fail(format!("duplicate key {:?}", slot.key()))),
             }
         }
         // YAML merge keys (`<<: *defaults`): explicit keys win, then earlier merges.
@@ -550,5 +581,22 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
     fn visit_unit<E: de::Error>(self) -> Result<String, E> {
         self.visit_string("null".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::document_start_lines;
+
+    #[test]
+    fn document_lines_skip_bodies_but_not_markers() {
+        assert_eq!(document_start_lines(""), Vec::<usize>::new());
+        assert_eq!(document_start_lines("# c\n\na: 1\nb: 2\n"), [3]);
+        assert_eq!(document_start_lines("a: 1\n---\nb: 2\n"), [1, 3]);
+        // `----` and `...x` are content, not markers; `---` after `...` opens the next one.
+        assert_eq!(document_start_lines("a: |\n ----\n...x: 1\n--- # c\n\nb: 1\n...\n%YAML 1.2\n---\n"), [1, 6, 9]);
+        assert_eq!(document_start_lines("a: 1\r\n---\r\nb: 2\r\n---\tc: 3"), [1, 3, 4]);
+        assert_eq!(document_start_lines("---\n---\n"), [1, 2]);
+        assert_eq!(document_start_lines("x: 1\n...\ny: 2\n"), [1, 3]);
     }
 }

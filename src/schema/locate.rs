@@ -78,10 +78,10 @@ impl FieldLines {
     /// The line [`field_line`] gives for `pointer` in this document.
     pub fn line(&self, pointer: &str) -> Option<usize> {
         let mut node = &self.root;
-        for segment in decode_pointer(pointer) {
+        for segment in pointer_segments(pointer) {
             let child = match &node.children {
                 LineChildren::Leaf => None,
-                LineChildren::Mapping(entries) => entries.iter().find(|(k, _)| *k == segment).map(|(_, n)| n),
+                LineChildren::Mapping(entries) => entries.iter().find(|(k, _)| *k == *segment).map(|(_, n)| n),
                 LineChildren::Sequence(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
             };
             match child {
@@ -244,15 +244,20 @@ fn skip_node<'a>(parser: &mut Parser<'a, saphyr_parser::StrInput<'a>>, start: &E
 }
 
 fn decode_pointer(pointer: &str) -> Vec<String> {
-    if pointer.is_empty() || pointer == "/" {
-        return Vec::new();
-    }
-    pointer
-        .strip_prefix('/')
-        .unwrap_or(pointer)
-        .split('/')
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect()
+    pointer_segments(pointer).map(std::borrow::Cow::into_owned).collect()
+}
+
+/// The unescaped segments of `pointer`, borrowed unless they hold an escape
+/// (a suite asks for a line per result row).
+fn pointer_segments(pointer: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>> {
+    let body = match pointer {
+        "" | "/" => None,
+        _ => Some(pointer.strip_prefix('/').unwrap_or(pointer)),
+    };
+    body.into_iter().flat_map(|body| body.split('/')).map(|s| match s.contains('~') {
+        true => std::borrow::Cow::Owned(s.replace("~1", "/").replace("~0", "~")),
+        false => std::borrow::Cow::Borrowed(s),
+    })
 }
 
 #[cfg(test)]
@@ -307,6 +312,7 @@ a:
   ali: *x
   ? [complex]
   : 3
+  s/l~: 4
 list:
   - x
   -
@@ -317,6 +323,7 @@ other: 1
         let pointers = [
             "", "/", "/a", "/a/b", "/a/b/1/c", "/a/b/01", "/a/b/+1", "/a/b/9", "/a/b/x", "/a/dup/first",
             "/a/dup/second", "/a/ali/k", "/a/a2/k", "/list/1/y", "/list/0/z", "/missing/deep", "/other",
+            "/a/s~1l~0",
         ];
         for start in [None, Some(0), Some(2), Some(3), Some(15)] {
             let lines = FieldLines::new(text, start);
@@ -325,6 +332,7 @@ other: 1
                 assert_eq!(lines.as_ref().and_then(|l| l.line(p)), expected, "{start:?} {p}");
             }
         }
+        assert_eq!(FieldLines::new(text, None).unwrap().line("/a/s~1l~0"), Some(10));
         assert!(FieldLines::new("a: [", None).is_none());
     }
 

@@ -60,7 +60,11 @@ fn rego_input(
     review: Value,
     inventory: &[Value],
 ) -> Result<(Value, Option<Value>), ReviewError> {
-    let input = json!({"review": review, "parameters": constraint.parameters});
+    // Built by moving the review in: `json!` would serialize (deep-copy) it.
+    let mut fields = Map::new();
+    fields.insert("review".to_string(), review);
+    fields.insert("parameters".to_string(), constraint.parameters.clone());
+    let input = Value::Object(fields);
     let data = if inventory.is_empty() {
         None
     } else {
@@ -186,7 +190,13 @@ pub fn inventory_data(inventory: &[Value]) -> Result<Value, ReviewError> {
             .expect("object")
             .insert(name, object.clone());
     }
-    Ok(json!({"inventory": {"cluster": cluster, "namespace": namespaced}}))
+    // Moved in, not through `json!`, which would serialize (deep-copy) every object again.
+    let mut inventory = Map::new();
+    inventory.insert("cluster".to_string(), Value::Object(cluster));
+    inventory.insert("namespace".to_string(), Value::Object(namespaced));
+    let mut data = Map::new();
+    data.insert("inventory".to_string(), Value::Object(inventory));
+    Ok(Value::Object(data))
 }
 
 /// The Namespace object named `name` in the inventory.

@@ -244,13 +244,18 @@ fn split_set_body_layers(source: &str) -> (String, Vec<Layer>) {
 /// Whether a `}` is followed by a `{` (only space and comments between): a
 /// cheap filter before asking the parser.
 fn has_body_after_body(source: &str) -> bool {
-    let tokens = tokenize(source);
-    let significant: Vec<&str> = tokens
-        .iter()
-        .filter(|t| !matches!(t.kind, Kind::Space | Kind::Newline | Kind::Comment))
-        .map(|t| &source[t.start..t.end])
-        .collect();
-    significant.windows(2).any(|w| w == ["}", "{"])
+    let mut after_close = false;
+    for token in tokenize(source) {
+        if matches!(token.kind, Kind::Space | Kind::Newline | Kind::Comment) {
+            continue;
+        }
+        let text = &source[token.start..token.end];
+        if after_close && text == "{" {
+            return true;
+        }
+        after_close = text == "}";
+    }
+    false
 }
 
 /// Byte offset of the `{` of the first further body of a partial set rule.
@@ -369,6 +374,9 @@ pub(super) fn uses_v1_keywords(source: &str) -> bool {
 
 /// Wrap the collection of each `some .. in` in [`ITERABLE`].
 fn some_in_insertions(source: &str) -> Vec<(usize, String)> {
+    if !source.contains("some") {
+        return Vec::new(); // no `some` token possible: skip the tokenizer
+    }
     let tokens = tokenize(source);
     let mut inserts = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
@@ -389,6 +397,9 @@ fn some_in_insertions(source: &str) -> Vec<(usize, String)> {
 /// `numbers.range(a, b)` → `numbers.range(GUARD(a, b, 1), b)`;
 /// `numbers.range_step(a, b, s)` → `numbers.range_step(GUARD(a, b, s), b, s)`.
 fn range_insertions(source: &str) -> Vec<(usize, String)> {
+    if !source.contains("numbers") {
+        return Vec::new(); // no `numbers` token possible: skip the tokenizer
+    }
     let tokens = tokenize(source);
     let mut inserts = Vec::new();
     for (i, token) in tokens.iter().enumerate() {

@@ -74,7 +74,7 @@ pub fn read_suite(path: &Path, limits: &Limits) -> Result<SuiteFile, LoadError> 
             format!("a gator suite file holds one Suite document, found {}", documents.len()),
         ));
     };
-    let suite: Suite = serde_json::from_value(document.value.clone()).map_err(|e| {
+    let suite = <Suite as serde::Deserialize>::deserialize(&document.value).map_err(|e| {
         let message = e.to_string();
         // serde names an unknown field but not where it is; find its line.
         let line = message
