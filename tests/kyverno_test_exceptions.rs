@@ -9,8 +9,11 @@ use serde_json::Value;
 use std::path::Path;
 use support::verdict_json;
 
-/// (resource, actual, ok, messages) of every result of one suite directory.
-fn run(dir: &str) -> (Option<i32>, Vec<(String, String, bool, String)>, Value) {
+/// (resource, actual, ok, messages) of one result.
+type Row = (String, String, bool, String);
+
+/// The exit code, every result and the JSON document of one suite directory.
+fn run(dir: &str) -> (Option<i32>, Vec<Row>, Value) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let path = format!("tests/fixtures/kyverno-test-exceptions/{dir}");
     let (out, doc) = verdict_json(&["test", &path], repo);
@@ -31,7 +34,7 @@ fn run(dir: &str) -> (Option<i32>, Vec<(String, String, bool, String)>, Value) {
     (out.status.code(), results, doc)
 }
 
-fn outcomes(results: &[(String, String, bool, String)]) -> Vec<(&str, &str, bool)> {
+fn outcomes(results: &[Row]) -> Vec<(&str, &str, bool)> {
     results
         .iter()
         .map(|(resource, actual, ok, _)| (resource.as_str(), actual.as_str(), *ok))
