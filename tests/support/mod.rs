@@ -81,8 +81,7 @@ pub fn case_dir_with_inventory(case: &Value) -> Result<tempfile::TempDir, String
             .iter()
             .map(|o| serde_yaml_ng::to_string(o).unwrap())
             .collect();
-        std::fs::write(dir.path().join("_inventory.yaml"), docs.join("---\n"))
-            .map_err(|e| e.to_string())?;
+        std::fs::write(dir.path().join("_inventory.yaml"), docs.join("---\n")).map_err(|e| e.to_string())?;
     }
     Ok(dir)
 }
@@ -179,29 +178,13 @@ pub fn gap_problems<K: Ord + std::fmt::Display>(
         }
         failing.insert(key);
     }
-    let stale: Vec<String> = gaps
-        .keys()
-        .filter(|k| !failing.contains(*k))
-        .map(|k| format!("  {k}"))
-        .collect();
+    let stale: Vec<String> = gaps.keys().filter(|k| !failing.contains(*k)).map(|k| format!("  {k}")).collect();
     let mut problems = String::new();
     if !unexpected.is_empty() {
-        writeln!(
-            problems,
-            "{} failing {what} are not known gaps:\n{}",
-            unexpected.len(),
-            unexpected.join("\n")
-        )
-        .unwrap();
+        writeln!(problems, "{} failing {what} are not known gaps:\n{}", unexpected.len(), unexpected.join("\n")).unwrap();
     }
     if !stale.is_empty() {
-        writeln!(
-            problems,
-            "{} known gaps no longer fail; remove them from {gaps_file}:\n{}",
-            stale.len(),
-            stale.join("\n")
-        )
-        .unwrap();
+        writeln!(problems, "{} known gaps no longer fail; remove them from {gaps_file}:\n{}", stale.len(), stale.join("\n")).unwrap();
     }
     problems
 }
