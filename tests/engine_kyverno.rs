@@ -138,6 +138,7 @@ fn resource_context(case: &Value) -> Result<ResourceContext, String> {
             Some(other) => return Err(format!("unknown numbers `{other}` (want cluster or kyverno-cli)")),
         },
         param_resources: std::sync::Arc::new(c["paramResources"].as_array().cloned().unwrap_or_default()),
+        ..Default::default()
     })
 }
 

@@ -38,6 +38,8 @@ pub struct ResourceContext {
     pub numbers: crate::engine::cel::Numbers,
     /// Objects a CEL rule's `paramRef` may select (a kyverno-test's `paramResources`).
     pub param_resources: Arc<Vec<Value>>,
+    /// PolicyExceptions that may lift a rule (a kyverno-test's `exceptions`).
+    pub exceptions: Arc<Vec<super::exception::PolicyException>>,
 }
 
 impl ResourceContext {

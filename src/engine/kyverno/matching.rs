@@ -80,6 +80,30 @@ pub fn matches_rule(rule: &Rule, req: &MatchRequest) -> Result<(), String> {
     }
 }
 
+/// Does a PolicyException's `match` select the request? As Kyverno's
+/// `checkMatchesResources`: a rule's filters, but user info is always
+/// compared, `operations` is not read, an empty filter selects nothing, and
+/// a block with neither `any` nor `all` matches nothing.
+pub fn exception_matches(block: &MatchResources, req: &MatchRequest) -> bool {
+    let holds = |filter: &ResourceFilter| {
+        if filter.is_empty() {
+            return false;
+        }
+        let resources = ResourceDescription {
+            operations: Vec::new(),
+            ..filter.resources.clone()
+        };
+        condition_block_errors(&resources, &filter.user_info, req).is_empty()
+    };
+    if !block.any.is_empty() {
+        block.any.iter().any(holds)
+    } else if !block.all.is_empty() {
+        block.all.iter().all(holds)
+    } else {
+        false
+    }
+}
+
 /// Null, or only empty strings, lists and maps: Kyverno's "no request info".
 fn is_blank(v: &Value) -> bool {
     match v {

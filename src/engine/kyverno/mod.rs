@@ -7,6 +7,7 @@ pub mod anchor;
 pub mod autogen;
 pub mod conditions;
 pub mod engine;
+pub mod exception;
 pub mod functions;
 pub mod handlers;
 pub mod images;

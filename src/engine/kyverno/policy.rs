@@ -466,7 +466,8 @@ fn parse_context(v: Option<&Value>) -> Result<Vec<ContextEntry>, String> {
         .collect()
 }
 
-fn parse_match(v: &Value) -> Result<MatchResources, String> {
+/// A `match` / `exclude` block (also a PolicyException's `match`).
+pub(crate) fn parse_match(v: &Value) -> Result<MatchResources, String> {
     let obj = v.as_object().ok_or("must be an object")?;
     let filters = |key: &str| -> Result<Vec<ResourceFilter>, String> {
         match obj.get(key) {

@@ -448,6 +448,10 @@ pub fn evaluate_rule(
     if let Some(pre) = check_preconditions(rule, &ctx) {
         return Some(pre);
     }
+    // Kyverno's handlers look for exceptions next, before validating.
+    if let Some(lifted) = super::exception::excepted(&rc.exceptions, policy, rule, &match_request, &ctx) {
+        return Some(lifted);
+    }
     if let Some(cel) = &rule.cel {
         let input = super::handlers::validate_cel::CelInput {
             object: &request.new_resource,

@@ -10,11 +10,20 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::LazyLock;
 
+/// The embedded schema document; its `$defs` also serve PolicyExceptions (see `super::exception`).
+static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("schema/policy.schema.json")).expect("the embedded Kyverno schema is JSON")
+});
+
+/// The `$defs` of Kyverno's policy schema: match filters, conditions, podSecurity controls.
+pub(crate) fn definitions() -> &'static Value {
+    &DOCUMENT["$defs"]
+}
+
 /// One compiled schema per `(apiVersion, kind)` the file defines, each rooted at
 /// its own definition so an unknown field gets a "did you mean" from its siblings.
 static SCHEMAS: LazyLock<HashMap<&'static str, EmbeddedSchema>> = LazyLock::new(|| {
-    let document: Value =
-        serde_json::from_str(include_str!("schema/policy.schema.json")).expect("the embedded Kyverno schema is JSON");
+    let document = &*DOCUMENT;
     ["v1.ClusterPolicy", "v1.Policy", "v2beta1.ClusterPolicy", "v2beta1.Policy"]
         .into_iter()
         .map(|def| {

@@ -3,6 +3,8 @@
 //! directory as `kyverno test` resolves them.
 
 use super::model::{ContextFile, TestFile, UserInfoFile, ValuesSpec};
+use crate::engine::kyverno::exception::{is_policy_exception, PolicyException};
+use crate::engine::kyverno::vpol::{is_cel_policy_exception, CelPolicyException};
 use crate::engine::kyverno::vpol::MockContext as TestContext;
 use crate::error::LoadError;
 use crate::limits::Limits;
@@ -138,6 +140,10 @@ pub struct LoadedTest {
     pub param_resources: Arc<Vec<Value>>,
     /// The `context` file: resources and images Kyverno's CEL libraries read.
     pub context: Option<Arc<TestContext>>,
+    /// `exceptions`: classic PolicyExceptions, for ClusterPolicy and Policy rules.
+    pub exceptions: Arc<Vec<PolicyException>>,
+    /// `exceptions`: CEL PolicyExceptions, for ValidatingPolicies.
+    pub cel_exceptions: Vec<CelPolicyException>,
     /// Why none of the rows can be checked, when the test needs what verdict cannot do.
     pub unsupported: Option<String>,
     pub warnings: Vec<String>,
@@ -356,10 +362,23 @@ fn load_test(
         Some(reference) => Some(Arc::new(read_context(&dir.join(reference), limits)?)),
         None => None,
     };
+    let mut exceptions = Vec::new();
+    let mut cel_exceptions = Vec::new();
+    for reference in dedup(&file.policy_exceptions) {
+        if is_remote(reference) {
+            unsupported.get_or_insert_with(|| format!("remote exception {reference} is not fetched"));
+            continue;
+        }
+        for source in expand(path, &dir.join(reference))? {
+            read_exceptions(&source, limits, &mut exceptions, &mut cel_exceptions)?;
+        }
+    }
 
     Ok(LoadedTest {
         param_resources: Arc::new(param_resources),
         context,
+        exceptions: Arc::new(exceptions),
+        cel_exceptions,
         path: path.to_path_buf(),
         name,
         file,
@@ -399,6 +418,40 @@ fn read_context(path: &Path, limits: &Limits) -> Result<TestContext, LoadError> 
         resources: file.spec.resources,
         images: file.spec.images,
     })
+}
+
+/// Every PolicyException of one file (several documents allowed), read
+/// strictly: another kind, an unknown field or a CEL expression that does
+/// not compile is a load error naming the file and the document's line, as
+/// `kyverno test` fails to load such a file.
+fn read_exceptions(
+    source: &Path,
+    limits: &Limits,
+    exceptions: &mut Vec<PolicyException>,
+    cel_exceptions: &mut Vec<CelPolicyException>,
+) -> Result<(), LoadError> {
+    let text = read_text(source, limits)?;
+    for doc in crate::input::load_str(source, &text, limits)? {
+        if doc.value.is_null() {
+            continue;
+        }
+        let at = |message: String| match doc.line {
+            Some(line) => LoadError::at_line(source, line, message),
+            None => LoadError::new(source, message),
+        };
+        if is_policy_exception(&doc.value) {
+            exceptions.push(PolicyException::from_value(&doc.value, source, Some(&text), doc.line)?);
+        } else if is_cel_policy_exception(&doc.value) {
+            cel_exceptions.push(CelPolicyException::from_value(&doc.value).map_err(at)?);
+        } else {
+            return Err(at(format!(
+                "not a PolicyException (kyverno.io/v2, v2beta1 or policies.kyverno.io/v1alpha1, v1beta1, v1): {} {}",
+                doc.value["apiVersion"].as_str().unwrap_or(""),
+                doc.value["kind"].as_str().unwrap_or("")
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn dedup(items: &[String]) -> Vec<&str> {

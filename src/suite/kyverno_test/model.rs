@@ -31,6 +31,10 @@ pub struct TestFile {
     /// Inline values; when present the `variables` file is ignored, as Kyverno does.
     pub values: Option<ValuesSpec>,
 
+    /// PolicyException files (classic and CEL), relative to the test file.
+    #[serde(default, rename = "exceptions")]
+    pub policy_exceptions: Vec<String>,
+
     // Inputs verdict does not evaluate; rows of a test using them are skipped.
     pub json_payload: Option<String>,
     #[serde(default)]
@@ -43,8 +47,6 @@ pub struct TestFile {
     pub target_resources: Vec<String>,
     #[serde(default)]
     pub param_resources: Vec<String>,
-    #[serde(default, rename = "exceptions")]
-    pub policy_exceptions: Vec<String>,
     pub context: Option<String>,
     #[serde(default)]
     pub cluster_resources: Vec<String>,
@@ -80,9 +82,6 @@ impl TestFile {
         }
         if !self.target_resources.is_empty() {
             used.push("targetResources (mutate existing)");
-        }
-        if !self.policy_exceptions.is_empty() {
-            used.push("exceptions (PolicyException)");
         }
         if !self.cluster_resources.is_empty() {
             used.push("clusterResources");

@@ -20,7 +20,7 @@ use crate::engine::kyverno::engine::{
     apply_policy_with_rule_values, ResourceContext, RuleResponse,
 };
 use crate::engine::kyverno::policy::{ContextEntry, ContextSource, ForEach, Policy, RuleKind};
-use crate::engine::kyverno::vpol::{self, ValidatingPolicy, VpolInput};
+use crate::engine::kyverno::vpol::{self, CelPolicyException, ValidatingPolicy, VpolInput};
 use crate::engine::vap::{self, CliRequest, CliResult, KyvernoCliVap};
 use crate::error::LoadError;
 use crate::limits::Limits;
@@ -100,7 +100,10 @@ fn run_test(test: &LoadedTest, schema: SchemaMode, limits: &Limits, report: &mut
         .iter()
         .map(|doc| {
             if doc.is_validating_policy() {
-                return Some(ValidatingPolicy::from_value(&doc.value).map(|p| Compiled::Vpol(Box::new(p))));
+                // Exceptions attach by `policyRefs` name and kind, as Kyverno's vpol provider attaches them.
+                let exceptions: Vec<CelPolicyException> =
+                    test.cel_exceptions.iter().filter(|e| e.refers_to(&doc.name, &doc.kind)).cloned().collect();
+                return Some(ValidatingPolicy::from_value(&doc.value).map(|p| Compiled::Vpol(Box::new(p), exceptions)));
             }
             if doc.kind == vap::POLICY_KIND {
                 // Bindings attach by `spec.policyName`, from any policy file of the test.
@@ -258,7 +261,8 @@ struct RowOutcome {
 /// A policy of the test, compiled for its engine.
 enum Compiled {
     Kyverno(Policy),
-    Vpol(Box<ValidatingPolicy>),
+    /// With the CEL PolicyExceptions that refer to it.
+    Vpol(Box<ValidatingPolicy>, Vec<CelPolicyException>),
     Vap(Box<KyvernoCliVap>),
 }
 
@@ -347,7 +351,9 @@ impl TestRun<'_> {
                         .collect(),
                 );
             }
-            Some(Ok(Compiled::Vpol(policy))) => return self.check_vpol_row(row, doc, policy, expected),
+            Some(Ok(Compiled::Vpol(policy, exceptions))) => {
+                return self.check_vpol_row(row, doc, policy, exceptions, expected)
+            }
             Some(Ok(Compiled::Vap(policy))) => return self.check_vap_row(row, doc, policy, expected),
             Some(Ok(Compiled::Kyverno(policy))) => policy,
         };
@@ -498,7 +504,14 @@ impl TestRun<'_> {
 
     /// A row naming a ValidatingPolicy: `rule` is ignored (Kyverno reports
     /// vpol results under no rule name), the request is always CREATE.
-    fn check_vpol_row(&self, row: &ResultRow, doc: &PolicyDoc, policy: &ValidatingPolicy, expected: &str) -> RowOutcome {
+    fn check_vpol_row(
+        &self,
+        row: &ResultRow,
+        doc: &PolicyDoc,
+        policy: &ValidatingPolicy,
+        exceptions: &[CelPolicyException],
+        expected: &str,
+    ) -> RowOutcome {
         let (mut items, selected, mut warnings) = self.select(row);
         if !row.rule.is_empty() && !row.is_validating_policy {
             warnings.push(format!(
@@ -521,6 +534,7 @@ impl TestRun<'_> {
                 namespace: namespace.as_ref(),
                 user_info: user,
                 context: self.test.context.clone(),
+                exceptions,
                 ..Default::default()
             };
             let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| vpol::evaluate(policy, &input)));
@@ -536,6 +550,23 @@ impl TestRun<'_> {
                     )],
                     reported: false,
                 },
+                // Kyverno names an excepted result `exception`: a row without
+                // isValidatingPolicy looks it up by its `rule` and finds it only under that name.
+                Ok(Some(result))
+                    if !result.excepted_by.is_empty() && !row.is_validating_policy && row.rule != "exception" =>
+                {
+                    Item {
+                        resource: label,
+                        actual: "not found".into(),
+                        ok: false,
+                        skipped: None,
+                        messages: vec![format!(
+                            "{}; kyverno test names this result `exception`, which a row without isValidatingPolicy finds only with rule `exception`",
+                            result.message
+                        )],
+                        reported: false,
+                    }
+                }
                 Ok(Some(result)) => Item {
                     resource: label,
                     actual: result.status.as_str().to_string(),
@@ -557,6 +588,16 @@ impl TestRun<'_> {
     /// judges it ([`KyvernoCliVap`]): its one result is named after the policy.
     fn check_vap_row(&self, row: &ResultRow, doc: &PolicyDoc, policy: &KyvernoCliVap, expected: &str) -> RowOutcome {
         let (mut items, selected, warnings) = self.select(row);
+        if !self.test.exceptions.is_empty() {
+            // Kyverno's CLI refuses the whole test in this case.
+            let message = "kyverno test does not support classic PolicyExceptions in a test with ValidatingAdmissionPolicies";
+            items.extend(selected.iter().map(|&i| Item::error(self.test.resources[i].label(), message)));
+            return RowOutcome {
+                items,
+                rule_key: None,
+                warnings,
+            };
+        }
         if !row.rule.is_empty() && !row.is_validating_admission_policy && !rule_matches(&row.rule, &doc.name) {
             let message = format!(
                 "rule `{}` is not a rule of ValidatingAdmissionPolicy `{}` (its result is named after the policy; set isValidatingAdmissionPolicy or leave rule empty)",
@@ -716,6 +757,7 @@ impl TestRun<'_> {
             // Kyverno's CLI turns every number of a test's resources (only) into a double.
             numbers: crate::engine::cel::Numbers::KyvernoCli,
             param_resources: self.test.param_resources.clone(),
+            exceptions: self.test.exceptions.clone(),
         }
     }
 

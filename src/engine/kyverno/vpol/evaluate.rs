@@ -8,6 +8,7 @@
 //! validations in order: runtime error or non-bool → `error`, false →
 //! `fail` with its message; else `pass`. `validationActions` set the mode only.
 
+use super::exception::{excepted, CelPolicyException, Exempted};
 use super::libs::{with_context, MockContext};
 use super::policy::{EvaluationMode, ValidatingPolicy, Variant};
 use crate::engine::cel::admission::{admission_request, namespace_from_inventory, namespace_object, review_request, RequestFacts};
@@ -42,6 +43,8 @@ pub struct VpolInput<'a> {
     pub user_info: Option<&'a Value>,
     /// Mocked resources and images for `resource.*` / `image.GetMetadata`.
     pub context: Option<Arc<MockContext>>,
+    /// The CEL PolicyExceptions that refer to this policy.
+    pub exceptions: &'a [CelPolicyException],
 }
 
 /// The result of a policy that applied.
@@ -49,6 +52,8 @@ pub struct VpolInput<'a> {
 pub struct VpolResult {
     pub status: RuleStatus,
     pub message: String,
+    /// Keys of the PolicyExceptions that lifted the policy (Kyverno names this result `exception`).
+    pub excepted_by: Vec<String>,
 }
 
 impl VpolResult {
@@ -56,6 +61,7 @@ impl VpolResult {
         VpolResult {
             status,
             message: message.into(),
+            excepted_by: Vec::new(),
         }
     }
 }
@@ -65,6 +71,10 @@ impl VpolResult {
 /// unless a library case gave an AdmissionReview); `None` when no variant matches.
 pub fn evaluate(policy: &ValidatingPolicy, input: &VpolInput) -> Option<VpolResult> {
     if policy.evaluation == EvaluationMode::Json {
+        if !input.exceptions.is_empty() {
+            let message = "PolicyExceptions of a JSON-mode ValidatingPolicy are not evaluated by verdict";
+            return Some(VpolResult::new(RuleStatus::Error, message));
+        }
         return Some(with_context(input.context.clone(), || {
             super::json::evaluate(policy, input.object, input.numbers)
         }));
@@ -152,7 +162,17 @@ fn evaluate_variant(policy: &ValidatingPolicy, variant: &Variant, input: &VpolIn
         None => Value::Null,
     };
     activation.bind_json("namespaceObject", &namespace, Numbers::Cluster);
-    judge(policy, variant, &mut activation)
+    // Kyverno checks exceptions before the policy's own matchConditions.
+    match excepted(input.exceptions, &activation) {
+        Exempted::No => judge(policy, variant, &mut activation),
+        Exempted::Error(e) => VpolResult::new(RuleStatus::Error, e),
+        Exempted::Yes { keys, pass } => {
+            let (status, verb) = if pass { (RuleStatus::Pass, "passed") } else { (RuleStatus::Skip, "skipped") };
+            let mut result = VpolResult::new(status, format!("rule is {verb} due to policy exception: {}", keys.join(", ")));
+            result.excepted_by = keys;
+            result
+        }
+    }
 }
 
 /// matchConditions, variables and validations over bound variables: the part

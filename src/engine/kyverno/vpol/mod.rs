@@ -15,11 +15,13 @@
 //! `error` at evaluation instead of a load error.
 
 pub mod evaluate;
+pub mod exception;
 pub mod image;
 pub mod json;
 pub mod libs;
 pub mod policy;
 
 pub use evaluate::{evaluate, load, VpolInput, VpolResult, VpolRule};
+pub use exception::{is_cel_policy_exception, CelPolicyException};
 pub use libs::MockContext;
 pub use policy::{is_validating_policy, EvaluationMode, ValidatingPolicy};

@@ -72,7 +72,7 @@ pub struct ValidatingPolicy {
 }
 
 /// The environment of ValidatingPolicies: Kubernetes' libraries plus Kyverno's offline ones.
-fn environment() -> &'static CelEnv {
+pub(super) fn environment() -> &'static CelEnv {
     static ENV: OnceLock<CelEnv> = OnceLock::new();
     ENV.get_or_init(|| {
         CelEnv::builder()
