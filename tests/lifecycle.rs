@@ -174,7 +174,9 @@ fn waivers_are_reported_as_waived_never_as_pass() {
         .collect();
     assert_eq!(docs.len(), 1, "{}", text(&export));
     assert_eq!(docs[0]["kind"], "PolicyException");
-    assert_eq!(docs[0]["spec"]["expiresAt"], format!("{}T23:59:59Z", date_in(60)));
+    assert_eq!(docs[0]["metadata"]["annotations"]["verdict.dev/expires"], date_in(60));
+    verdict::engine::kyverno::exception::PolicyException::from_value(&docs[0], Path::new("export.yaml"), None, None)
+        .expect("the export is a PolicyException Kyverno's CRD admits");
     assert_eq!(docs[0]["spec"]["match"]["any"][0]["resources"]["namespaces"][0], "legacy");
     assert!(docs[0]["spec"]["exceptions"][0]["ruleNames"].as_array().unwrap().iter().any(|r| r == "autogen-privileged-containers"));
 
@@ -401,4 +403,51 @@ fn the_library_cel_rules_promote_and_demote_in_their_own_fields() {
         assert_eq!(down.status.code(), Some(0), "{}", text(&down));
         assert_eq!(&std::fs::read_to_string(root.join(file)).unwrap(), before, "{id}");
     }
+}
+
+/// A waiver of a ValidatingPolicy rule exports as a CEL PolicyException whose
+/// matchConditions lift the policy exactly where the waiver's glob matches.
+#[test]
+fn a_validating_policy_waiver_exports_as_a_cel_policy_exception() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for entry in walkdir::WalkDir::new(repo.join("policies")).into_iter().filter_map(Result::ok) {
+        let target = dir.path().join(entry.path().strip_prefix(&repo).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    let root = dir.path();
+    std::fs::write(
+        root.join("policies/waivers.yaml"),
+        format!("waivers:\n{}{}", waiver("disallow-proc-mount", "{namespace: \"ci-{build,cache}\"}", &date_in(30)),
+            waiver("disallow-proc-mount", "{resource: Pod/legacy/agent-*}", &date_in(30))),
+    )
+    .unwrap();
+    let export = verdict(&["waivers", "export", "--format", "kyverno"], root);
+    assert_eq!(export.status.code(), Some(0), "{}", text(&export));
+    let docs: Vec<serde_json::Value> = serde_yaml_ng::Deserializer::from_slice(&export.stdout)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 2, "{}", text(&export));
+    let exceptions: Vec<_> = docs
+        .iter()
+        .map(|d| verdict::engine::kyverno::vpol::CelPolicyException::from_value(d).unwrap_or_else(|e| panic!("{e}: {d:#}")))
+        .collect();
+    assert!(exceptions.iter().all(|e| e.refers_to("disallow-proc-mount", "ValidatingPolicy")));
+    let lifted = |namespace: &str, kind: &str, name: &str| {
+        let mut activation = verdict::engine::cel::Activation::new();
+        let request = serde_json::json!({"namespace": namespace, "name": name, "kind": {"group": "", "version": "v1", "kind": kind}});
+        activation.bind_json("request", &request, verdict::engine::cel::Numbers::Cluster);
+        exceptions
+            .iter()
+            .map(|e| matches!(verdict::engine::kyverno::vpol::exception::excepted(std::slice::from_ref(e), &activation), verdict::engine::kyverno::vpol::exception::Exempted::Yes { .. }))
+            .collect::<Vec<bool>>()
+    };
+    assert_eq!(lifted("ci-cache", "Pod", "x"), [true, false]);
+    assert_eq!(lifted("ci-other", "Pod", "x"), [false, false]);
+    assert_eq!(lifted("legacy", "Pod", "agent-7"), [false, true]);
+    assert_eq!(lifted("legacy", "Deployment", "agent-7"), [false, false]);
 }

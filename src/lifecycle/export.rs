@@ -1,6 +1,10 @@
 //! `verdict waivers export`: the same waivers as the admission controllers'
 //! own exception objects, so admission and CI judge alike. Kyverno gets one
-//! `PolicyException` per waiver, with `expiresAt`; Gatekeeper has no exception
+//! `PolicyException` per waiver: `kyverno.io/v2` for a ClusterPolicy's rules,
+//! `policies.kyverno.io/v1beta1` (CEL `matchConditions`) for a
+//! ValidatingPolicy; neither CRD has an expiry or a description field, so the
+//! owner, ticket, reason and expiry ride in `verdict.dev/*` annotations and
+//! `verdict waivers check` is what expires them. Gatekeeper has no exception
 //! object, so each Constraint gets the namespaces to exclude, with the waivers'
 //! expiry in annotations. What a target cannot express is listed, never dropped.
 
@@ -83,6 +87,19 @@ pub fn export(library: &Library, format: ExportFormat, namespace: &str) -> Expor
 }
 
 fn kyverno_exception(w: &Waiver, index: usize, namespace: &str, policy: Option<&Value>) -> Result<Value, String> {
+    let metadata = json!({
+        "name": format!("{}-waiver-{}", w.rule, index + 1),
+        "namespace": namespace,
+        "annotations": {
+            "verdict.dev/owner": w.owner,
+            "verdict.dev/ticket": w.ticket,
+            "verdict.dev/reason": w.reason,
+            "verdict.dev/expires": w.expires,
+        },
+    });
+    if policy.is_some_and(|p| p["kind"] == "ValidatingPolicy") {
+        return cel_exception(w, metadata);
+    }
     let rules: Vec<String> = policy
         .and_then(|p| p["spec"]["rules"].as_array())
         .map(|rules| rules.iter().filter_map(|r| r["name"].as_str()).collect::<Vec<_>>())
@@ -110,20 +127,89 @@ fn kyverno_exception(w: &Waiver, index: usize, namespace: &str, policy: Option<&
     Ok(json!({
         "apiVersion": "kyverno.io/v2",
         "kind": "PolicyException",
-        "metadata": {
-            "name": format!("{}-waiver-{}", w.rule, index + 1),
-            "namespace": namespace,
-            "annotations": {
-                "verdict.dev/owner": w.owner,
-                "verdict.dev/ticket": w.ticket,
-                "verdict.dev/expires": w.expires,
-            },
-        },
+        "metadata": metadata,
         "spec": {
-            "description": format!("{} ({}, owner {})", w.reason, w.ticket, w.owner),
-            "expiresAt": format!("{}T23:59:59Z", w.expires),
             "exceptions": [{"policyName": w.rule, "ruleNames": rules}],
             "match": {"any": [{"resources": resources}]},
         },
     }))
+}
+
+/// A CEL PolicyException lifting a ValidatingPolicy where the request's
+/// namespace (or kind, namespace and name) match the waiver's glob.
+fn cel_exception(w: &Waiver, metadata: Value) -> Result<Value, String> {
+    let matches = |field: &str, glob: &str| format!("{field}.matches('{}')", glob_regex(glob));
+    let expression = match &w.target {
+        Target::Namespace(ns) => matches("request.namespace", ns),
+        Target::Resource(r) => match r.split('/').collect::<Vec<_>>().as_slice() {
+            [kind, ns, name] => [matches("request.kind.kind", kind), matches("request.namespace", ns), matches("request.name", name)].join(" && "),
+            [kind, name] => [matches("request.kind.kind", kind), matches("request.name", name)].join(" && "),
+            _ => return Err(format!("resource {r:?} is not Kind/namespace/name")),
+        },
+        Target::Image(_) => return Err("a PolicyException lifts a policy for resources; image exceptions (`images`) are not exported".into()),
+        Target::Address(_) => return Err("a Terraform address is not a Kubernetes resource".into()),
+    };
+    Ok(json!({
+        "apiVersion": "policies.kyverno.io/v1beta1",
+        "kind": "PolicyException",
+        "metadata": metadata,
+        "spec": {
+            "policyRefs": [{"name": w.rule, "kind": "ValidatingPolicy"}],
+            "matchConditions": [{"name": "verdict-waiver", "expression": expression}],
+        },
+    }))
+}
+
+/// A waiver glob (`*`, `?`, `[...]`, `{a,b}`; `*` crosses `/`, as the
+/// waivers' own matching does) as an anchored RE2 pattern inside a CEL
+/// single-quoted string.
+fn glob_regex(glob: &str) -> String {
+    let mut out = String::from("^");
+    let mut in_class = false;
+    for c in glob.chars() {
+        match c {
+            _ if in_class => {
+                out.push(c);
+                in_class = c != ']';
+            }
+            '[' => {
+                out.push('[');
+                in_class = true;
+            }
+            '*' => out.push_str(".*"),
+            '?' => out.push('.'),
+            '{' => out.push_str("(?:"),
+            '}' => out.push(')'),
+            ',' => out.push('|'),
+            '.' | '+' | '(' | ')' | '|' | '^' | '$' | '\\' => {
+                out.push_str("\\\\");
+                out.push(c);
+            }
+            '\'' => out.push_str("\\'"),
+            _ => out.push(c),
+        }
+    }
+    out.push('$');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_become_anchored_patterns_that_match_alike() {
+        for (glob, yes, no) in [
+            ("legacy", "legacy", "legacy-2"),
+            ("team-*", "team-a/b", "x-team-a"),
+            ("app.v?", "app.v2", "appxv2"),
+            ("{prod,stage}-[ab]", "stage-b", "dev-a"),
+        ] {
+            let pattern = glob_regex(glob).replace("\\\\", "\\");
+            let re = regex::Regex::new(&pattern).unwrap();
+            assert!(re.is_match(yes) && !re.is_match(no), "{glob} -> {pattern}");
+            let globbed = globset::Glob::new(glob).unwrap().compile_matcher();
+            assert_eq!((globbed.is_match(yes), globbed.is_match(no)), (true, false), "{glob}");
+        }
+    }
 }
