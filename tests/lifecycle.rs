@@ -20,16 +20,29 @@ fn text(out: &Output) -> String {
 /// A fresh copy of the fixture project.
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let from = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lifecycle/project");
-    for entry in walkdir::WalkDir::new(&from).into_iter().filter_map(Result::ok) {
-        let target = dir.path().join(entry.path().strip_prefix(&from).unwrap());
+    copy_tree(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lifecycle/project"), dir.path());
+    dir
+}
+
+/// A fresh copy of the repository's own `parts` (`policies`, `cases`, ...).
+fn repository_copy(parts: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for part in parts {
+        copy_tree(&repo.join(part), &dir.path().join(part));
+    }
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from).into_iter().filter_map(Result::ok) {
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
         if entry.file_type().is_dir() {
             std::fs::create_dir_all(&target).unwrap();
         } else {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
-    dir
 }
 
 fn date_in(days: i64) -> String {
@@ -368,18 +381,7 @@ fn report_figures_on_a_small_library() {
 /// same file.
 #[test]
 fn the_library_cel_rules_promote_and_demote_in_their_own_fields() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for top in ["policies", "cases", "snapshots"] {
-        for entry in walkdir::WalkDir::new(repo.join(top)).into_iter().filter_map(Result::ok) {
-            let target = dir.path().join(entry.path().strip_prefix(&repo).unwrap());
-            if entry.file_type().is_dir() {
-                std::fs::create_dir_all(&target).unwrap();
-            } else {
-                std::fs::copy(entry.path(), &target).unwrap();
-            }
-        }
-    }
+    let dir = repository_copy(&["policies", "cases", "snapshots"]);
     let root = dir.path();
     let rules = [
         ("disallow-proc-mount", "policies/gate5-pod-security/disallow-proc-mount.yaml", "  validationActions: [Deny, Audit]"),
@@ -409,16 +411,7 @@ fn the_library_cel_rules_promote_and_demote_in_their_own_fields() {
 /// matchConditions lift the policy exactly where the waiver's glob matches.
 #[test]
 fn a_validating_policy_waiver_exports_as_a_cel_policy_exception() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for entry in walkdir::WalkDir::new(repo.join("policies")).into_iter().filter_map(Result::ok) {
-        let target = dir.path().join(entry.path().strip_prefix(&repo).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
+    let dir = repository_copy(&["policies"]);
     let root = dir.path();
     std::fs::write(
         root.join("policies/waivers.yaml"),
