@@ -7,12 +7,15 @@
 
 mod context;
 mod encoders;
+mod gzip;
 mod hash;
 mod image_data;
 mod math;
 mod network;
+mod random;
 mod resource;
 mod time;
+mod transform;
 mod user;
 
 pub use context::{with_context, MockContext};
@@ -50,6 +53,9 @@ pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     encoders::register(env)?;
     math::register(env)?;
     hash::register(env)?;
+    transform::register(env)?;
+    random::register(env)?;
+    gzip::register(env)?;
     network::register(env)
 }
 
