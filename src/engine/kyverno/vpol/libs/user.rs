@@ -1,4 +1,5 @@
-//! Kyverno's user library (kyverno/sdk `cel/libs/user`): `parseServiceAccount`.
+//! Kyverno's user library (kyverno/sdk `cel/libs/user`): `parseServiceAccount`,
+//! also as `user.parseServiceAccount` (Kyverno 1.18).
 
 use super::{declare, string_arg};
 use crate::engine::cel::library::call;
@@ -8,13 +9,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// `parseServiceAccount(username)`: `{Name, Namespace}` (Kyverno's Go field
-/// names), empty unless `system:serviceaccount:<namespace>:<name>`.
+/// names). After `system:serviceaccount:`, the namespace runs to the first
+/// `:` and the name is the rest (colons and all), as Kyverno splits it; any
+/// other username gives both empty.
 fn parse_service_account(args: &[Value]) -> Result<Value, String> {
     let username = string_arg(args, 0)?;
     let (namespace, name) = username
         .strip_prefix("system:serviceaccount:")
         .and_then(|rest| rest.split_once(':'))
-        .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains(':'))
         .unwrap_or(("", ""));
     let mut map = HashMap::new();
     map.insert(
@@ -32,6 +34,9 @@ fn parse_service_account(args: &[Value]) -> Result<Value, String> {
 pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     declare(env, "parseServiceAccount", &[1], |a| {
         call("parseServiceAccount", a, parse_service_account)
+    })?;
+    declare(env, "user.parseServiceAccount", &[1], |a| {
+        call("user.parseServiceAccount", a, parse_service_account)
     })
 }
 
@@ -39,13 +44,30 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
 mod tests {
     use super::super::testing::eval;
 
+    fn holds(source: &str) {
+        assert_eq!(
+            eval(source, None).unwrap(),
+            cel::Value::Bool(true),
+            "{source}"
+        );
+    }
+
     #[test]
     fn service_accounts_parse_to_go_field_names() {
-        let ok = "parseServiceAccount('system:serviceaccount:ns:dev').Name == 'dev' && parseServiceAccount('system:serviceaccount:ns:dev').Namespace == 'ns'";
-        assert_eq!(eval(ok, None).unwrap(), cel::Value::Bool(true));
-        assert_eq!(
-            eval("parseServiceAccount('alice').Name == ''", None).unwrap(),
-            cel::Value::Bool(true)
+        // Kyverno's own cases.
+        holds("parseServiceAccount('system:serviceaccount:foo:bar') == {'Name': 'bar', 'Namespace': 'foo'}");
+        holds("user.parseServiceAccount('system:serviceaccount:foo:bar:baz') == {'Name': 'bar:baz', 'Namespace': 'foo'}");
+        holds("parseServiceAccount('alice') == {'Name': '', 'Namespace': ''}");
+        holds("parseServiceAccount('system:serviceaccount:foo') == {'Name': '', 'Namespace': ''}");
+        holds("parseServiceAccount('system:serviceaccount::x').Name == 'x'");
+    }
+
+    #[test]
+    fn a_non_string_is_an_error() {
+        let error = eval("parseServiceAccount(true).Name == ''", None).unwrap_err();
+        assert!(
+            error.contains("parseServiceAccount") && error.contains("string"),
+            "{error}"
         );
     }
 }
