@@ -17,6 +17,7 @@ mod resource;
 mod time;
 mod transform;
 mod user;
+mod x509;
 
 pub use context::{with_context, MockContext};
 
@@ -56,6 +57,7 @@ pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     transform::register(env)?;
     random::register(env)?;
     gzip::register(env)?;
+    x509::register(env)?;
     network::register(env)
 }
 
