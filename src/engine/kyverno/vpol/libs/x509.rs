@@ -230,6 +230,15 @@ fn certificate(der_bytes: &[u8]) -> Result<Json, String> {
         .map_err(|e| format!("x509: malformed certificate: {e}"))?;
     let tbs = &cert.tbs_certificate;
     let spki = &tbs.subject_public_key_info;
+    // Go (1.23 on) refuses a negative serial number.
+    if tbs
+        .serial_number
+        .as_bytes()
+        .first()
+        .is_some_and(|b| b & 0x80 != 0)
+    {
+        return Err("x509: negative serial number".into());
+    }
     if spki.algorithm.oid != RSA_ENCRYPTION {
         return Err("certificate should use rsa algorithm".into());
     }
@@ -351,8 +360,10 @@ fn certificate(der_bytes: &[u8]) -> Result<Json, String> {
                         (_, Some((1, email))) => push("EmailAddresses", json!(email)),
                         (_, Some((2, dns))) => push("DNSNames", json!(dns)),
                         (GeneralName::IpAddress(ip), _) => {
-                            let ip = ip_text(ip.as_bytes())
-                                .ok_or("x509: cannot parse IP address of length")?;
+                            let bytes = ip.as_bytes();
+                            let ip = ip_text(bytes).ok_or_else(|| {
+                                format!("x509: cannot parse IP address of length {}", bytes.len())
+                            })?;
                             push("IPAddresses", json!(ip));
                         }
                         _ => {}
@@ -508,6 +519,20 @@ mod tests {
         ] {
             holds(RSA_CA, condition);
         }
+    }
+
+    #[test]
+    fn serial_numbers_keep_go_int64_low_bits() {
+        assert_eq!(super::serial_int64(&[0]), 0);
+        assert_eq!(super::serial_int64(&[0x00, 0xff]), 255);
+        assert_eq!(
+            super::serial_int64(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+            0x030405060708090a
+        );
+        assert_eq!(
+            super::serial_int64(&[0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+            -1
+        );
     }
 
     #[test]
