@@ -181,8 +181,8 @@ pub fn detect_language(path: &Path, text: &str) -> Result<Language, LoadError> {
         .to_string();
     match kind.as_str() {
         "ConstraintTemplate" => Ok(Language::Gatekeeper),
-        // A Kyverno ValidatingPolicy is Kyverno's too; its loader tells the kinds apart.
-        "ClusterPolicy" | "Policy" | "ValidatingPolicy" => Ok(Language::Kyverno),
+        // Kyverno CEL policies are Kyverno's too; its loader tells the kinds apart.
+        "ClusterPolicy" | "Policy" | "ValidatingPolicy" | "NamespacedValidatingPolicy" => Ok(Language::Kyverno),
         "ValidatingAdmissionPolicy" => Ok(Language::Vap),
         "" => Err(LoadError::new(path, "not a policy: the first document has no `kind`")),
         "ValidatingAdmissionPolicyBinding" => Err(LoadError::new(
@@ -191,7 +191,7 @@ pub fn detect_language(path: &Path, text: &str) -> Result<Language, LoadError> {
         )),
         other => Err(LoadError::new(
             path,
-            format!("not a policy: kind `{other}` (expected ConstraintTemplate, ClusterPolicy, Policy, ValidatingPolicy or ValidatingAdmissionPolicy)"),
+            format!("not a policy: kind `{other}` (expected ConstraintTemplate, ClusterPolicy, Policy, ValidatingPolicy, NamespacedValidatingPolicy or ValidatingAdmissionPolicy)"),
         )),
     }
 }

@@ -152,7 +152,7 @@ pub struct KyvernoRule {
 }
 
 /// Load a library policy file holding one `ClusterPolicy` or `Policy` (or a
-/// `ValidatingPolicy`, handed to [`super::vpol::load`] once read).
+/// `ValidatingPolicy` or `NamespacedValidatingPolicy`, handed to [`super::vpol::load`] once read).
 pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, LoadError> {
     let docs = crate::input::load_str(path, text, &ctx.limits)?;
     let mut policies = docs.into_iter().filter(|d| !d.value.is_null());
@@ -165,7 +165,7 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
             "a library policy file must hold exactly one Kyverno policy",
         ));
     }
-    if doc.value["kind"] == "ValidatingPolicy" {
+    if matches!(doc.value["kind"].as_str(), Some("ValidatingPolicy" | super::vpol::policy::NAMESPACED_KIND)) {
         return super::vpol::load(path, &doc, ctx);
     }
     super::strict::check_policy(&doc.value, path, Some(text), doc.line)?;

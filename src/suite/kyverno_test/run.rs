@@ -502,8 +502,10 @@ impl TestRun<'_> {
         (items, selected, warnings)
     }
 
-    /// A row naming a ValidatingPolicy: `rule` is ignored (Kyverno reports
-    /// vpol results under no rule name), the request is always CREATE.
+    /// A row naming a ValidatingPolicy or NamespacedValidatingPolicy: `rule`
+    /// is ignored (Kyverno reports vpol results under no rule name), the
+    /// request is always CREATE, and a namespaced policy judges resources of
+    /// any namespace (Kyverno's CLI filters by no namespace).
     fn check_vpol_row(
         &self,
         row: &ResultRow,
@@ -535,8 +537,15 @@ impl TestRun<'_> {
                 user_info: user,
                 context: self.test.context.clone(),
                 exceptions,
+                any_namespace: true,
                 ..Default::default()
             };
+            if let Some(own) = policy.namespace.as_deref().filter(|own| *own != resource.namespace) {
+                warnings.push(format!(
+                    "{label}: outside NamespacedValidatingPolicy `{own}/{}`'s namespace; kyverno test judges it, Kyverno's webhook would not",
+                    policy.name
+                ));
+            }
             let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| vpol::evaluate(policy, &input)));
             items.push(match evaluated {
                 Err(_) => Item::error(label, format!("the ValidatingPolicy engine panicked on policy `{}`", doc.name)),

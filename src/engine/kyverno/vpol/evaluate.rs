@@ -9,7 +9,7 @@
 //! `fail` with its message; else `pass`. `validationActions` set the mode only.
 
 use super::exception::{excepted, CelPolicyException, Exempted};
-use super::libs::{with_context, MockContext};
+use super::libs::{with_context, with_policy_namespace, MockContext};
 use super::policy::{EvaluationMode, ValidatingPolicy, Variant};
 use crate::engine::cel::admission::{admission_request, namespace_from_inventory, namespace_object, review_request, RequestFacts};
 use crate::input::inventory::InventoryCache;
@@ -45,6 +45,10 @@ pub struct VpolInput<'a> {
     pub context: Option<Arc<MockContext>>,
     /// The CEL PolicyExceptions that refer to this policy.
     pub exceptions: &'a [CelPolicyException],
+    /// Judge a NamespacedValidatingPolicy in every namespace, as Kyverno's CLI
+    /// does (it passes no namespace predicate); its webhook, and library runs,
+    /// judge only the policy's own namespace.
+    pub any_namespace: bool,
 }
 
 /// The result of a policy that applied.
@@ -76,7 +80,7 @@ pub fn evaluate(policy: &ValidatingPolicy, input: &VpolInput) -> Option<VpolResu
             return Some(VpolResult::new(RuleStatus::Error, message));
         }
         return Some(with_context(input.context.clone(), || {
-            super::json::evaluate(policy, input.object, input.numbers)
+            with_policy_namespace(policy.namespace.as_deref(), || super::json::evaluate(policy, input.object, input.numbers))
         }));
     }
     let object = if input.object.is_null() { input.old_object } else { input.object };
@@ -86,6 +90,11 @@ pub fn evaluate(policy: &ValidatingPolicy, input: &VpolInput) -> Option<VpolResu
     let metadata = &object["metadata"];
     // The namespace as written: Kyverno's CLI fills in no `default`.
     let namespace = metadata["namespace"].as_str().unwrap_or("");
+    // Kyverno's webhook hands a namespaced policy only its namespace's requests
+    // (a cluster-scoped object has none), before matchConstraints.
+    if !input.any_namespace && policy.namespace.as_deref().is_some_and(|own| own != namespace) {
+        return None;
+    }
     let request = RequestAttributes {
         group: group.to_string(),
         version: version.to_string(),
@@ -130,7 +139,7 @@ pub fn evaluate(policy: &ValidatingPolicy, input: &VpolInput) -> Option<VpolResu
     }
     let variant = chosen?;
     Some(with_context(input.context.clone(), || {
-        evaluate_variant(policy, variant, input)
+        with_policy_namespace(policy.namespace.as_deref(), || evaluate_variant(policy, variant, input))
     }))
 }
 

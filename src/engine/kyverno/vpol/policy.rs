@@ -56,10 +56,13 @@ pub enum EvaluationMode {
     Json,
 }
 
-/// A compiled ValidatingPolicy.
+/// A compiled ValidatingPolicy or NamespacedValidatingPolicy (same spec).
 #[derive(Debug, Clone)]
 pub struct ValidatingPolicy {
     pub name: String,
+    /// `Some` for a `NamespacedValidatingPolicy`: Kyverno's webhook hands it
+    /// only requests for objects in this namespace.
+    pub namespace: Option<String>,
     pub annotations: Map<String, Value>,
     /// `spec.evaluation.mode`: admission requests, or any document.
     pub evaluation: EvaluationMode,
@@ -83,18 +86,22 @@ pub(super) fn environment() -> &'static CelEnv {
     })
 }
 
-/// Is `doc` a Kyverno ValidatingPolicy?
+/// Is `doc` a Kyverno ValidatingPolicy or NamespacedValidatingPolicy (the
+/// versions Kyverno's CLI loads: the namespaced kind has no v1alpha1)?
 pub fn is_validating_policy(doc: &Value) -> bool {
-    doc["kind"] == "ValidatingPolicy"
-        && doc["apiVersion"].as_str().is_some_and(|v| {
-            matches!(
-                v,
-                "policies.kyverno.io/v1alpha1"
-                    | "policies.kyverno.io/v1beta1"
-                    | "policies.kyverno.io/v1"
-            )
-        })
+    let version = doc["apiVersion"].as_str().unwrap_or("");
+    match doc["kind"].as_str() {
+        Some("ValidatingPolicy") => matches!(
+            version,
+            "policies.kyverno.io/v1alpha1" | "policies.kyverno.io/v1beta1" | "policies.kyverno.io/v1"
+        ),
+        Some(NAMESPACED_KIND) => matches!(version, "policies.kyverno.io/v1beta1" | "policies.kyverno.io/v1"),
+        _ => false,
+    }
 }
+
+/// The namespaced variant of the kind, judged by the same code.
+pub const NAMESPACED_KIND: &str = "NamespacedValidatingPolicy";
 
 impl ValidatingPolicy {
     /// Reads and compiles one policy document. Errors name the policy, the
@@ -102,17 +109,30 @@ impl ValidatingPolicy {
     pub fn from_value(doc: &Value) -> Result<ValidatingPolicy, String> {
         if !is_validating_policy(doc) {
             return Err(format!(
-                "not a ValidatingPolicy (policies.kyverno.io v1alpha1, v1beta1 or v1): {} {}",
+                "not a ValidatingPolicy (policies.kyverno.io v1alpha1, v1beta1 or v1) nor a NamespacedValidatingPolicy (v1beta1 or v1): {} {}",
                 doc["apiVersion"].as_str().unwrap_or(""),
                 doc["kind"].as_str().unwrap_or("")
             ));
         }
+        let kind = doc["kind"].as_str().unwrap_or_default();
         let name = doc["metadata"]["name"]
             .as_str()
             .filter(|n| !n.is_empty())
-            .ok_or("ValidatingPolicy has no metadata.name")?
+            .ok_or_else(|| format!("{kind} has no metadata.name"))?
             .to_string();
-        let at = |e: String| format!("ValidatingPolicy `{name}`: {e}");
+        // A cluster-scoped ValidatingPolicy ignores metadata.namespace, as the API server does.
+        let namespace = if kind == NAMESPACED_KIND {
+            let namespace = doc["metadata"]["namespace"].as_str().filter(|n| !n.is_empty()).ok_or_else(|| {
+                format!("{kind} `{name}` has no metadata.namespace (it judges only resources of its own namespace)")
+            })?;
+            Some(namespace.to_string())
+        } else {
+            None
+        };
+        let at = |e: String| match &namespace {
+            Some(ns) => format!("{kind} `{ns}/{name}`: {e}"),
+            None => format!("{kind} `{name}`: {e}"),
+        };
         let spec = doc["spec"]
             .as_object()
             .ok_or_else(|| at("spec must be an object".into()))?;
@@ -169,6 +189,7 @@ impl ValidatingPolicy {
                 .cloned()
                 .unwrap_or_default(),
             name,
+            namespace,
             evaluation,
             mode,
             ignore_failures,

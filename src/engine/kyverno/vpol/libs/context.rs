@@ -20,6 +20,7 @@ pub struct MockContext {
 
 thread_local! {
     static CONTEXT: RefCell<Option<Arc<MockContext>>> = const { RefCell::new(None) };
+    static POLICY_NAMESPACE: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 /// Runs `f` with `context` visible to the library functions of this thread.
@@ -34,6 +35,27 @@ pub fn with_context<T>(context: Option<Arc<MockContext>>, f: impl FnOnce() -> T)
     let previous = CONTEXT.with(|c| c.replace(context));
     let _restore = Restore(previous);
     f()
+}
+
+/// Runs `f` as a NamespacedValidatingPolicy of `namespace` (`None`: a
+/// cluster-scoped policy): Kyverno then serves the `resource.*` forms without
+/// a namespace argument, fixed to the policy's namespace.
+pub fn with_policy_namespace<T>(namespace: Option<&str>, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<String>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            POLICY_NAMESPACE.with(|n| *n.borrow_mut() = previous);
+        }
+    }
+    let previous = POLICY_NAMESPACE.with(|n| n.replace(namespace.map(str::to_string)));
+    let _restore = Restore(previous);
+    f()
+}
+
+/// The namespace of the NamespacedValidatingPolicy evaluating on this thread.
+pub(super) fn policy_namespace() -> Option<String> {
+    POLICY_NAMESPACE.with(|n| n.borrow().clone())
 }
 
 /// The context of the evaluation running on this thread, if a test gave one.

@@ -19,7 +19,7 @@ mod transform;
 mod user;
 mod x509;
 
-pub use context::{with_context, MockContext};
+pub use context::{with_context, with_policy_namespace, MockContext};
 
 use cel::common::types::DYN_TYPE;
 use cel::objects::Value;

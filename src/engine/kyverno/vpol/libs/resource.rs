@@ -4,11 +4,17 @@
 //! (`resource.list`, `get`, `toGVR`, Kyverno 1.18). `resource.Post`/`post`
 //! creates a cluster object: it compiles, and every call is an error naming it.
 //!
+//! A NamespacedValidatingPolicy gets Kyverno's namespaced forms instead
+//! (kyverno/sdk `namespaced_impl.go`): no namespace argument, the policy's
+//! namespace fixed (`List(apiVersion, resource[, labels])`, `List(gvr[, labels])`,
+//! `Get(apiVersion, resource, name)`, `Get(gvr, name)`); a call in the
+//! cluster form is an error there, as Kyverno declares no such overload.
+//!
 //! `resource.ToGVR(apiVersion, kind)` maps the kind to its resource with the
 //! same plural guess the context lookup uses (Kyverno asks the cluster's REST
 //! mapper; its CLI's fake context does not implement it at all).
 
-use super::context::current;
+use super::context::{current, policy_namespace};
 use super::network::offline;
 use super::{declare, string_arg};
 use crate::engine::cel::library::call;
@@ -71,11 +77,23 @@ fn objects(
 }
 
 /// `resource.List(apiVersion, resource, namespace[, labels])` or
-/// `resource.List(gvr, namespace[, labels])`: `{items: [...]}`. Like Kyverno's
-/// fake provider, the label selector is not applied.
+/// `resource.List(gvr, namespace[, labels])` (namespaced: no `namespace`):
+/// `{items: [...]}`. Like Kyverno's fake provider, the label selector is not applied.
 fn resource_list(args: &[Value]) -> Result<Value, String> {
     let (api_version, resource, rest) = target(args)?;
-    let namespace = string_arg(rest, 0)?;
+    let (namespace, labels) = match policy_namespace() {
+        Some(own) if rest.len() > 1 => {
+            return Err(format!(
+                "resource.List takes (apiVersion, resource[, labels]) or (gvr[, labels]){}",
+                namespaced_hint(&own)
+            ))
+        }
+        Some(own) => (own, rest.first()),
+        None => (string_arg(rest, 0)?, rest.get(1)),
+    };
+    if let Some(labels) = labels.filter(|l| !matches!(l, Value::Map(_))) {
+        return Err(format!("the label selector must be a map, got {labels:?}{}", namespaced_hint(&namespace)));
+    }
     let items = objects(&api_version, &resource, &namespace, "list")?;
     Ok(to_cel(
         &serde_json::json!({ "items": items }),
@@ -84,12 +102,20 @@ fn resource_list(args: &[Value]) -> Result<Value, String> {
 }
 
 /// `resource.Get(apiVersion, resource, namespace, name)` or
-/// `resource.Get(gvr, namespace, name)`: the object, or an error when absent
-/// (Kyverno 58cd762 errs; Kyverno 1.18 gives null).
+/// `resource.Get(gvr, namespace, name)` (namespaced: no `namespace`): the
+/// object, or an error when absent (Kyverno 58cd762 errs; Kyverno 1.18 gives null).
 fn resource_get(args: &[Value]) -> Result<Value, String> {
     let (api_version, resource, rest) = target(args)?;
-    let namespace = string_arg(rest, 0)?;
-    let name = string_arg(rest, 1)?;
+    let (namespace, name) = match policy_namespace() {
+        Some(own) if rest.len() == 1 => (own, string_arg(rest, 0)?),
+        Some(own) => {
+            return Err(format!(
+                "resource.Get takes (apiVersion, resource, name) or (gvr, name){}",
+                namespaced_hint(&own)
+            ))
+        }
+        None => (string_arg(rest, 0)?, string_arg(rest, 1)?),
+    };
     objects(&api_version, &resource, &namespace, "get")?
         .into_iter()
         .find(|r| r["metadata"]["name"].as_str() == Some(name.as_str()))
@@ -97,6 +123,14 @@ fn resource_get(args: &[Value]) -> Result<Value, String> {
         .ok_or_else(|| {
             format!("failed to get resource: {api_version} {resource} {namespace}/{name} not found")
         })
+}
+
+/// Why a namespaced policy's call has no namespace argument.
+fn namespaced_hint(namespace: &str) -> String {
+    match policy_namespace() {
+        Some(_) => format!(" (a NamespacedValidatingPolicy names no namespace: it reads only its own, `{namespace}`)"),
+        None => String::new(),
+    }
 }
 
 /// `resource.ToGVR(apiVersion, kind)`: the value the GVR forms of List/Get take.
@@ -114,17 +148,18 @@ fn to_gvr(args: &[Value]) -> Result<Value, String> {
 
 /// Registers the library's functions under both of Kyverno's spellings.
 pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
-    // List: 3 or 4 arguments by apiVersion and resource, 2 or 3 with a GVR.
-    declare(env, "resource.List", &[2, 3, 4], |a| {
+    // List: 3 or 4 arguments by apiVersion and resource, 2 or 3 with a GVR;
+    // one fewer in a namespaced policy (Get likewise), told apart when called.
+    declare(env, "resource.List", &[1, 2, 3, 4], |a| {
         call("resource.List", a, resource_list)
     })?;
-    declare(env, "resource.list", &[2, 3, 4], |a| {
+    declare(env, "resource.list", &[1, 2, 3, 4], |a| {
         call("resource.list", a, resource_list)
     })?;
-    declare(env, "resource.Get", &[3, 4], |a| {
+    declare(env, "resource.Get", &[2, 3, 4], |a| {
         call("resource.Get", a, resource_get)
     })?;
-    declare(env, "resource.get", &[3, 4], |a| {
+    declare(env, "resource.get", &[2, 3, 4], |a| {
         call("resource.get", a, resource_get)
     })?;
     declare(env, "resource.ToGVR", &[2], |a| {
@@ -198,6 +233,30 @@ mod tests {
         );
         let bad = eval("resource.ToGVR('v1', '') == null", Some(context())).unwrap_err();
         assert!(bad.contains("failed to map kind to resource"), "{bad}");
+    }
+
+    #[test]
+    fn a_namespaced_policy_reads_only_its_namespace_without_naming_it() {
+        use super::super::with_policy_namespace;
+        let in_default = |source: &str| with_policy_namespace(Some("default"), || eval(source, Some(context())));
+        let holds_namespaced = |source: &str| assert_eq!(in_default(source).unwrap(), cel::Value::Bool(true), "{source}");
+        holds_namespaced("size(resource.List('autoscaling/v1', 'horizontalpodautoscalers').items) == 1");
+        holds_namespaced("size(resource.list(resource.toGVR('networking.k8s.io/v1', 'NetworkPolicy'), {'a': 'b'}).items) == 1");
+        holds_namespaced("resource.Get('autoscaling/v1', 'horizontalpodautoscalers', 'h').spec.maxReplicas == 3");
+        holds_namespaced("resource.get(resource.ToGVR('networking.k8s.io/v1', 'NetworkPolicy'), 'deny').metadata.name == 'deny'");
+        let elsewhere = with_policy_namespace(Some("other"), || {
+            eval("size(resource.List('autoscaling/v1', 'horizontalpodautoscalers').items) == 0", Some(context()))
+        });
+        assert_eq!(elsewhere.unwrap(), cel::Value::Bool(true));
+        for cluster_form in [
+            "resource.List('autoscaling/v1', 'horizontalpodautoscalers', 'default') == null",
+            "resource.Get('autoscaling/v1', 'horizontalpodautoscalers', 'default', 'h') == null",
+        ] {
+            let error = in_default(cluster_form).unwrap_err();
+            assert!(error.contains("names no namespace"), "{cluster_form}: {error}");
+        }
+        let cluster = eval("resource.Get('autoscaling/v1', 'horizontalpodautoscalers', 'h') == null", Some(context()));
+        assert!(cluster.is_err(), "a cluster-scoped policy has no three-argument Get: {cluster:?}");
     }
 
     #[test]
