@@ -2,7 +2,8 @@
 //!
 //! Each file may hold a file-wide `policy` and has `cases: [{note, policy?, ...}]`:
 //! - `resource` (+ optional `numbers: cluster | kyverno-cli`, `namespace` (a
-//!   Namespace object), `userInfo`, `context: {resources, images}`) and `want:
+//!   Namespace object), `userInfo`, `context: {resources, images}`,
+//!   `any_namespace: true` (Kyverno's CLI scope for a namespaced policy)) and `want:
 //!   {status, message?}` (`message` must be contained), or `want: not-matched`;
 //! - `want_error: text`: the policy fails to load with an error containing `text`;
 //! - `library: text` (a policy file) with `resource` (+ optional `inventory:
@@ -60,6 +61,7 @@ fn run_case(path: &Path, file: &Value, case: &Value) -> Result<(), String> {
         namespace: case.get("namespace"),
         user_info: case.get("userInfo"),
         context,
+        any_namespace: case["any_namespace"].as_bool().unwrap_or(false),
         ..Default::default()
     };
     let got = evaluate(&policy, &input);
