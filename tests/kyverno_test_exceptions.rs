@@ -1,7 +1,8 @@
 //! `verdict test` on kyverno-test suites with `exceptions:`
 //! (`tests/fixtures/kyverno-test-exceptions/`): classic PolicyExceptions lift
-//! ClusterPolicy rules, CEL ones lift ValidatingPolicies, and a broken
-//! exception file is a load error naming it.
+//! ClusterPolicy rules, CEL ones lift ValidatingPolicies (and
+//! NamespacedValidatingPolicies, by kind), and a broken exception file is a
+//! load error naming it.
 
 mod support;
 
@@ -107,6 +108,28 @@ fn cel_exceptions_lift_validating_policies() {
         "{}",
         results[3].3
     );
+}
+
+#[test]
+fn cel_exceptions_lift_namespaced_validating_policies_by_kind() {
+    let (code, results, doc) = run("namespaced");
+    assert_eq!(code, Some(0), "{doc:#}");
+    assert_eq!(
+        outcomes(&results),
+        vec![
+            ("Pod/ops/tool-1", "skip", true),
+            ("Pod/ops/web", "fail", true),
+            ("Pod/dev/elsewhere", "fail", true),
+        ]
+    );
+    assert!(results[0].3.contains("due to policy exception: ops/tools"), "{}", results[0].3);
+    assert!(results[1].3.contains("a team label is required"), "{}", results[1].3);
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings.contains("Pod/dev/elsewhere: outside NamespacedValidatingPolicy `ops/require-team`'s namespace"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("Pod/ops/"), "{warnings}");
 }
 
 #[test]
