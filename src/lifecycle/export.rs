@@ -97,8 +97,8 @@ fn kyverno_exception(w: &Waiver, index: usize, namespace: &str, policy: Option<&
             "verdict.dev/expires": w.expires,
         },
     });
-    if policy.is_some_and(|p| p["kind"] == "ValidatingPolicy") {
-        return cel_exception(w, metadata);
+    if let Some(kind @ ("ValidatingPolicy" | "NamespacedValidatingPolicy")) = policy.and_then(|p| p["kind"].as_str()) {
+        return cel_exception(w, metadata, kind);
     }
     let rules: Vec<String> = policy
         .and_then(|p| p["spec"]["rules"].as_array())
@@ -135,9 +135,10 @@ fn kyverno_exception(w: &Waiver, index: usize, namespace: &str, policy: Option<&
     }))
 }
 
-/// A CEL PolicyException lifting a ValidatingPolicy where the request's
-/// namespace (or kind, namespace and name) match the waiver's glob.
-fn cel_exception(w: &Waiver, metadata: Value) -> Result<Value, String> {
+/// A CEL PolicyException lifting a ValidatingPolicy (or a
+/// NamespacedValidatingPolicy: Kyverno attaches by name and `kind`) where the
+/// request's namespace (or kind, namespace and name) match the waiver's glob.
+fn cel_exception(w: &Waiver, metadata: Value, kind: &str) -> Result<Value, String> {
     let matches = |field: &str, glob: &str| format!("{field}.matches('{}')", glob_regex(glob));
     let expression = match &w.target {
         Target::Namespace(ns) => matches("request.namespace", ns),
@@ -154,7 +155,7 @@ fn cel_exception(w: &Waiver, metadata: Value) -> Result<Value, String> {
         "kind": "PolicyException",
         "metadata": metadata,
         "spec": {
-            "policyRefs": [{"name": w.rule, "kind": "ValidatingPolicy"}],
+            "policyRefs": [{"name": w.rule, "kind": kind}],
             "matchConditions": [{"name": "verdict-waiver", "expression": expression}],
         },
     }))
@@ -196,6 +197,21 @@ fn glob_regex(glob: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cel_exceptions_name_the_policy_kind() {
+        let waiver = Waiver {
+            rule: "team-replicas".into(),
+            target: Target::Namespace("team-a".into()),
+            owner: "o".into(),
+            reason: "r".into(),
+            ticket: "t".into(),
+            expires: "2099-01-01".into(),
+        };
+        let policy = json!({"kind": "NamespacedValidatingPolicy", "metadata": {"name": "team-replicas", "namespace": "team-a"}});
+        let exception = kyverno_exception(&waiver, 0, "kyverno", Some(&policy)).unwrap();
+        assert_eq!(exception["spec"]["policyRefs"], json!([{"name": "team-replicas", "kind": "NamespacedValidatingPolicy"}]));
+    }
 
     #[test]
     fn globs_become_anchored_patterns_that_match_alike() {

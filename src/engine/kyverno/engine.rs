@@ -165,7 +165,7 @@ pub fn load(path: &Path, text: &str, ctx: &LoadContext) -> Result<LoadedRule, Lo
             "a library policy file must hold exactly one Kyverno policy",
         ));
     }
-    if matches!(doc.value["kind"].as_str(), Some("ValidatingPolicy" | super::vpol::policy::NAMESPACED_KIND)) {
+    if matches!(doc.value["kind"].as_str(), Some("ValidatingPolicy" | super::vpol::NAMESPACED_KIND)) {
         return super::vpol::load(path, &doc, ctx);
     }
     super::strict::check_policy(&doc.value, path, Some(text), doc.line)?;

@@ -1,6 +1,7 @@
-//! Kyverno `ValidatingPolicy` (`policies.kyverno.io` v1alpha1, v1beta1, v1):
-//! CEL validations behind `matchConstraints`, as Kyverno 58cd762 evaluates
-//! them. Split by concern: [`policy`] reads and compiles (with autogen),
+//! Kyverno `ValidatingPolicy` (`policies.kyverno.io` v1alpha1, v1beta1, v1)
+//! and `NamespacedValidatingPolicy` (v1beta1, v1; the same spec, judged only
+//! in its namespace): CEL validations behind `matchConstraints`, as Kyverno
+//! 58cd762 evaluates them. Split by concern: [`policy`] reads and compiles (with autogen),
 //! `matchConstraints` is the matcher the VAP engine shares
 //! ([`crate::engine::cel::match_constraints`], read as `MatchReading::KYVERNO_VPOL`),
 //! [`evaluate`] judges one resource (and is the library's `Engine`),
@@ -24,4 +25,4 @@ pub mod policy;
 pub use evaluate::{evaluate, load, VpolInput, VpolResult, VpolRule};
 pub use exception::{is_cel_policy_exception, CelPolicyException};
 pub use libs::MockContext;
-pub use policy::{is_validating_policy, EvaluationMode, ValidatingPolicy};
+pub use policy::{is_validating_policy, EvaluationMode, ValidatingPolicy, NAMESPACED_KIND};

@@ -19,7 +19,8 @@ mod transform;
 mod user;
 mod x509;
 
-pub use context::{with_context, with_policy_namespace, MockContext};
+pub use context::{with_context, MockContext};
+pub(crate) use context::with_policy_namespace;
 
 use cel::common::types::DYN_TYPE;
 use cel::objects::Value;
