@@ -261,3 +261,19 @@ fn check_rule(rule: &Rule, rel: &Path, controls: &BTreeSet<String>, seen: &mut B
 fn load_controls(path: &Path, limits: &Limits) -> Result<BTreeSet<String>, LoadError> {
     Ok(crate::lifecycle::read_controls(path, limits)?.into_iter().map(|c| c.id).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kyverno_cel_policies_are_kyverno_rules() {
+        let path = Path::new("policies/admission/team-replicas.yaml");
+        for kind in ["ValidatingPolicy", "NamespacedValidatingPolicy"] {
+            let text = format!("apiVersion: policies.kyverno.io/v1\nkind: {kind}\nmetadata: {{name: team-replicas, namespace: team-a}}\n");
+            assert!(matches!(detect_language(path, &text), Ok(Language::Kyverno)), "{kind}");
+        }
+        let error = detect_language(path, "kind: MutatingPolicy\n").unwrap_err().to_string();
+        assert!(error.contains("NamespacedValidatingPolicy"), "{error}");
+    }
+}
