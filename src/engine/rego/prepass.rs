@@ -176,9 +176,11 @@ fn unshift(insertions: &[Insertion], line: usize, column: usize) -> usize {
 
 /// Apply every pass to `source`.
 pub(super) fn rewrite(source: &str) -> Rewrite {
-    let without = rewrite_without_guards(source);
-    let (source, guards) =
-        apply_copies(&without.source, negation_guard_insertions(&without.source));
+    let (without, tokens) = rewrite_without_guards_scanned(source);
+    let (source, guards) = apply_copies(
+        &without.source,
+        negation_guard_insertions(&without.source, &tokens),
+    );
     let mut layers = without.layers;
     layers.push(guards);
     Rewrite { source, layers }
@@ -187,14 +189,34 @@ pub(super) fn rewrite(source: &str) -> Rewrite {
 /// Every pass but the negation guards (pass 4): the fallback for a module
 /// that does not compile with them.
 pub(super) fn rewrite_without_guards(source: &str) -> Rewrite {
-    let (split, mut layers) = split_set_body_layers(source);
-    let (first, some_in) = apply(&split, some_in_insertions(&split));
-    let (second, ranges) = apply(&first, range_insertions(&first));
+    rewrite_without_guards_scanned(source).0
+}
+
+/// [`rewrite_without_guards`] and the tokens of its result. The source is
+/// tokenized once and again only after a pass that inserted text, since
+/// most modules need no insertion before the guards.
+fn rewrite_without_guards_scanned(source: &str) -> (Rewrite, Vec<Token>) {
+    let tokens = tokenize(source);
+    let (split, mut layers) = split_set_body_layers(source, &tokens);
+    let mut tokens = if layers.is_empty() { tokens } else { tokenize(&split) };
+    let inserts = some_in_insertions(&split, &tokens);
+    let changed = !inserts.is_empty();
+    let (first, some_in) = apply(&split, inserts);
+    if changed {
+        tokens = tokenize(&first);
+    }
+    let inserts = range_insertions(&first, &tokens);
+    let changed = !inserts.is_empty();
+    let (second, ranges) = apply(&first, inserts);
+    if changed {
+        tokens = tokenize(&second);
+    }
     layers.extend([some_in, ranges]);
-    Rewrite {
+    let rewrite = Rewrite {
         source: second,
         layers,
-    }
+    };
+    (rewrite, tokens)
 }
 
 /// regorus's complaint about a second body of a partial set rule.
@@ -215,16 +237,16 @@ const MAX_SPLIT_BODIES: usize = 256;
 /// );
 /// ```
 pub fn split_set_bodies(source: &str) -> String {
-    split_set_body_layers(source).0
+    split_set_body_layers(source, &tokenize(source)).0
 }
 
 /// Give each further body of a partial set rule its own copy of the head.
 /// regorus's parser finds them (it stops at each one with [`SECOND_SET_BODY`]),
 /// in whichever dialect it reads the module; one layer per insertion.
-fn split_set_body_layers(source: &str) -> (String, Vec<Layer>) {
+fn split_set_body_layers(source: &str, tokens: &[Token]) -> (String, Vec<Layer>) {
     let mut text = source.to_string();
     let mut layers = Vec::new();
-    if !has_body_after_body(source) {
+    if !has_body_after_body(source, tokens) {
         return (text, layers); // the common case: no parse needed
     }
     for _ in 0..MAX_SPLIT_BODIES {
@@ -242,20 +264,35 @@ fn split_set_body_layers(source: &str) -> (String, Vec<Layer>) {
 }
 
 /// Whether a `}` is followed by a `{` (only space and comments between): a
-/// cheap filter before asking the parser.
-fn has_body_after_body(source: &str) -> bool {
-    let mut after_close = false;
-    for token in tokenize(source) {
+/// cheap filter before asking the parser. A `}` that closes a value written
+/// after `=` or `:=` (`f(x) = {"a": x} {`) is a rule's value, never a body, so
+/// the `{` after it is a first body and needs no parse.
+fn has_body_after_body(source: &str, tokens: &[Token]) -> bool {
+    let mut after_close = None;
+    for (index, token) in tokens.iter().enumerate() {
         if matches!(token.kind, Kind::Space | Kind::Newline | Kind::Comment) {
             continue;
         }
         let text = &source[token.start..token.end];
-        if after_close && text == "{" {
-            return true;
+        if let (Some(close), "{") = (after_close, text) {
+            let value = matching_open(source, tokens, close)
+                .and_then(|open| previous_significant_line(tokens, open))
+                .is_some_and(|before| &source[before.start..before.end] == "=");
+            if !value {
+                return true;
+            }
         }
-        after_close = text == "}";
+        after_close = (text == "}").then_some(index);
     }
     false
+}
+
+/// The token before `index`, skipping space, comments and line breaks.
+fn previous_significant_line(tokens: &[Token], index: usize) -> Option<&Token> {
+    tokens[..index]
+        .iter()
+        .rev()
+        .find(|t| !matches!(t.kind, Kind::Space | Kind::Comment | Kind::Newline))
 }
 
 /// Byte offset of the `{` of the first further body of a partial set rule.
@@ -373,20 +410,19 @@ pub(super) fn uses_v1_keywords(source: &str) -> bool {
 }
 
 /// Wrap the collection of each `some .. in` in [`ITERABLE`].
-fn some_in_insertions(source: &str) -> Vec<(usize, String)> {
+fn some_in_insertions(source: &str, tokens: &[Token]) -> Vec<(usize, String)> {
     if !source.contains("some") {
-        return Vec::new(); // no `some` token possible: skip the tokenizer
+        return Vec::new(); // no `some` token possible: skip the scan
     }
-    let tokens = tokenize(source);
     let mut inserts = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
-        if !is_word(source, token, "some") || after_dot(source, &tokens, i) {
+        if !is_word(source, token, "some") || after_dot(source, tokens, i) {
             continue;
         }
-        let Some(in_index) = find_in_keyword(source, &tokens, i + 1) else {
+        let Some(in_index) = find_in_keyword(source, tokens, i + 1) else {
             continue;
         };
-        if let Some((start, end)) = collection_span(source, &tokens, in_index + 1) {
+        if let Some((start, end)) = collection_span(source, tokens, in_index + 1) {
             inserts.push((start, format!("{ITERABLE}(")));
             inserts.push((end, ")".to_string()));
         }
@@ -396,14 +432,13 @@ fn some_in_insertions(source: &str) -> Vec<(usize, String)> {
 
 /// `numbers.range(a, b)` → `numbers.range(GUARD(a, b, 1), b)`;
 /// `numbers.range_step(a, b, s)` → `numbers.range_step(GUARD(a, b, s), b, s)`.
-fn range_insertions(source: &str) -> Vec<(usize, String)> {
+fn range_insertions(source: &str, tokens: &[Token]) -> Vec<(usize, String)> {
     if !source.contains("numbers") {
-        return Vec::new(); // no `numbers` token possible: skip the tokenizer
+        return Vec::new(); // no `numbers` token possible: skip the scan
     }
-    let tokens = tokenize(source);
     let mut inserts = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
-        if !is_word(source, token, "numbers") || after_dot(source, &tokens, i) {
+        if !is_word(source, token, "numbers") || after_dot(source, tokens, i) {
             continue;
         }
         let rest: Vec<(usize, &Token)> = tokens
@@ -426,11 +461,11 @@ fn range_insertions(source: &str) -> Vec<(usize, String)> {
         if &source[dot.start..dot.end] != "." || &source[open.start..open.end] != "(" {
             continue;
         }
-        let args = call_arguments(source, &tokens, open_index + 1);
+        let args = call_arguments(source, tokens, open_index + 1);
         match (step, args.as_slice()) {
             (false, [a, b]) => {
                 inserts.push((a.0, format!("{RANGE_GUARD}(")));
-                inserts.push((a.1, format!(", {}, 1)", one_line(source, &tokens, *b))));
+                inserts.push((a.1, format!(", {}, 1)", one_line(source, tokens, *b))));
             }
             (true, [a, b, s]) => {
                 inserts.push((a.0, format!("{RANGE_GUARD}(")));
@@ -438,8 +473,8 @@ fn range_insertions(source: &str) -> Vec<(usize, String)> {
                     a.1,
                     format!(
                         ", {}, {})",
-                        one_line(source, &tokens, *b),
-                        one_line(source, &tokens, *s)
+                        one_line(source, tokens, *b),
+                        one_line(source, tokens, *s)
                     ),
                 ));
             }
@@ -451,11 +486,10 @@ fn range_insertions(source: &str) -> Vec<(usize, String)> {
 
 /// Before each body-level `not`, a statement that fails when a term OPA
 /// evaluates outside the negation is undefined (pass 4 of the module doc).
-fn negation_guard_insertions(source: &str) -> Vec<CopyingInsert> {
-    let tokens = tokenize(source);
+fn negation_guard_insertions(source: &str, tokens: &[Token]) -> Vec<CopyingInsert> {
     let mut inserts = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
-        if !is_word(source, token, "not") || after_dot(source, &tokens, i) {
+        if !is_word(source, token, "not") || after_dot(source, tokens, i) {
             continue;
         }
         // `not` starts a statement: after a line break, `;`, `{`, a
@@ -470,7 +504,7 @@ fn negation_guard_insertions(source: &str) -> Vec<CopyingInsert> {
         let braces = if is_word(source, before, "if") {
             false
         } else {
-            let Some(prev) = previous_significant(&tokens, i) else {
+            let Some(prev) = previous_significant(tokens, i) else {
                 continue;
             };
             match (prev.kind, &source[prev.start..prev.end]) {
@@ -480,7 +514,7 @@ fn negation_guard_insertions(source: &str) -> Vec<CopyingInsert> {
                 _ => continue,
             }
         };
-        let Some(statement) = negated_statement(source, &tokens, i + 1) else {
+        let Some(statement) = negated_statement(source, tokens, i + 1) else {
             continue;
         };
         let Some(expr) = lex(source, &tokens[statement.expr.0..statement.expr.1])
@@ -505,12 +539,12 @@ fn negation_guard_insertions(source: &str) -> Vec<CopyingInsert> {
         for (span, _operator) in &guarded {
             guard.push_str("type_name(");
             copies.push((guard.len(), *span));
-            guard.push_str(&one_line(source, &tokens, *span));
+            guard.push_str(&one_line(source, tokens, *span));
             guard.push(')');
             if let Some(span) = statement.with {
                 guard.push(' ');
                 copies.push((guard.len(), span));
-                guard.push_str(&one_line(source, &tokens, span));
+                guard.push_str(&one_line(source, tokens, span));
             }
             guard.push_str("; ");
         }
@@ -1410,6 +1444,21 @@ mod tests {
     }
 
     #[test]
+    fn a_value_literal_before_a_body_is_not_a_second_body() {
+        let filter = |source: &str| has_body_after_body(source, &tokenize(source));
+        assert!(!filter("package p\nf(x) = {\"a\": x} {\n  x\n}\n"));
+        assert!(!filter("package p\nr := {1} # one\n{ true }\n"));
+        assert!(filter("package p\ndeny[m] { m := 1 }\n{ m := 2 }\n"));
+        // A value literal does not hide a later rule's second body.
+        let source = "package p\nf(x) = {1} { x }\ndeny[m] { m := 1 } { m := 2 }\n";
+        assert!(filter(source));
+        assert_eq!(
+            split_set_bodies(source),
+            "package p\nf(x) = {1} { x }\ndeny[m] { m := 1 } deny[m] { m := 2 }\n"
+        );
+    }
+
+    #[test]
     fn v1_keywords_without_future_imports() {
         assert!(uses_v1_keywords(
             "package p\ndeny contains msg if { msg := \"x\" }"
@@ -1437,7 +1486,7 @@ mod tests {
         assert_eq!(r.original_column(1, 3), 3);
     }
     fn guarded(source: &str) -> String {
-        apply_copies(source, negation_guard_insertions(source)).0
+        apply_copies(source, negation_guard_insertions(source, &tokenize(source))).0
     }
 
     #[test]
