@@ -78,4 +78,9 @@ pub(crate) mod testing {
         })
         .map_err(|e| e.to_string())
     }
+
+    /// Asserts that `source` evaluates to `true` without a context.
+    pub fn holds(source: &str) {
+        assert_eq!(eval(source, None).unwrap(), cel::Value::Bool(true), "{source}");
+    }
 }

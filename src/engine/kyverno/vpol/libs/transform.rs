@@ -62,15 +62,7 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::eval;
-
-    fn holds(source: &str) {
-        assert_eq!(
-            eval(source, None).unwrap(),
-            cel::Value::Bool(true),
-            "{source}"
-        );
-    }
+    use super::super::testing::{eval, holds};
 
     #[test]
     fn pairs_key_objects_with_value_objects() {

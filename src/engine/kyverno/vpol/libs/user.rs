@@ -42,15 +42,7 @@ pub(super) fn register(env: &mut Env) -> Result<(), DeclarationError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::eval;
-
-    fn holds(source: &str) {
-        assert_eq!(
-            eval(source, None).unwrap(),
-            cel::Value::Bool(true),
-            "{source}"
-        );
-    }
+    use super::super::testing::{eval, holds};
 
     #[test]
     fn service_accounts_parse_to_go_field_names() {
