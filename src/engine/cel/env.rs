@@ -116,6 +116,23 @@ impl CelEnv {
         self.compile_with_variables(source, wanted, &[])
     }
 
+    /// [`CelEnv::compile_with_variables`] of a policy field read from a
+    /// document: `source` must be a string; every error is prefixed with `at`
+    /// (the field and index, e.g. `spec.validations[1]`).
+    pub fn compile_field(
+        &self,
+        at: &str,
+        source: &serde_json::Value,
+        wanted: &[ResultType],
+        variables: &[(String, Expression)],
+    ) -> Result<Expression, String> {
+        let source = source
+            .as_str()
+            .ok_or_else(|| format!("{at}: expression must be a string"))?;
+        self.compile_with_variables(source, wanted, variables)
+            .map_err(|e| format!("{at}: {e}"))
+    }
+
     /// As [`CelEnv::compile_as`], where `variables.<name>` has the result
     /// type of the compiled variable `name`, as the upstream compilers
     /// declare each variable with its expression's type.

@@ -63,16 +63,8 @@ impl CelRule {
         // Kubernetes' validator checks result types at compile: expressions and
         // preconditions are bool, messages string, variables anything; a
         // variable has its expression's type in the expressions after it.
-        let compile = |at: String,
-                       source: &Value,
-                       wanted: &[ResultType],
-                       variables: &[(String, Expression)]|
-         -> Result<Expression, String> {
-            let source = source
-                .as_str()
-                .ok_or_else(|| format!("{at}: expression must be a string"))?;
-            env.compile_with_variables(source, wanted, variables)
-                .map_err(|e| format!("{at}: {e}"))
+        let compile = |at: String, source: &Value, wanted: &[ResultType], variables: &[(String, Expression)]| {
+            env.compile_field(&at, source, wanted, variables)
         };
         let list = |value: &Value, at: &str| -> Result<Vec<Value>, String> {
             match value {

@@ -204,16 +204,8 @@ impl Variant {
         // Result types as Kyverno's compiler checks them: validations and match
         // conditions bool, messages string, audit annotations string or null;
         // a variable has its expression's type in the expressions after it.
-        let compile = |at: String,
-                       source: &Value,
-                       wanted: &[ResultType],
-                       variables: &[(String, Expression)]|
-         -> Result<Expression, String> {
-            let source = source
-                .as_str()
-                .ok_or_else(|| format!("{at}: expression must be a string"))?;
-            env.compile_with_variables(source, wanted, variables)
-                .map_err(|e| format!("{at}: {e}"))
+        let compile = |at: String, source: &Value, wanted: &[ResultType], variables: &[(String, Expression)]| {
+            env.compile_field(&at, source, wanted, variables)
         };
         let list = |field: &str| -> Result<Vec<Value>, String> {
             match &spec[field] {
