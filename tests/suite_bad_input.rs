@@ -46,7 +46,7 @@ fn each_broken_suite_is_an_error_naming_file_and_line_and_the_others_still_run()
     let (out, doc) = verdict_test(FIXTURES);
     assert_eq!(out.status.code(), Some(2), "a load error exits 2: {doc:#}");
     let errors = doc["load_errors"].as_array().unwrap();
-    assert_eq!(errors.len(), 7, "{doc:#}");
+    assert_eq!(errors.len(), 10, "{doc:#}");
     for (file, line, says) in [
         // The parser stops at the end of the Rego block, where the `}` is missing.
         ("gator-bad-rego/template.yaml", 18, "Rego does not compile"),
@@ -60,6 +60,22 @@ fn each_broken_suite_is_an_error_naming_file_and_line_and_the_others_still_run()
             "gator-missing-file/suite.yaml",
             7,
             "template no-such-template.yaml does not exist",
+        ),
+        (
+            "gator-missing-file/suite.yaml",
+            16,
+            "constraint no-such-constraint.yaml does not exist",
+        ),
+        // Both files missing: the template is the one named.
+        (
+            "gator-missing-file/suite.yaml",
+            24,
+            "template no-such-template-either.yaml does not exist",
+        ),
+        (
+            "gator-missing-file/suite.yaml",
+            34,
+            "expansion no-such-expansion.yaml does not exist",
         ),
         // Case files are read without a lookup first; a missing one is the same error.
         (
@@ -125,7 +141,7 @@ fn each_broken_suite_is_an_error_naming_file_and_line_and_the_others_still_run()
     );
     assert_eq!(
         doc["summary"],
-        serde_json::json!({"passed": 3, "failed": 0, "errors": 9, "skipped": 0})
+        serde_json::json!({"passed": 3, "failed": 0, "errors": 12, "skipped": 0})
     );
 }
 
@@ -153,5 +169,5 @@ fn a_suite_that_cannot_load_is_exit_2_even_with_nothing_else_to_run() {
     let (out, doc) = verdict_test(&format!("{FIXTURES}/gator-missing-file"));
     assert_eq!(out.status.code(), Some(2), "{doc:#}");
     assert_eq!(doc["results"], serde_json::json!([]));
-    assert_eq!(error_at(&doc, "gator-missing-file/suite.yaml", "no-such-template")["line"], 7);
+    assert_eq!(error_at(&doc, "gator-missing-file/suite.yaml", "no-such-template.yaml")["line"], 7);
 }

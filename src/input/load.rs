@@ -311,7 +311,7 @@ fn document_start_lines(text: &str) -> Vec<usize> {
     while !rest.is_empty() {
         if open == Some(true) {
             let Some(offset) = next_marker_candidate(rest) else { break };
-            number += rest.as_bytes()[..offset].iter().filter(|b| **b == b'\n').count();
+            number += memchr::memchr_iter(b'\n', &rest.as_bytes()[..offset]).count();
             rest = &rest[offset..];
         }
         // One line as `str::lines` splits them.
@@ -355,8 +355,10 @@ fn next_marker_candidate(rest: &str) -> Option<usize> {
     if rest.starts_with("---") || rest.starts_with("...") {
         return Some(0);
     }
-    let dashes = rest.find("\n---");
-    let dots = rest.find("\n...");
+    // Two SIMD searches: most files hold one document, so each runs to the end.
+    let dashes = memchr::memmem::find(rest.as_bytes(), b"\n---");
+    let end = dashes.unwrap_or(rest.len());
+    let dots = memchr::memmem::find(&rest.as_bytes()[..end], b"\n...");
     dashes.into_iter().chain(dots).min().map(|at| at + 1)
 }
 

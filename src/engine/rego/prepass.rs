@@ -174,9 +174,35 @@ fn unshift(insertions: &[Insertion], line: usize, column: usize) -> usize {
     column - shift.min(column.saturating_sub(1))
 }
 
+/// What the compiler asks of a module as its author wrote it, read from the
+/// tokens the pre-pass makes anyway (each question used to tokenize again).
+#[derive(Debug, Clone)]
+pub(super) struct Scanned {
+    /// [`uses_v1_keywords`]; the pre-pass never inserts `if` or `contains`,
+    /// so the rewritten module answers the same.
+    pub uses_v1_keywords: bool,
+    /// [`call_names`].
+    pub call_names: Option<Vec<String>>,
+}
+
+/// Apply every pass to `source`, and what [`Scanned`] reads of it.
+pub(super) fn rewrite_scanned(source: &str) -> (Rewrite, Scanned) {
+    let tokens = tokenize(source);
+    let scanned = Scanned {
+        uses_v1_keywords: uses_v1_keywords_in(source, &tokens),
+        call_names: call_names_in(source, &tokens),
+    };
+    (rewrite_tokens(source, tokens), scanned)
+}
+
 /// Apply every pass to `source`.
+#[cfg(test)]
 pub(super) fn rewrite(source: &str) -> Rewrite {
-    let (without, tokens) = rewrite_without_guards_scanned(source);
+    rewrite_tokens(source, tokenize(source))
+}
+
+fn rewrite_tokens(source: &str, tokens: Vec<Token>) -> Rewrite {
+    let (without, tokens) = rewrite_without_guards_scanned(source, tokens);
     let (source, guards) = apply_copies(
         &without.source,
         negation_guard_insertions(&without.source, &tokens),
@@ -189,14 +215,13 @@ pub(super) fn rewrite(source: &str) -> Rewrite {
 /// Every pass but the negation guards (pass 4): the fallback for a module
 /// that does not compile with them.
 pub(super) fn rewrite_without_guards(source: &str) -> Rewrite {
-    rewrite_without_guards_scanned(source).0
+    rewrite_without_guards_scanned(source, tokenize(source)).0
 }
 
 /// [`rewrite_without_guards`] and the tokens of its result. The source is
 /// tokenized once and again only after a pass that inserted text, since
 /// most modules need no insertion before the guards.
-fn rewrite_without_guards_scanned(source: &str) -> (Rewrite, Vec<Token>) {
-    let tokens = tokenize(source);
+fn rewrite_without_guards_scanned(source: &str, tokens: Vec<Token>) -> (Rewrite, Vec<Token>) {
     let (split, mut layers) = split_set_body_layers(source, &tokens);
     let mut tokens = if layers.is_empty() { tokens } else { tokenize(&split) };
     let inserts = some_in_insertions(&split, &tokens);
@@ -390,11 +415,15 @@ fn matching_open(source: &str, tokens: &[Token], close: usize) -> Option<usize> 
 /// them from `future.keywords`: then it is written in Rego v1, and a v0
 /// parser (regorus's is lenient about these) must not be given a chance to
 /// read it differently.
-pub(super) fn uses_v1_keywords(source: &str) -> bool {
+#[cfg(test)]
+fn uses_v1_keywords(source: &str) -> bool {
+    uses_v1_keywords_in(source, &tokenize(source))
+}
+
+fn uses_v1_keywords_in(source: &str, tokens: &[Token]) -> bool {
     let imports_future = source
         .lines()
         .any(|line| line.trim_start().starts_with("import future.keywords"));
-    let tokens = tokenize(source);
     let called = |i: usize| {
         tokens[i + 1..]
             .iter()
@@ -405,7 +434,7 @@ pub(super) fn uses_v1_keywords(source: &str) -> bool {
         && tokens.iter().enumerate().any(|(i, token)| {
             // `contains(s, "x")` is the string builtin, not the keyword.
             (is_word(source, token, "if") || (is_word(source, token, "contains") && !called(i)))
-                && !after_dot(source, &tokens, i)
+                && !after_dot(source, tokens, i)
         })
 }
 
@@ -1243,11 +1272,14 @@ fn tokenize(source: &str) -> Vec<Token> {
 /// assert!(verdict::engine::rego::call_names("package p\nr { x := g[1](2) }").is_none());
 /// ```
 pub fn call_names(source: &str) -> Option<Vec<String>> {
+    call_names_in(source, &tokenize(source))
+}
+
+fn call_names_in(source: &str, tokens: &[Token]) -> Option<Vec<String>> {
     const KEYWORDS: &[&str] = &[
         // Keywords in every dialect; `in`, `if`, `every` and `contains` are names in v0.
         "not", "some", "else", "with", "as", "default", "package", "import",
     ];
-    let tokens = tokenize(source);
     let text = |t: &Token| &source[t.start..t.end];
     let significant = |index: usize| {
         tokens[..index]

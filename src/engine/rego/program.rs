@@ -80,6 +80,8 @@ struct Locations {
     rewrites: HashMap<String, Rewrite>,
     /// The modules as the author wrote them (file, source), for [`Program::check_calls`].
     sources: Vec<(String, String)>,
+    /// [`prepass::call_names`] of each module, by file, read when it was added.
+    call_names: HashMap<String, Option<Vec<String>>>,
 }
 
 impl Locations {
@@ -161,9 +163,11 @@ impl Program {
             ..Locations::default()
         };
         for (file, source) in modules {
-            if let Some(rewrite) = add_module(&mut engine, file, source, v0_first)? {
+            let (rewrite, call_names) = add_module(&mut engine, file, source, v0_first)?;
+            if let Some(rewrite) = rewrite {
                 locations.rewrites.insert(file.clone(), rewrite);
             }
+            locations.call_names.insert(file.clone(), call_names);
         }
         if let Some(data) = data {
             if !data.is_object() {
@@ -298,10 +302,13 @@ impl Program {
             packages.iter().any(|(f, p)| p == package && declares_rule(f, name))
         };
         self.locations.sources.iter().all(|(file, source)| {
-            let Some(names) = prepass::call_names(source) else { return false };
+            let Some(Some(names)) = self.locations.call_names.get(file) else { return false };
+            // A module calls the same few functions many times: look each up once.
+            let mut seen = std::collections::HashSet::new();
+            let names = names.iter().filter(|name| seen.insert(name.as_str()));
             let Some(package) = package_of(file) else { return false };
             let imports = data_imports(source);
-            names.iter().all(|name| {
+            names.into_iter().all(|name| {
                 if name == "print"
                     || name == prepass::ITERABLE
                     || name == prepass::RANGE_GUARD
@@ -541,13 +548,17 @@ fn add_module(
     file: &str,
     source: &str,
     v0_first: bool,
-) -> Result<Option<Rewrite>, ProgramError> {
-    let rewrite = prepass::rewrite(source);
+) -> Result<(Option<Rewrite>, Option<Vec<String>>), ProgramError> {
+    let (rewrite, scanned) = prepass::rewrite_scanned(source);
+    // The pre-pass adds no `import rego.v1` and no v1 keyword: every text tried
+    // below is written in the dialect the author's is.
+    let v1_written = declares_v1(source) || scanned.uses_v1_keywords;
+    let names = scanned.call_names;
     if rewrite.source == source {
-        return add_any_version(engine, file, source, v0_first).map(|_| None);
+        return add_any_version(engine, file, source, v0_first, v1_written).map(|_| (None, names));
     }
-    if add_any_version(engine, file, &rewrite.source, v0_first).is_ok() {
-        return Ok(Some(rewrite));
+    if add_any_version(engine, file, &rewrite.source, v0_first, v1_written).is_ok() {
+        return Ok((Some(rewrite), names));
     }
     // Either the original is broken too (its error is the one to show), or a
     // pass misread it: then try without the negation guards, the pass that
@@ -555,28 +566,30 @@ fn add_module(
     let fallback = prepass::rewrite_without_guards(source);
     if fallback.source != source
         && fallback.source != rewrite.source
-        && add_any_version(engine, file, &fallback.source, v0_first).is_ok()
+        && add_any_version(engine, file, &fallback.source, v0_first, v1_written).is_ok()
     {
-        return Ok(Some(fallback));
+        return Ok((Some(fallback), names));
     }
-    add_any_version(engine, file, source, v0_first).map(|_| None)
+    add_any_version(engine, file, source, v0_first, v1_written).map(|_| (None, names))
 }
 
+/// Add `source` in the dialect it parses in; `v1_written` when it imports
+/// `rego.v1` or uses v1 keywords (then only the v1 parser may read it).
 fn add_any_version(
     engine: &mut regorus::Engine,
     file: &str,
     source: &str,
     v0_first: bool,
+    v1_written: bool,
 ) -> Result<RegoVersion, ProgramError> {
     let attempt = |engine: &mut regorus::Engine, version: RegoVersion| {
         engine.set_rego_v0(version == RegoVersion::V0);
         engine.add_policy(file.to_string(), source.to_string())
     };
-    let v1_written = || declares_v1(source) || prepass::uses_v1_keywords(source);
     // A module declared v0 and written without v1 keywords is v0: parse it so
     // first; only when that fails is the usual v1-then-v0 order (and its error
     // choice) needed.
-    if v0_first && !v1_written() && attempt(engine, RegoVersion::V0).is_ok() {
+    if v0_first && !v1_written && attempt(engine, RegoVersion::V0).is_ok() {
         return Ok(RegoVersion::V0);
     }
     // A failed add_policy leaves the engine untouched, so trying both is safe.
@@ -584,7 +597,7 @@ fn add_any_version(
         Ok(_) => return Ok(RegoVersion::V1),
         Err(err) => err,
     };
-    if v1_written() {
+    if v1_written {
         return Err(to_compile_error(&v1_err, file));
     }
     let v0_err = match attempt(engine, RegoVersion::V0) {

@@ -96,18 +96,18 @@ pub fn read_suite(path: &Path, limits: &Limits) -> Result<SuiteFile, LoadError> 
     })
 }
 
-/// A file named by the suite, resolved, with an error at the referencing line when it is missing.
-pub fn resolve(suite: &SuiteFile, pointer: &str, what: &str, relative: &str) -> Result<PathBuf, LoadError> {
-    let path = suite_relative(suite, pointer, what, relative)?;
-    if !path.is_file() {
-        return Err(not_there(suite, pointer, what, relative, &path));
+/// The text of the file a suite field names, read without a lookup first
+/// (one path lookup, not two). `Err` when the file is not there, blaming the
+/// referencing line; `Ok(Err)` when it is there but cannot be used.
+fn read_named(suite: &SuiteFile, pointer: &str, what: &str, relative: &str, path: &Path, limits: &Limits) -> Result<Result<String, LoadError>, LoadError> {
+    match crate::input::read_text(path, limits) {
+        Err(_) if !path.is_file() => Err(not_there(suite, pointer, what, relative, path)),
+        text => Ok(text),
     }
-    Ok(path)
 }
 
 /// The objects of the file a suite field names, read as [`read_objects`]
-/// does; a file that is not there is the same error as [`resolve`]'s. The
-/// file is not looked up before reading: cases are the most read files.
+/// does; a file that is not there is the same error as [`read_named`]'s.
 pub fn read_suite_objects(
     suite: &SuiteFile,
     pointer: &str,
@@ -134,9 +134,8 @@ fn not_there(suite: &SuiteFile, pointer: &str, what: &str, relative: &str, path:
     suite.error_at(pointer, format!("{what} {relative} does not exist (resolved to {})", path.display()))
 }
 
-/// The documents of a referenced file and its text.
-fn documents(path: &Path, limits: &Limits) -> Result<(String, Vec<Document>), LoadError> {
-    let text = crate::input::read_text(path, limits)?;
+/// The documents of a referenced file's text.
+fn documents(path: &Path, text: String, limits: &Limits) -> Result<(String, Vec<Document>), LoadError> {
     let docs = parse_documents(path, &text, limits)?;
     if docs.is_empty() {
         return Err(LoadError::new(path, "defines no YAML objects"));
@@ -197,14 +196,28 @@ pub fn load_pair(
 ) -> Result<(Template, Constraint), PairError> {
     let test = &suite.suite.tests[index];
     let at = |field: &str| format!("/tests/{index}/{field}");
-    let template_path = resolve(suite, &at("template"), "template", &test.template).map_err(PairError::Missing)?;
+    // Errors come in this order: a missing template, a missing constraint, the
+    // template's problems, the constraint's. Both files are read before either
+    // is looked at; a template already in the cache is not read again.
+    let template_path = suite_relative(suite, &at("template"), "template", &test.template).map_err(PairError::Missing)?;
     let constraint_path =
-        resolve(suite, &at("constraint"), "constraint", &test.constraint).map_err(PairError::Missing)?;
-    let template = templates
-        .entry(template_path.clone())
-        .or_insert_with(|| read_template(&template_path, limits, only))
-        .clone()?;
-    let (text, docs) = documents(&constraint_path, limits).map_err(PairError::Missing)?;
+        suite_relative(suite, &at("constraint"), "constraint", &test.constraint).map_err(PairError::Missing)?;
+    let template_text = match templates.contains_key(&template_path) {
+        true => None,
+        false => Some(
+            read_named(suite, &at("template"), "template", &test.template, &template_path, limits)
+                .map_err(PairError::Missing)?,
+        ),
+    };
+    let constraint_text = read_named(suite, &at("constraint"), "constraint", &test.constraint, &constraint_path, limits)
+        .map_err(PairError::Missing)?;
+    if let Some(text) = template_text {
+        let template = text.map_err(PairError::Missing).and_then(|text| read_template(&template_path, text, limits, only));
+        templates.insert(template_path.clone(), template);
+    }
+    let template = templates[&template_path].clone()?;
+    let constraint_text = constraint_text.map_err(PairError::Missing)?;
+    let (text, docs) = documents(&constraint_path, constraint_text, limits).map_err(PairError::Missing)?;
     let doc = the_one(&constraint_path, &docs, "Constraint (apiVersion constraints.gatekeeper.sh/...)", |v| {
         v["apiVersion"].as_str().is_some_and(|a| a.starts_with("constraints.gatekeeper.sh/"))
     })
@@ -243,8 +256,8 @@ pub fn load_pair(
 
 /// Read, check and compile the ConstraintTemplate of `template_path` (only
 /// `only`'s code when it has code for that engine).
-fn read_template(template_path: &Path, limits: &Limits, only: Option<TemplateEngine>) -> Result<Template, PairError> {
-    let (text, docs) = documents(template_path, limits).map_err(PairError::Missing)?;
+fn read_template(template_path: &Path, text: String, limits: &Limits, only: Option<TemplateEngine>) -> Result<Template, PairError> {
+    let (text, docs) = documents(template_path, text, limits).map_err(PairError::Missing)?;
     let doc = the_one(template_path, &docs, "ConstraintTemplate", |v| {
         v["kind"] == "ConstraintTemplate"
             && v["apiVersion"].as_str().is_some_and(|a| a.starts_with("templates.gatekeeper.sh/"))
@@ -261,8 +274,9 @@ pub fn load_expander(suite: &SuiteFile, index: usize, limits: &Limits) -> Result
         return Ok(None);
     }
     let pointer = format!("/tests/{index}/expansion");
-    let path = resolve(suite, &pointer, "expansion", relative)?;
-    let (text, docs) = documents(&path, limits)?;
+    let path = suite_relative(suite, &pointer, "expansion", relative)?;
+    let text = read_named(suite, &pointer, "expansion", relative, &path, limits)??;
+    let (text, docs) = documents(&path, text, limits)?;
     let templates = docs
         .iter()
         .map(|d| ExpansionTemplate::from_value(&d.value, &path, Some(&text), d.line))
@@ -278,6 +292,6 @@ pub fn load_expander(suite: &SuiteFile, index: usize, limits: &Limits) -> Result
 
 /// Every object of a referenced file (the case object, or an inventory file).
 pub fn read_objects(path: &Path, limits: &Limits) -> Result<Vec<(usize, Value)>, LoadError> {
-    let (_, docs) = documents(path, limits)?;
+    let (_, docs) = documents(path, crate::input::read_text(path, limits)?, limits)?;
     Ok(docs.into_iter().map(|d| (d.line, d.value)).collect())
 }
