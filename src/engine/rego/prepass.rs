@@ -62,7 +62,11 @@
 //!    the pass does not fully read (a statement continued on the next line
 //!    outside brackets, a call followed by a ref). A variable bound nowhere
 //!    else (`not input.xs[i] > 1`, also unsafe for OPA) cannot be told from
-//!    a bound one token-wise: the guard binds it before the `not`. Each guarded term is
+//!    a bound one token-wise: the guard binds it before the `not`. A bare
+//!    variable the rule has surely bound by the `not` (a parameter of the
+//!    function, or `x := ..` or `some .., x in ..` earlier in a block still
+//!    open) can never be undefined and gets no guard: the commonest negations
+//!    (`not is_exempt(container)`) cost no extra statement. Each guarded term is
 //!    evaluated twice; rule values are cached, so this costs little. A module
 //!    that no longer compiles with the guards is compiled without them.
 //!
@@ -517,6 +521,7 @@ fn range_insertions(source: &str, tokens: &[Token]) -> Vec<(usize, String)> {
 /// evaluates outside the negation is undefined (pass 4 of the module doc).
 fn negation_guard_insertions(source: &str, tokens: &[Token]) -> Vec<CopyingInsert> {
     let mut inserts = Vec::new();
+    let mut depths = None;
     for (i, token) in tokens.iter().enumerate() {
         if !is_word(source, token, "not") || after_dot(source, tokens, i) {
             continue;
@@ -556,6 +561,8 @@ fn negation_guard_insertions(source: &str, tokens: &[Token]) -> Vec<CopyingInser
         }
         let mut guarded = Vec::new();
         negated_guards(&expr, &mut guarded);
+        let depths = depths.get_or_insert_with(|| bracket_depths(tokens));
+        guarded.retain(|(span, _)| !bound_variable(source, tokens, depths, i, *span));
         if guarded.is_empty() {
             continue;
         }
@@ -583,6 +590,91 @@ fn negation_guard_insertions(source: &str, tokens: &[Token]) -> Vec<CopyingInser
         }
     }
     inserts
+}
+
+/// The bracket depth before each token.
+fn bracket_depths(tokens: &[Token]) -> Vec<usize> {
+    let mut depth = 0usize;
+    tokens
+        .iter()
+        .map(|t| {
+            let before = depth;
+            match t.kind {
+                Kind::Open => depth += 1,
+                Kind::Close => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            before
+        })
+        .collect()
+}
+
+/// Whether the term at `span`, used by the `not` at token `not`, is a bare
+/// variable the rule has surely bound by then, so that its guard could never
+/// fail and is left out: a parameter of the function the `not` is in
+/// (`f(x) { not g(x) }`), or a variable bound earlier in a block still open at
+/// the `not`, by `x := ..` or `some .., x in ..`. A binding OPA's reordering
+/// may place first (written after the `not`), one by `=`, by iteration
+/// (`xs[x]`) or by a plain `some x`, or a block already closed (a
+/// comprehension's), keeps the guard: leaving one out must never change what
+/// the module means.
+fn bound_variable(source: &str, tokens: &[Token], depths: &[usize], not: usize, span: (usize, usize)) -> bool {
+    let name = &source[span.0..span.1];
+    let identifier = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier || name == "input" || name == "data" || name == "_" {
+        return false;
+    }
+    let significant = |from: usize, step: isize| -> Option<usize> {
+        let mut at = from as isize + step;
+        while at >= 0 && (at as usize) < tokens.len() {
+            if tokens[at as usize].kind != Kind::Space {
+                return Some(at as usize);
+            }
+            at += step;
+        }
+        None
+    };
+    // The rule: from the last identifier at depth 0 that starts a line.
+    let Some(start) = (0..not).rev().find(|&k| {
+        depths[k] == 0
+            && tokens[k].kind == Kind::Ident
+            && (k == 0 || tokens[k - 1].kind == Kind::Newline)
+    }) else {
+        return false;
+    };
+    // Function parameters: every name inside `f( .. )`.
+    if let Some(open) = significant(start, 1).filter(|&open| &source[tokens[open].start..tokens[open].end] == "(") {
+        let mut params = tokens[open + 1..].iter().zip(&depths[open + 1..]).take_while(|(_, depth)| **depth > 0);
+        if params.any(|(t, _)| t.kind == Kind::Ident && &source[t.start..t.end] == name) {
+            return true;
+        }
+    }
+    (start + 1..not).any(|j| {
+        let token = &tokens[j];
+        if token.kind != Kind::Ident || &source[token.start..token.end] != name || depths[j] == 0 {
+            return false;
+        }
+        // Still in scope at the `not`: no block around the binding closed since.
+        if depths[j..=not].iter().any(|d| *d < depths[j]) {
+            return false;
+        }
+        if after_dot(source, tokens, j) {
+            return false;
+        }
+        let assigned = significant(j, 1).is_some_and(|next| source[tokens[next].start..].starts_with(":="));
+        assigned || declared_by_some_in(source, tokens, j)
+    })
+}
+
+/// Whether the name at token `j` is one of the variables of `some .. in`.
+fn declared_by_some_in(source: &str, tokens: &[Token], j: usize) -> bool {
+    let in_list = |t: &Token| {
+        t.kind == Kind::Space || (t.kind == Kind::Ident && !is_word(source, t, "in")) || &source[t.start..t.end] == ","
+    };
+    let before = tokens[..j].iter().rev().find(|t| !in_list(t) || is_word(source, t, "some"));
+    let after = tokens[j + 1..].iter().find(|t| !in_list(t));
+    before.is_some_and(|t| is_word(source, t, "some")) && after.is_some_and(|t| is_word(source, t, "in"))
 }
 
 /// Where a negated statement's parts lie.
@@ -1536,7 +1628,7 @@ mod tests {
             guarded("r if { not f(g(input.a), [1, {\"k\": input.b}], {input.c}) }"),
             "r if { type_name(g(input.a)); type_name(input.b); type_name(input.c); not f(g(input.a), [1, {\"k\": input.b}], {input.c}) }"
         );
-        // A bare variable or rule name is an operand too.
+        // A bare rule name is an operand too (a bound variable, see below, is not guarded).
         assert_eq!(
             guarded("deny[m] {\n  not f(params)\n  m := 1\n}"),
             "deny[m] {\n  type_name(params); not f(params)\n  m := 1\n}"
@@ -1613,6 +1705,44 @@ mod tests {
             "r if { not [x | x := input.a[_]] == [] }",
         ] {
             assert_eq!(guarded(untouched), untouched);
+        }
+    }
+
+    #[test]
+    fn no_guard_for_a_variable_surely_bound_before_the_negation() {
+        for untouched in [
+            // A function parameter, also in a later `else` body.
+            "is_exempt(c) {\n  not f(c)\n}",
+            "g(a, [b, c]) := 1 if { not f(b) } else := 2 if { not f(c) }",
+            // `:=` earlier in a block still open at the `not`, comprehensions included.
+            "deny[m] {\n  c := input.review.object.spec.containers[_]\n  not is_exempt(c)\n  m := 1\n}",
+            "r if { c := input.a; xs := [1 | not f(c)] }",
+            "r := [x | x := input.a[_]; not f(x)]",
+            // `some .. in`.
+            "r if { some c in input.cs; not f(c) }",
+            "r if { some k, v in input.o; not f(k, v) }",
+        ] {
+            assert_eq!(guarded(untouched), untouched);
+        }
+        for (source, want) in [
+            // A bare name nothing bound: a rule of the package, maybe undefined.
+            ("deny[m] {\n  not f(params)\n  m := 1\n}", "deny[m] {\n  type_name(params); not f(params)\n  m := 1\n}"),
+            // Bound after the `not` (OPA reorders), or by `=`, iteration or a plain `some`.
+            ("r if { not f(c); c := input.a }", "r if { type_name(c); not f(c); c := input.a }"),
+            ("r if { c = input.a; not f(c) }", "r if { c = input.a; type_name(c); not f(c) }"),
+            ("r if { input.cs[c]; not f(c) }", "r if { input.cs[c]; type_name(c); not f(c) }"),
+            ("r if { some c; input.cs[c]; not f(c) }", "r if { some c; input.cs[c]; type_name(c); not f(c) }"),
+            // Bound in a block closed before the `not`: a comprehension's, another body's, another rule's.
+            ("r if { xs := [c | c := input.a[_]]; not f(c) }", "r if { xs := [c | c := input.a[_]]; type_name(c); not f(c) }"),
+            ("p if { c := 1 }\nr if { not f(c) }", "p if { c := 1 }\nr if { type_name(c); not f(c) }"),
+            ("f(c) := 1\nr if { not g(c) }", "f(c) := 1\nr if { type_name(c); not g(c) }"),
+            // `every` variables and fields named like a bound variable are not read as bindings.
+            ("r if { every c in input.cs { not f(c) } }", "r if { every c in input.cs { type_name(c); not f(c) } }"),
+            ("r if { x.c := 1; not f(c) }", "r if { x.c := 1; type_name(c); not f(c) }"),
+            // Only the bound operand loses its guard.
+            ("r if { c := 1; not f(c, input.a) }", "r if { c := 1; type_name(input.a); not f(c, input.a) }"),
+        ] {
+            assert_eq!(guarded(source), want, "{source}");
         }
     }
 
