@@ -49,6 +49,9 @@ impl ParameterSchema {
     /// assert_eq!(schema.check(&serde_json::json!({"labels": "a"})), vec!["/labels: \"a\" is not of type \"array\"".to_string()]);
     /// ```
     pub fn check(&self, parameters: &Value) -> Vec<String> {
+        if self.validator.is_valid(parameters) {
+            return Vec::new();
+        }
         self.validator
             .iter_errors(parameters)
             .map(|e| {
