@@ -635,18 +635,25 @@ fn bound_variable(source: &str, tokens: &[Token], depths: &[usize], not: usize, 
         }
         None
     };
-    // The rule: from the last identifier at depth 0 that starts a line.
+    // The rule: from the last identifier at depth 0 that starts a line, indented or not.
     let Some(start) = (0..not).rev().find(|&k| {
         depths[k] == 0
             && tokens[k].kind == Kind::Ident
-            && (k == 0 || tokens[k - 1].kind == Kind::Newline)
+            && significant(k, -1).is_none_or(|before| tokens[before].kind == Kind::Newline)
     }) else {
         return false;
     };
-    // Function parameters: every name inside `f( .. )`.
+    // Function parameters: every name inside `f( .. )`, when nothing at depth 0
+    // between the head and the `not` could start another rule on the same line.
     if let Some(open) = significant(start, 1).filter(|&open| &source[tokens[open].start..tokens[open].end] == "(") {
-        let mut params = tokens[open + 1..].iter().zip(&depths[open + 1..]).take_while(|(_, depth)| **depth > 0);
-        if params.any(|(t, _)| t.kind == Kind::Ident && &source[t.start..t.end] == name) {
+        let after = (open + 1..not).find(|&t| depths[t] == 0).unwrap_or(not);
+        let mut params = tokens[open + 1..after].iter();
+        let same_rule = (after..not).all(|t| {
+            depths[t] > 0
+                || tokens[t].kind != Kind::Ident
+                || matches!(&source[tokens[t].start..tokens[t].end], "if" | "else" | "true" | "false" | "null")
+        });
+        if same_rule && params.any(|t| t.kind == Kind::Ident && &source[t.start..t.end] == name) {
             return true;
         }
     }
@@ -1736,6 +1743,8 @@ mod tests {
             ("r if { xs := [c | c := input.a[_]]; not f(c) }", "r if { xs := [c | c := input.a[_]]; type_name(c); not f(c) }"),
             ("p if { c := 1 }\nr if { not f(c) }", "p if { c := 1 }\nr if { type_name(c); not f(c) }"),
             ("f(c) := 1\nr if { not g(c) }", "f(c) := 1\nr if { type_name(c); not g(c) }"),
+            ("f(c) := 1\n  r if { not g(c) }", "f(c) := 1\n  r if { type_name(c); not g(c) }"),
+            ("f(c) := 1 if { true } r if { not g(c) }", "f(c) := 1 if { true } r if { type_name(c); not g(c) }"),
             // `every` variables and fields named like a bound variable are not read as bindings.
             ("r if { every c in input.cs { not f(c) } }", "r if { every c in input.cs { type_name(c); not f(c) } }"),
             ("r if { x.c := 1; not f(c) }", "r if { x.c := 1; type_name(c); not f(c) }"),
