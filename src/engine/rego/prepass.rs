@@ -625,27 +625,17 @@ fn bound_variable(source: &str, tokens: &[Token], depths: &[usize], not: usize, 
     if !identifier || name == "input" || name == "data" || name == "_" {
         return false;
     }
-    let significant = |from: usize, step: isize| -> Option<usize> {
-        let mut at = from as isize + step;
-        while at >= 0 && (at as usize) < tokens.len() {
-            if tokens[at as usize].kind != Kind::Space {
-                return Some(at as usize);
-            }
-            at += step;
-        }
-        None
-    };
     // The rule: from the last identifier at depth 0 that starts a line, indented or not.
     let Some(start) = (0..not).rev().find(|&k| {
         depths[k] == 0
             && tokens[k].kind == Kind::Ident
-            && significant(k, -1).is_none_or(|before| tokens[before].kind == Kind::Newline)
+            && previous_significant(tokens, k).is_none_or(|before| before.kind == Kind::Newline)
     }) else {
         return false;
     };
     // Function parameters: every name inside `f( .. )`, when nothing at depth 0
     // between the head and the `not` could start another rule on the same line.
-    if let Some(open) = significant(start, 1).filter(|&open| &source[tokens[open].start..tokens[open].end] == "(") {
+    if let Some(open) = next_significant(tokens, start).filter(|&open| &source[tokens[open].start..tokens[open].end] == "(") {
         let after = (open + 1..not).find(|&t| depths[t] == 0).unwrap_or(not);
         let mut params = tokens[open + 1..after].iter();
         let same_rule = (after..not).all(|t| {
@@ -669,7 +659,7 @@ fn bound_variable(source: &str, tokens: &[Token], depths: &[usize], not: usize, 
         if after_dot(source, tokens, j) {
             return false;
         }
-        let assigned = significant(j, 1).is_some_and(|next| source[tokens[next].start..].starts_with(":="));
+        let assigned = next_significant(tokens, j).is_some_and(|next| source[tokens[next].start..].starts_with(":="));
         assigned || declared_by_some_in(source, tokens, j)
     })
 }
@@ -1418,6 +1408,11 @@ fn call_names_in(source: &str, tokens: &[Token]) -> Option<Vec<String>> {
         names.push(name);
     }
     Some(names)
+}
+
+/// Index of the first token after `index` that is not a space or a comment.
+fn next_significant(tokens: &[Token], index: usize) -> Option<usize> {
+    (index + 1..tokens.len()).find(|&i| !matches!(tokens[i].kind, Kind::Space | Kind::Comment))
 }
 
 fn previous_significant(tokens: &[Token], index: usize) -> Option<&Token> {
