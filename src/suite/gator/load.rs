@@ -106,8 +106,9 @@ fn read_named(suite: &SuiteFile, pointer: &str, what: &str, relative: &str, path
     }
 }
 
-/// The objects of the file a suite field names, read as [`read_objects`]
-/// does; a file that is not there is the same error as [`read_named`]'s.
+/// Every object of the file a suite field names (a case's object, an
+/// inventory file), with its line; a file that is not there is the same
+/// error as [`read_named`]'s.
 pub fn read_suite_objects(
     suite: &SuiteFile,
     pointer: &str,
@@ -116,11 +117,9 @@ pub fn read_suite_objects(
     limits: &Limits,
 ) -> Result<(PathBuf, Vec<(usize, Value)>), LoadError> {
     let path = suite_relative(suite, pointer, what, relative)?;
-    match read_objects(&path, limits) {
-        Ok(objects) => Ok((path, objects)),
-        Err(_) if !path.is_file() => Err(not_there(suite, pointer, what, relative, &path)),
-        Err(e) => Err(e),
-    }
+    let text = read_named(suite, pointer, what, relative, &path, limits)??;
+    let (_, docs) = documents(&path, text, limits)?;
+    Ok((path, docs.into_iter().map(|d| (d.line, d.value)).collect()))
 }
 
 fn suite_relative(suite: &SuiteFile, pointer: &str, what: &str, relative: &str) -> Result<PathBuf, LoadError> {
@@ -290,8 +289,3 @@ pub fn load_expander(suite: &SuiteFile, index: usize, limits: &Limits) -> Result
     })
 }
 
-/// Every object of a referenced file (the case object, or an inventory file).
-pub fn read_objects(path: &Path, limits: &Limits) -> Result<Vec<(usize, Value)>, LoadError> {
-    let (_, docs) = documents(path, crate::input::read_text(path, limits)?, limits)?;
-    Ok(docs.into_iter().map(|d| (d.line, d.value)).collect())
-}
