@@ -133,6 +133,23 @@ impl CelEnv {
             .map_err(|e| format!("{at}: {e}"))
     }
 
+    /// [`CelEnv::compile_field`] of the optional field `key` of `item`
+    /// (`messageExpression`): `None` when it is absent or null; errors are
+    /// prefixed with `at.key`.
+    pub fn compile_optional_field(
+        &self,
+        at: &str,
+        item: &serde_json::Value,
+        key: &str,
+        wanted: &[ResultType],
+        variables: &[(String, Expression)],
+    ) -> Result<Option<Expression>, String> {
+        match item.get(key).filter(|v| !v.is_null()) {
+            Some(source) => self.compile_field(&format!("{at}.{key}"), source, wanted, variables).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// As [`CelEnv::compile_as`], where `variables.<name>` has the result
     /// type of the compiled variable `name`, as the upstream compilers
     /// declare each variable with its expression's type.

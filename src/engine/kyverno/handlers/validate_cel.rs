@@ -88,15 +88,8 @@ impl CelRule {
         {
             let at = format!("validate.cel.expressions[{i}]");
             let expression = compile(at.clone(), &item["expression"], &[ResultType::Bool], &variables)?;
-            let message_expression = match item.get("messageExpression").filter(|m| !m.is_null()) {
-                Some(source) => Some(compile(
-                    format!("{at}.messageExpression"),
-                    source,
-                    &[ResultType::String],
-                    &variables,
-                )?),
-                None => None,
-            };
+            let message_expression =
+                env.compile_optional_field(&at, item, "messageExpression", &[ResultType::String], &variables)?;
             let message = item["message"]
                 .as_str()
                 .filter(|m| !m.is_empty())

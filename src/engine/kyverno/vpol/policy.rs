@@ -252,15 +252,13 @@ impl Variant {
             validations.push(Validation {
                 expression,
                 message: item["message"].as_str().unwrap_or("").to_string(),
-                message_expression: match item.get("messageExpression").filter(|m| !m.is_null()) {
-                    Some(source) => Some(compile(
-                        format!("{at}.messageExpression"),
-                        source,
-                        &[ResultType::String],
-                        &variables,
-                    )?),
-                    None => None,
-                },
+                message_expression: env.compile_optional_field(
+                    &at,
+                    item,
+                    "messageExpression",
+                    &[ResultType::String],
+                    &variables,
+                )?,
                 reason: item["reason"].as_str().map(str::to_string),
             });
         }
